@@ -1,0 +1,58 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Tributary",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Tributary", targets: ["Tributary"]),
+        .library(name: "TributaryCLI", targets: ["TributaryCLI"]),
+        .library(name: "AMQPClient", targets: ["AMQPClient"]),
+        .executable(name: "trib", targets: ["trib"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        .target(name: "CAMQPShim", dependencies: ["CRabbitMQ"]),
+        .target(
+            name: "AMQPClient",
+            dependencies: [
+                "CRabbitMQ", "CAMQPShim",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        .target(
+            name: "Tributary",
+            dependencies: [
+                "AMQPClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "TributaryCLI",
+            dependencies: [
+                "Tributary",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(name: "TributaryExamples", dependencies: ["Tributary"]),
+        .executableTarget(name: "trib", dependencies: ["TributaryCLI", "TributaryExamples"]),
+        .testTarget(name: "AMQPClientTests", dependencies: ["AMQPClient"]),
+        .testTarget(name: "TributaryTests", dependencies: ["Tributary", "TributaryExamples", "AMQPClient", "trib"]),
+        .testTarget(name: "TributaryCLITests", dependencies: ["TributaryCLI", "TributaryExamples"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

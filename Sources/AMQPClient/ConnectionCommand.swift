@@ -1,0 +1,48 @@
+/// Called once when the broker confirms a publish (or it fails for good).
+public typealias ConfirmHandler = @Sendable (Result<Void, AMQPError>) -> Void
+
+/// Work handed to the connection thread.
+enum ConnectionCommand: Sendable {
+    case publish(OutboundMessage, ConfirmHandler?)
+    case ack(DeliveryTag, multiple: Bool)
+    case nack(DeliveryTag, multiple: Bool, requeue: Bool)
+    case reject(DeliveryTag, requeue: Bool)
+    case declare(TopologyItem, CheckedContinuation<Void, any Error>)
+    case consume(ConsumerRecord, CheckedContinuation<Void, any Error>)
+    case cancelConsumer(tag: String, CheckedContinuation<Void, any Error>)
+    case get(queue: String, CheckedContinuation<AMQPDelivery?, any Error>)
+    case purge(queue: String, CheckedContinuation<UInt32, any Error>)
+    case deleteQueue(String, CheckedContinuation<Void, any Error>)
+    case close(CheckedContinuation<Void, Never>)
+
+    /// Ends the command's waiter with `error`, for commands that can no longer run.
+    func fail(_ error: AMQPError) {
+        switch self {
+        case .publish(_, let handler): handler?(.failure(error))
+        case .ack, .nack, .reject: break
+        case .declare(_, let c): c.resume(throwing: error)
+        case .consume(let record, let c):
+            record.stream.finish()
+            c.resume(throwing: error)
+        case .cancelConsumer(_, let c): c.resume(throwing: error)
+        case .get(_, let c): c.resume(throwing: error)
+        case .purge(_, let c): c.resume(throwing: error)
+        case .deleteQueue(_, let c): c.resume(throwing: error)
+        case .close(let c): c.resume()
+        }
+    }
+}
+
+/// A consumer the connection keeps, and re-creates after a reconnect.
+struct ConsumerRecord: Sendable {
+    let tag: String
+    let queue: String
+    let prefetch: UInt16
+    let stream: AsyncStream<AMQPDelivery>.Continuation
+}
+
+/// A publish waiting for the broker's confirm.
+struct PendingPublish: Sendable {
+    let message: OutboundMessage
+    let onConfirm: ConfirmHandler?
+}

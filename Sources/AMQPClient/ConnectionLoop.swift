@@ -1,0 +1,196 @@
+import CAMQPShim
+import CRabbitMQ
+import DequeModule
+import Foundation
+import Glibc
+import Logging
+import Synchronization
+
+/// Owns one rabbitmq-c connection on one dedicated thread. Other threads only append commands to the
+/// inbox and wake the thread; everything that touches the C connection runs on the thread. The thread
+/// sleeps in poll() on the socket and a wake-up pipe, with a timeout only for heartbeats.
+final class ConnectionLoop: @unchecked Sendable {
+    struct Inbox {
+        var commands: Deque<ConnectionCommand> = []
+        /// Set when the connection has ended for good; later commands fail at once with it.
+        var terminalError: AMQPError?
+    }
+
+    static let dataChannel: amqp_channel_t = 1
+    static let controlChannel: amqp_channel_t = 2
+
+    let configuration: AMQPConfiguration
+    let logger: Logger
+    let inbox = Mutex(Inbox())
+    let wakeup = Wakeup()
+    let closeRequested = Atomic<Bool>(false)
+
+    // Everything below is touched only on the connection thread.
+    var connection: amqp_connection_state_t?
+    var generation = 0
+    var topology: [TopologyItem] = []
+    var consumers: [String: ConsumerRecord] = [:]
+    var consumerOrder: [String] = []
+    var unconfirmed: [UInt64: PendingPublish] = [:]
+    var nextPublishTag: UInt64 = 1
+    var lowestUnconfirmedTag: UInt64 = 1
+    var toResend: Deque<PendingPublish> = []
+    var partialDelivery: PartialDelivery?
+
+    init(configuration: AMQPConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Hands a command to the thread. Fails it at once if the connection has ended.
+    func submit(_ command: ConnectionCommand) {
+        let (wasEmpty, terminal) = inbox.withLock { inbox -> (Bool, AMQPError?) in
+            if let error = inbox.terminalError { return (false, error) }
+            inbox.commands.append(command)
+            return (inbox.commands.count == 1, nil)
+        }
+        if let terminal {
+            command.fail(terminal)
+        } else if wasEmpty {
+            wakeup.signal()
+        }
+    }
+
+    /// The thread's body: connect, report the outcome through `started`, then serve until closed.
+    func run(started: @escaping @Sendable (AMQPError?) -> Void) {
+        do {
+            try openSession()
+        } catch {
+            end(with: error)
+            started(error)
+            return
+        }
+        started(nil)
+        serve()
+    }
+
+    private func serve() {
+        while true {
+            do {
+                if try drainCommands() { return }
+                try pumpFrames()
+                try waitForWork()
+            } catch {
+                if closeRequested.load(ordering: .relaxed) || !reconnect(after: error) {
+                    end(with: closeRequested.load(ordering: .relaxed)
+                        ? AMQPError(.closed, message: "the connection was closed") : error)
+                    return
+                }
+            }
+        }
+    }
+
+    /// Runs every queued command. Returns true when a close command ended the connection.
+    private func drainCommands() throws(AMQPError) -> Bool {
+        while true {
+            let batch = inbox.withLock { inbox -> Deque<ConnectionCommand> in
+                let batch = inbox.commands
+                inbox.commands.removeAll(keepingCapacity: true)
+                return batch
+            }
+            if batch.isEmpty { return false }
+            var remaining = batch[...]
+            while let command = remaining.popFirst() {
+                if case .close(let continuation) = command {
+                    closeSession()
+                    end(with: AMQPError(.closed, message: "the connection was closed"))
+                    for other in remaining { other.fail(AMQPError(.closed, message: "the connection was closed")) }
+                    continuation.resume()
+                    return true
+                }
+                do {
+                    try execute(command)
+                } catch {
+                    // The command that hit the broken connection is retried after the reconnect.
+                    inbox.withLock { inbox in
+                        for later in remaining.reversed() { inbox.commands.prepend(later) }
+                        if case .publish = command {} else { inbox.commands.prepend(command) }
+                    }
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// Sleeps until the socket is readable, a command arrives, or a heartbeat is due.
+    private func waitForWork() throws(AMQPError) {
+        guard let connection else { return }
+        let pending = inbox.withLock { !$0.commands.isEmpty }
+        if pending || amqp_frames_enqueued(connection) != 0 || amqp_data_in_buffer(connection) != 0 { return }
+        let heartbeat = Int32(amqp_get_heartbeat(connection))
+        let timeoutMs: Int32 = heartbeat > 0 ? max(heartbeat * 500, 100) : -1
+        var fds = [
+            pollfd(fd: amqp_get_sockfd(connection), events: Int16(POLLIN), revents: 0),
+            pollfd(fd: wakeup.readFD, events: Int16(POLLIN), revents: 0),
+        ]
+        let result = poll(&fds, 2, timeoutMs)
+        if result < 0 && errno != EINTR {
+            throw AMQPError(.connectionLost, message: "poll() on the broker socket failed: errno \(errno)")
+        }
+        if fds[1].revents != 0 { wakeup.drain() }
+    }
+
+    /// Re-opens a broken connection with backoff, re-declares topology, resumes consumers and
+    /// re-sends unconfirmed publishes. Returns false when the policy gives up or a close arrives.
+    private func reconnect(after error: AMQPError) -> Bool {
+        logger.warning("connection to the broker lost; reconnecting", metadata: [
+            "broker": "\(configuration.redactedURL)", "error": "\(error)",
+        ])
+        dropSession()
+        var attempt = 0
+        while true {
+            attempt += 1
+            if let max = configuration.reconnect.maxAttempts, attempt > max {
+                logger.error("giving up reconnecting after \(max) attempts", metadata: ["error": "\(error)"])
+                return false
+            }
+            if sleepUnlessClosed(configuration.reconnect.delay(beforeAttempt: attempt)) { return false }
+            do {
+                try openSession()
+                logger.info("reconnected to the broker", metadata: [
+                    "broker": "\(configuration.redactedURL)", "attempt": "\(attempt)",
+                    "resent": "\(toResend.count)",
+                ])
+                try resendUnconfirmed()
+                return true
+            } catch {
+                logger.debug("reconnect attempt \(attempt) failed: \(error)")
+                dropSession()
+            }
+        }
+    }
+
+    /// Waits `delay` on the wake-up pipe. Returns true if a close was requested meanwhile.
+    private func sleepUnlessClosed(_ delay: Duration) -> Bool {
+        let deadline = ContinuousClock.now + delay
+        while ContinuousClock.now < deadline {
+            if closeRequested.load(ordering: .relaxed) { return true }
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            let ms = Int32(max(1, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000))
+            var fd = pollfd(fd: wakeup.readFD, events: Int16(POLLIN), revents: 0)
+            if poll(&fd, 1, ms) > 0 { wakeup.drain() }
+        }
+        return closeRequested.load(ordering: .relaxed)
+    }
+
+    /// Ends the connection for good: every waiter learns `error`, consumers' streams finish.
+    private func end(with error: AMQPError) {
+        dropSession()
+        let leftover = inbox.withLock { inbox -> Deque<ConnectionCommand> in
+            inbox.terminalError = error
+            defer { inbox.commands.removeAll() }
+            return inbox.commands
+        }
+        for command in leftover { command.fail(error) }
+        for pending in toResend { pending.onConfirm?(.failure(error)) }
+        toResend.removeAll()
+        for (_, record) in consumers { record.stream.finish() }
+        consumers.removeAll()
+        consumerOrder.removeAll()
+    }
+}

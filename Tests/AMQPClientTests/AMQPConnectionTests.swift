@@ -1,0 +1,131 @@
+import AMQPClient
+import Foundation
+import Testing
+
+@Suite("AMQPConnection against a real RabbitMQ", .serialized)
+struct AMQPConnectionTests {
+    @Test("a published message is confirmed, delivered with its properties, and gone once acked")
+    func publishConsumeAck() async throws {
+        let connection = try await TestBroker.connect()
+        let queue = TestBroker.uniqueQueue("roundtrip")
+        try await connection.declare(QueueDeclaration(name: queue, durable: false))
+        let properties = AMQPProperties(contentType: "application/json", correlationID: "c-1", replyTo: "r",
+                                        messageID: "m-1", type: "square", persistent: true,
+                                        headers: ["x-attempt": .int(3), "x-flow": .string("f-1"), "x-ok": .bool(true)])
+        try await connection.publishConfirmed(OutboundMessage(routingKey: queue, properties: properties,
+                                                              body: Array("{\"x\":4}".utf8)))
+        let consumer = try await connection.consume(queue: queue, prefetch: 10)
+        var iterator = consumer.deliveries.makeAsyncIterator()
+        let delivery = try #require(await iterator.next())
+        #expect(delivery.body == Array("{\"x\":4}".utf8))
+        #expect(delivery.properties == properties)
+        #expect(delivery.redelivered == false)
+        connection.ack(delivery.tag)
+        try await connection.cancel(consumer)
+        #expect(try await connection.get(queue: queue) == nil)
+        try await connection.delete(queue: queue)
+        await connection.close()
+    }
+
+    @Test("a nacked delivery with requeue comes back marked redelivered")
+    func nackRequeue() async throws {
+        let connection = try await TestBroker.connect()
+        let queue = TestBroker.uniqueQueue("requeue")
+        try await connection.declare(QueueDeclaration(name: queue, durable: false, autoDelete: true))
+        try await connection.publishConfirmed(OutboundMessage(routingKey: queue, body: [1, 2, 3]))
+        let consumer = try await connection.consume(queue: queue, prefetch: 1)
+        var iterator = consumer.deliveries.makeAsyncIterator()
+        let first = try #require(await iterator.next())
+        connection.nack(first.tag, requeue: true)
+        let second = try #require(await iterator.next())
+        #expect(second.redelivered)
+        #expect(second.body == [1, 2, 3])
+        connection.ack(second.tag)
+        await connection.close()
+    }
+
+    @Test("many publishes in flight are all confirmed and all delivered")
+    func manyConfirms() async throws {
+        let connection = try await TestBroker.connect()
+        let queue = TestBroker.uniqueQueue("many")
+        try await connection.declare(QueueDeclaration(name: queue, durable: false, autoDelete: true))
+        let count = 2_000
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<count {
+                group.addTask {
+                    try await connection.publishConfirmed(OutboundMessage(routingKey: queue,
+                                                                          body: Array(String(i).utf8)))
+                }
+            }
+            try await group.waitForAll()
+        }
+        let consumer = try await connection.consume(queue: queue, prefetch: 100)
+        var seen = Set<String>()
+        for await delivery in consumer.deliveries {
+            seen.insert(String(decoding: delivery.body, as: UTF8.self))
+            connection.ack(delivery.tag)
+            if seen.count == count { break }
+        }
+        #expect(seen.count == count)
+        await connection.close()
+    }
+
+    @Test("consuming from a queue that does not exist fails with NOT_FOUND, and the connection stays usable")
+    func notFound() async throws {
+        let connection = try await TestBroker.connect()
+        let error = await #expect(throws: AMQPError.self) {
+            _ = try await connection.consume(queue: "no.such.queue.\(UUID())", prefetch: 1)
+        }
+        #expect(error?.replyCode == 404)
+        #expect(error?.replyText?.contains("NOT_FOUND") == true)
+        let queue = TestBroker.uniqueQueue("after-404")
+        try await connection.declare(QueueDeclaration(name: queue, durable: false, autoDelete: true))
+        try await connection.publishConfirmed(OutboundMessage(routingKey: queue, body: [7]))
+        #expect(try await connection.get(queue: queue)?.body == [7])
+        await connection.close()
+    }
+
+    @Test("re-declaring a queue with other arguments fails with PRECONDITION_FAILED")
+    func preconditionFailed() async throws {
+        let connection = try await TestBroker.connect()
+        let queue = TestBroker.uniqueQueue("precondition")
+        try await connection.declare(QueueDeclaration(name: queue, durable: false, autoDelete: true))
+        let error = await #expect(throws: AMQPError.self) {
+            try await connection.declare(QueueDeclaration(name: queue, durable: true))
+        }
+        #expect(error?.replyCode == 406)
+        #expect(error?.description.contains("PRECONDITION_FAILED") == true)
+        await connection.close()
+    }
+
+    @Test("wrong credentials fail within seconds with a clear error that does not show the password")
+    func wrongCredentials() async throws {
+        let started = ContinuousClock.now
+        let error = await #expect(throws: AMQPError.self) {
+            _ = try await AMQPConnection.connect(url: "amqp://guest:not-the-password@localhost:5672/")
+        }
+        #expect(error?.kind == .authenticationFailed)
+        #expect(error?.description.contains("check the user name and password") == true)
+        #expect(error?.description.contains("not-the-password") == false)
+        #expect(started.duration(to: .now) < .seconds(10))
+    }
+
+    @Test("an unreachable broker fails within seconds and says where it looked")
+    func unreachable() async throws {
+        let started = ContinuousClock.now
+        let error = await #expect(throws: AMQPError.self) {
+            _ = try await AMQPConnection.connect(url: "amqp://guest:guest@127.0.0.1:1/")
+        }
+        #expect(error?.kind == .unreachable)
+        #expect(error?.description.contains("127.0.0.1:1") == true)
+        #expect(started.duration(to: .now) < .seconds(10))
+    }
+
+    @Test("a vhost that does not exist is named in the error")
+    func unknownVhost() async throws {
+        let error = await #expect(throws: AMQPError.self) {
+            _ = try await AMQPConnection.connect(url: "amqp://guest:guest@localhost:5672/no-such-vhost")
+        }
+        #expect(error?.description.contains("no-such-vhost") == true)
+    }
+}

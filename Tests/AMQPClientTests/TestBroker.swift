@@ -1,0 +1,16 @@
+import AMQPClient
+import Foundation
+
+/// The RabbitMQ the suite runs against: `TRIB_TEST_BROKER`, or the local one deploy/rabbitmq.sh starts.
+enum TestBroker {
+    static let url = ProcessInfo.processInfo.environment["TRIB_TEST_BROKER"] ?? "amqp://guest:guest@localhost:5672/"
+
+    static func connect() async throws -> AMQPConnection {
+        try await AMQPConnection.connect(url: url)
+    }
+
+    /// A queue name no other test uses.
+    static func uniqueQueue(_ label: String) -> String {
+        "test.\(label).\(UUID().uuidString.prefix(8))"
+    }
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what Tributary needs from Debian, if it is missing: librabbitmq (the AMQP client
+# library and its headers), pkg-config, and the RabbitMQ broker. Safe to run again.
+set -euo pipefail
+
+needed=(librabbitmq-dev pkg-config rabbitmq-server)
+missing=()
+for pkg in "${needed[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+
+echo "tributary: installing ${missing[*]} from Debian" >&2
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO=sudo
+else
+    SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Starts, stops or reports on a local RabbitMQ running as a background process (no init system needed).
+#   deploy/rabbitmq.sh start    install if missing, start, wait until it serves (idempotent)
+#   deploy/rabbitmq.sh stop     stop the node this script started (graceful, through rabbitmqctl)
+#   deploy/rabbitmq.sh status   exit 0 if the node answers
+# The node is rabbit@localhost on port 5672; its log is .deploy/rabbitmq.log in the repository.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+state_dir="$here/../.deploy"
+node=rabbit@localhost
+export RABBITMQ_NODENAME=$node
+
+is_up() { rabbitmqctl -n "$node" -q status >/dev/null 2>&1; }
+
+start() {
+    bash "$here/install.sh"
+    if is_up; then
+        echo "tributary: RabbitMQ ($node) is already running" >&2
+        return 0
+    fi
+    mkdir -p "$state_dir"
+    echo "tributary: starting RabbitMQ ($node) in the background; log: $state_dir/rabbitmq.log" >&2
+    # setsid detaches the broker from this shell's process group so it outlives the script.
+    setsid rabbitmq-server >"$state_dir/rabbitmq.log" 2>&1 < /dev/null &
+    echo $! >"$state_dir/rabbitmq.pid"
+    # await_startup fails at once while the node is not yet registered, so ask again until it answers.
+    local deadline=$((SECONDS + 120))
+    until rabbitmqctl -n "$node" -q await_startup --timeout 10 >/dev/null 2>&1; do
+        if [ $SECONDS -ge $deadline ] || ! kill -0 "$(cat "$state_dir/rabbitmq.pid")" 2>/dev/null; then
+            echo "tributary: RabbitMQ did not start within 120 s; last lines of its log:" >&2
+            tail -n 30 "$state_dir/rabbitmq.log" >&2 || true
+            exit 1
+        fi
+        sleep 1
+    done
+    echo "tributary: RabbitMQ is up at amqp://guest:guest@localhost:5672/" >&2
+}
+
+stop() {
+    if is_up; then
+        rabbitmqctl -n "$node" -q stop >/dev/null
+        echo "tributary: RabbitMQ stopped" >&2
+    fi
+    rm -f "$state_dir/rabbitmq.pid"
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    status) is_up ;;
+    *) echo "usage: deploy/rabbitmq.sh start|stop|status" >&2; exit 2 ;;
+esac
