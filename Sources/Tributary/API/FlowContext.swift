@@ -1,0 +1,80 @@
+import Foundation
+import Logging
+
+/// What a flow's code uses to call tasks.
+public struct FlowContext: Sendable {
+    let coordinator: Coordinator
+    /// This flow run's id.
+    public var flowRunID: String { coordinator.flowRunID }
+    /// A logger whose messages carry the flow-run id.
+    public var logger: Logger { coordinator.logger }
+
+    /// Submits a task run and returns its future at once. The run is sent when every future in
+    /// `waitFor` has completed; if one of them did not, the run ends Cancelled without running.
+    public func submit<T: TaskDefinition>(_ task: T.Type, _ input: T.Input, waitFor: [any TaskDependency] = [],
+                                          options: TaskOptions? = nil) async -> TaskFuture<T.Output> {
+        let options = options ?? T.options
+        let id = UUID().uuidString.lowercased()
+        let bytes: [UInt8]
+        var problem: String?
+        do {
+            bytes = try WireJSON.encode(input)
+        } catch {
+            bytes = []
+            problem = "the input of '\(T.name)' could not be encoded as JSON: \(error)"
+        }
+        problem = problem ?? options.problem(taskName: T.name)
+        let run = TaskRun(id: id, taskName: T.name, options: options, flowRunID: flowRunID, input: bytes)
+        if let problem {
+            run.finish(.failed(run.failure("Failed", RemoteError(type: "InvalidTaskCall", message: problem,
+                                                                 retryable: false), attempts: 0)))
+        } else {
+            await coordinator.submit(run, waitFor: waitFor)
+        }
+        return TaskFuture(run: run)
+    }
+
+    /// Submits one run of `task` per input; the futures come back in the inputs' order.
+    public func map<T: TaskDefinition, S: Sequence>(_ task: T.Type, over inputs: S, options: TaskOptions? = nil)
+        async -> [TaskFuture<T.Output>] where S.Element == T.Input {
+        var futures: [TaskFuture<T.Output>] = []
+        futures.reserveCapacity(inputs.underestimatedCount)
+        for input in inputs { futures.append(await submit(task, input, options: options)) }
+        return futures
+    }
+
+    /// Submits a task and waits for its output.
+    public func call<T: TaskDefinition>(_ task: T.Type, _ input: T.Input, options: TaskOptions? = nil) async throws
+        -> T.Output {
+        try await submit(task, input, options: options).value
+    }
+
+    /// Yields the futures in the order their runs end.
+    public func asCompleted<Output>(_ futures: [TaskFuture<Output>]) -> AsyncStream<TaskFuture<Output>> {
+        AsyncStream { continuation in
+            let remaining = Countdown(futures.count) { continuation.finish() }
+            if futures.isEmpty { continuation.finish() }
+            for future in futures {
+                future.run.onFinish { _ in
+                    continuation.yield(future)
+                    remaining.tick()
+                }
+            }
+        }
+    }
+}
+
+import Synchronization
+
+/// Calls `done` after `count` ticks.
+final class Countdown: Sendable {
+    private let remaining: Mutex<Int>
+    private let done: @Sendable () -> Void
+    init(_ count: Int, done: @escaping @Sendable () -> Void) {
+        remaining = Mutex(count)
+        self.done = done
+    }
+    func tick() {
+        if remaining.withLock({ $0 -= 1; return $0 == 0 }) { done() }
+    }
+}

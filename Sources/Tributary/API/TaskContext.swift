@@ -1,0 +1,22 @@
+import Logging
+
+/// What a running task knows about its run.
+public struct TaskContext: Sendable {
+    public let taskName: String
+    public let taskRunID: String
+    public let flowRunID: String
+    /// 1 on the first attempt, 2 on the first retry, ...
+    public let attempt: Int
+    /// The worker running this attempt.
+    public let workerID: String
+    /// A logger whose messages carry the flow-run and task-run ids.
+    public var logger: Logger
+
+    /// True once the task should stop: its timeout passed, or the worker is shutting down.
+    public var isCancelled: Bool { Task.isCancelled }
+
+    /// Throws `CancellationError` if the task should stop.
+    public func checkCancellation() throws {
+        try Task.checkCancellation()
+    }
+}

@@ -1,0 +1,8 @@
+/// A change of state of a task run, for progress displays and logs.
+public struct TaskEvent: Sendable {
+    public let flowRunID: String
+    public let taskRunID: String
+    public let taskName: String
+    public let attempt: Int
+    public let state: TaskState
+}

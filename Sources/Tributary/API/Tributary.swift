@@ -1,0 +1,167 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// The client: runs flows, sending their tasks to workers over RabbitMQ, or, on the embedded
+/// default, to workers inside this process.
+///
+/// ```swift
+/// let total = try await Tributary(broker: "amqp://guest:guest@localhost:5672/").run(SumOfSquares.self, 100)
+/// let same = try await Tributary.local(Registry([Square.self])).run(SumOfSquares.self, 100)
+/// ```
+public final class Tributary: Sendable {
+    enum Transport: Sendable {
+        case rabbitMQ(url: String)
+        case embedded(concurrency: Int)
+    }
+
+    let transport: Transport
+    /// Tasks and flows this process can run itself (embedded, in-process task runners, flows by name).
+    public let registry: Registry
+    let logger: Logger
+    let observer: (@Sendable (TaskEvent) -> Void)?
+    private let connection = Mutex<Task<AMQPBroker, any Error>?>(nil)
+
+    /// A client that sends tasks to workers through the RabbitMQ at `url`. It connects on first use.
+    public init(broker url: String, registry: Registry = Registry(), logger: Logger = Logger(label: "tributary"),
+                onEvent: (@Sendable (TaskEvent) -> Void)? = nil) {
+        self.transport = .rabbitMQ(url: url)
+        self.registry = registry
+        self.logger = logger
+        self.observer = onEvent
+    }
+
+    private init(transport: Transport, registry: Registry, logger: Logger, observer: (@Sendable (TaskEvent) -> Void)?) {
+        self.transport = transport
+        self.registry = registry
+        self.logger = logger
+        self.observer = observer
+    }
+
+    /// The embedded default: no broker; tasks run on in-process workers, up to `concurrency` at once.
+    public static func local(_ registry: Registry, concurrency: Int = 8, logger: Logger = Logger(label: "tributary"),
+                             onEvent: (@Sendable (TaskEvent) -> Void)? = nil) -> Tributary {
+        Tributary(transport: .embedded(concurrency: concurrency), registry: registry, logger: logger,
+                  observer: onEvent)
+    }
+
+    /// Runs a flow to its end and returns its output, or throws the error that failed it (a task's
+    /// ``TaskFailure`` when the flow did not handle it).
+    public func run<F: FlowDefinition>(_ flow: F.Type, _ input: F.Input) async throws -> F.Output {
+        try await runFlow(named: F.name, taskRunner: F.taskRunner) { context in
+            try await F().run(input, flow: context)
+        }
+    }
+
+    /// Runs a registered flow by name with a JSON input; returns the JSON output.
+    public func run(flowNamed name: String, input: [UInt8]) async throws -> [UInt8] {
+        guard let flow = registry.flow(named: name) else {
+            let known = registry.flowNames.joined(separator: ", ")
+            throw TributaryError.unknownFlow(name: name, known: known.isEmpty ? "none" : known)
+        }
+        return try await runFlow(named: name, taskRunner: flow.taskRunner) { try await flow.run(input, $0) }
+    }
+
+    /// Closes the broker connection, if one was opened.
+    public func close() async {
+        let task = connection.withLock { $0.take() }
+        if let broker = try? await task?.value { await broker.close() }
+    }
+
+    private func runFlow<Output: Sendable>(named name: String, taskRunner: TaskRunner,
+                                           _ body: @escaping @Sendable (FlowContext) async throws -> Output)
+        async throws -> Output {
+        let flowRunID = UUID().uuidString.lowercased()
+        var flowLogger = self.logger
+        flowLogger[metadataKey: "flow"] = "\(name)"
+        flowLogger[metadataKey: "flow-run"] = "\(flowRunID)"
+        let logger = flowLogger
+        let started = ContinuousClock.now
+        logger.info("flow run started")
+        do {
+            let output = try await withTaskTransport(taskRunner) { broker in
+                try await self.execute(flowRunID: flowRunID, on: broker, logger: logger, body)
+            }
+            logger.info("flow run Completed", metadata: ["duration": "\(started.duration(to: .now))"])
+            return output
+        } catch {
+            logger.error("flow run Failed", metadata: ["error": "\(error)"])
+            throw error
+        }
+    }
+
+    /// Gives `body` the broker the flow's tasks go to, with in-process workers when they run here.
+    private func withTaskTransport<Output: Sendable>(_ taskRunner: TaskRunner,
+                                                     _ body: @escaping @Sendable (any Broker) async throws -> Output)
+        async throws -> Output {
+        let inProcessConcurrency: Int
+        switch (taskRunner, transport) {
+        case (.workers, .rabbitMQ(let url)):
+            return try await body(try await sharedBroker(url: url))
+        case (.workers, .embedded(let concurrency)):
+            inProcessConcurrency = concurrency
+        case (.concurrent(let n), _):
+            inProcessConcurrency = max(1, n)
+        case (.sequential, _):
+            inProcessConcurrency = 1
+        }
+        let broker = InMemoryBroker()
+        let worker = Worker(broker: broker, registry: registry,
+                            configuration: .init(queues: [InMemoryBroker.anyQueue], concurrency: inProcessConcurrency,
+                                                 id: "in-process"),
+                            logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await worker.run() }
+            defer { group.cancelAll() }
+            return try await body(broker)
+        }
+    }
+
+    private func execute<Output: Sendable>(flowRunID: String, on broker: any Broker, logger: Logger,
+                                           _ body: @escaping @Sendable (FlowContext) async throws -> Output)
+        async throws -> Output {
+        let replies = try await broker.openReplyQueue()
+        let coordinator = Coordinator(broker: broker, replies: replies, flowRunID: flowRunID, logger: logger,
+                                      observer: observer)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await coordinator.serveResults() }
+            do {
+                let output = try await body(FlowContext(coordinator: coordinator))
+                await coordinator.waitForOutstanding()
+                await coordinator.shutdown()
+                return output
+            } catch {
+                await coordinator.shutdown()
+                throw error
+            }
+        }
+    }
+
+    private func sharedBroker(url: String) async throws -> AMQPBroker {
+        let task = connection.withLock { existing -> Task<AMQPBroker, any Error> in
+            if let existing { return existing }
+            let logger = self.logger
+            let created = Task { try await AMQPBroker.connect(url: url, logger: logger) }
+            existing = created
+            return created
+        }
+        do {
+            return try await task.value
+        } catch {
+            connection.withLock { $0 = nil }
+            throw error
+        }
+    }
+}
+
+/// Errors of the client itself (not of tasks).
+public enum TributaryError: Error, CustomStringConvertible, Equatable {
+    case unknownFlow(name: String, known: String)
+
+    public var description: String {
+        switch self {
+        case .unknownFlow(let name, let known):
+            "no flow named '\(name)' is registered (registered: \(known))"
+        }
+    }
+}

@@ -1,0 +1,194 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Runs the task side of one flow run: publishes one message per attempt, resolves runs from the
+/// reply queue by task-run id, retries failed attempts (the only place retries happen), keeps
+/// deadlines, and ignores results for runs or attempts that have already ended.
+final class Coordinator: Sendable {
+    let broker: any Broker
+    let replies: ReplyQueue
+    let flowRunID: String
+    let logger: Logger
+    private let observer: (@Sendable (TaskEvent) -> Void)?
+    private let runs = Mutex<[String: TaskRun]>([:])
+    private let timers = Mutex<[String: Task<Void, Never>]>([:])
+    private let pendingSubmissions = Mutex<[String: Task<Void, Never>]>([:])
+    private let ignoredResults = Atomic<Int>(0)
+
+    init(broker: any Broker, replies: ReplyQueue, flowRunID: String, logger: Logger,
+         observer: (@Sendable (TaskEvent) -> Void)?) {
+        self.broker = broker
+        self.replies = replies
+        self.flowRunID = flowRunID
+        self.logger = logger
+        self.observer = observer
+    }
+
+    /// Results that were ignored: duplicates from redelivery, or reports of attempts already ended.
+    var ignoredResultCount: Int { ignoredResults.load(ordering: .relaxed) }
+
+    /// Handles results until the reply queue closes.
+    func serveResults() async {
+        for await result in replies.results { handle(result) }
+    }
+
+    /// Registers a run and sends its first attempt once its dependencies have completed.
+    func submit(_ run: TaskRun, waitFor dependencies: [any TaskDependency]) async {
+        runs.withLock { $0[run.id] = run }
+        emit(run, .pending)
+        if dependencies.isEmpty {
+            await send(run, attempt: 1)
+            return
+        }
+        let task = Task {
+            for dependency in dependencies {
+                let final = await dependency.finalState()
+                guard final.isCompleted else {
+                    self.end(run, .cancelled(run.failure("Cancelled", RemoteError(
+                        type: "UpstreamFailed",
+                        message: "not run: task '\(dependency.taskName)' (run \(dependency.taskRunID.prefix(8))) "
+                            + "that it waits for ended \(final.name)", retryable: false), attempts: 0)))
+                    return
+                }
+            }
+            await self.send(run, attempt: 1)
+        }
+        pendingSubmissions.withLock { $0[run.id] = task }
+    }
+
+    private func send(_ run: TaskRun, attempt: Int) async {
+        do {
+            try await broker.prepareTaskQueue(run.options.queue)
+        } catch {
+            end(run, .crashed(run.failure("Crashed", RemoteError(
+                type: "BrokerError", message: "could not declare queue '\(run.options.queue)': \(error)",
+                retryable: false), attempts: attempt)))
+            return
+        }
+        guard run.begin(attempt: attempt) else { return }
+        let message = TaskMessage(taskRunID: run.id, flowRunID: flowRunID, taskName: run.taskName,
+                                  queue: run.options.queue, attempt: attempt, timeout: run.options.timeout,
+                                  replyTo: replies.name, persistent: run.options.persistent,
+                                  reportRunning: run.options.timeout != nil || observer != nil, input: run.input)
+        broker.publish(task: message) { [self] error in
+            guard let error else { return }
+            end(run, .crashed(run.failure("Crashed", RemoteError(
+                type: "BrokerError", message: "the broker did not take the task message: \(error)",
+                retryable: false), attempts: attempt)))
+        }
+    }
+
+    func handle(_ result: ResultMessage) {
+        guard let run = runs.withLock({ $0[result.taskRunID] }), !run.currentState.isFinal,
+              run.attempt == result.attempt else {
+            ignoredResults.add(1, ordering: .relaxed)
+            logger.debug("ignored a result for an ended run or attempt", metadata: [
+                "task-run": "\(result.taskRunID)", "attempt": "\(result.attempt)", "status": "\(result.status.rawValue)",
+            ])
+            return
+        }
+        switch result.status {
+        case .running:
+            guard run.transition(to: .running) else { return }
+            emit(run, .running)
+            if let timeout = run.options.timeout { armDeadline(run, attempt: result.attempt, after: timeout) }
+        case .completed:
+            end(run, .completed, output: result.body)
+        case .failed, .timedOut:
+            attemptFailed(run, attempt: result.attempt, error: remoteError(in: result), timedOut: result.status == .timedOut)
+        case .rejected:
+            end(run, .failed(run.failure("Failed", remoteError(in: result))))
+        }
+    }
+
+    private func remoteError(in result: ResultMessage) -> RemoteError {
+        (try? WireJSON.decode(RemoteError.self, from: result.body))
+            ?? RemoteError(type: "UnreadableError",
+                           message: "worker \(result.workerID) reported \(result.status.rawValue) with an unreadable body",
+                           retryable: true)
+    }
+
+    /// Retries the run if it has retries left and the error allows it; otherwise ends it.
+    private func attemptFailed(_ run: TaskRun, attempt: Int, error: RemoteError, timedOut: Bool) {
+        cancelTimer(run.id)
+        let retryAllowed = error.retryable && (run.options.retryCondition?(error) ?? true)
+        if attempt <= run.options.retries && retryAllowed {
+            guard run.transition(to: .retrying) else { return }
+            emit(run, .retrying)
+            let delay = run.options.retryDelay.delay(beforeRetry: attempt)
+            logger.info("task attempt failed; retrying", metadata: [
+                "task": "\(run.taskName)", "task-run": "\(run.id)", "attempt": "\(attempt)",
+                "delay": "\(delay)", "error": "\(error)",
+            ])
+            schedule(run.id, after: delay) { await self.send(run, attempt: attempt + 1) }
+        } else {
+            let name = timedOut ? "TimedOut" : "Failed"
+            let failure = run.failure(name, error, attempts: attempt)
+            end(run, timedOut ? .timedOut(failure) : .failed(failure))
+        }
+    }
+
+    /// The coordinator's own deadline for a running attempt: the worker's timeout plus a grace, so
+    /// a run whose worker hung or vanished still ends.
+    private func armDeadline(_ run: TaskRun, attempt: Int, after timeout: Duration) {
+        let grace = max(.seconds(2), timeout / 5)
+        schedule(run.id, after: timeout + grace) {
+            guard run.attempt == attempt, !run.currentState.isFinal else { return }
+            self.attemptFailed(run, attempt: attempt, error: RemoteError(
+                type: "DeadlineExceeded",
+                message: "no result within the timeout of \(timeout) plus \(grace) grace; the worker may be lost"),
+                timedOut: true)
+        }
+    }
+
+    private func schedule(_ runID: String, after delay: Duration, _ action: @escaping @Sendable () async -> Void) {
+        let task = Task {
+            if delay > .zero {
+                do { try await Task.sleep(for: delay) } catch { return }
+            }
+            await action()
+        }
+        timers.withLock { $0.updateValue(task, forKey: runID) }?.cancel()
+    }
+
+    private func cancelTimer(_ runID: String) {
+        timers.withLock { $0.removeValue(forKey: runID) }?.cancel()
+    }
+
+    /// Ends a run, forgets it, and tells the observer.
+    func end(_ run: TaskRun, _ final: TaskState, output: [UInt8]? = nil) {
+        cancelTimer(run.id)
+        guard run.finish(final, output: output) else { return }
+        runs.withLock { _ = $0.removeValue(forKey: run.id) }
+        pendingSubmissions.withLock { _ = $0.removeValue(forKey: run.id) }
+        if let failure = final.failure {
+            logger.warning("task run ended \(final.name)", metadata: [
+                "task": "\(run.taskName)", "task-run": "\(run.id)", "error": "\(failure.error)",
+            ])
+        }
+        emit(run, final)
+    }
+
+    private func emit(_ run: TaskRun, _ state: TaskState) {
+        observer?(TaskEvent(flowRunID: flowRunID, taskRunID: run.id, taskName: run.taskName,
+                            attempt: run.attempt, state: state))
+    }
+
+    /// Waits until every run submitted so far has ended.
+    func waitForOutstanding() async {
+        while let next = runs.withLock({ $0.values.first }) {
+            _ = await next.finished()
+        }
+    }
+
+    /// Stops timers and the reply queue.
+    func shutdown() async {
+        let pending = timers.withLock { timers in
+            defer { timers.removeAll() }
+            return Array(timers.values)
+        } + pendingSubmissions.withLock { Array($0.values) }
+        pending.forEach { $0.cancel() }
+        await replies.close()
+    }
+}

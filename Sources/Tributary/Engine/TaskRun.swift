@@ -1,0 +1,89 @@
+import Synchronization
+
+/// One task run as the coordinator keeps it: its current state, its attempt, and who waits for it.
+final class TaskRun: Sendable {
+    let id: String
+    let taskName: String
+    let options: TaskOptions
+    let flowRunID: String
+    /// The JSON input, kept for retries.
+    let input: [UInt8]
+
+    private struct State {
+        var attempt = 0
+        var taskState: TaskState = .pending
+        var output: [UInt8]?
+        var onFinish: [@Sendable (TaskState) -> Void] = []
+    }
+
+    private let state = Mutex(State())
+
+    init(id: String, taskName: String, options: TaskOptions, flowRunID: String, input: [UInt8]) {
+        self.id = id
+        self.taskName = taskName
+        self.options = options
+        self.flowRunID = flowRunID
+        self.input = input
+    }
+
+    var currentState: TaskState { state.withLock { $0.taskState } }
+    var attempt: Int { state.withLock { $0.attempt } }
+    var output: [UInt8]? { state.withLock { $0.output } }
+
+    /// Starts attempt `attempt`; false if the run has already ended.
+    func begin(attempt: Int) -> Bool {
+        state.withLock { state in
+            guard !state.taskState.isFinal else { return false }
+            state.attempt = attempt
+            return true
+        }
+    }
+
+    /// Moves to a state that is not final; false if the run has already ended.
+    @discardableResult
+    func transition(to next: TaskState) -> Bool {
+        state.withLock { state in
+            guard !state.taskState.isFinal else { return false }
+            state.taskState = next
+            return true
+        }
+    }
+
+    /// Ends the run. Returns false (and changes nothing) if it had already ended.
+    @discardableResult
+    func finish(_ final: TaskState, output: [UInt8]? = nil) -> Bool {
+        let callbacks = state.withLock { state -> [@Sendable (TaskState) -> Void]? in
+            guard !state.taskState.isFinal else { return nil }
+            state.taskState = final
+            state.output = output
+            defer { state.onFinish.removeAll() }
+            return state.onFinish
+        }
+        guard let callbacks else { return false }
+        for callback in callbacks { callback(final) }
+        return true
+    }
+
+    /// Calls `callback` with the final state once the run ends (at once if it has).
+    func onFinish(_ callback: @escaping @Sendable (TaskState) -> Void) {
+        let final = state.withLock { state -> TaskState? in
+            if state.taskState.isFinal { return state.taskState }
+            state.onFinish.append(callback)
+            return nil
+        }
+        if let final { callback(final) }
+    }
+
+    /// Waits for the final state.
+    func finished() async -> TaskState {
+        if case let current = currentState, current.isFinal { return current }
+        return await withCheckedContinuation { continuation in
+            onFinish { continuation.resume(returning: $0) }
+        }
+    }
+
+    func failure(_ stateName: String, _ error: RemoteError, attempts: Int? = nil) -> TaskFailure {
+        TaskFailure(taskName: taskName, taskRunID: id, stateName: stateName, error: error,
+                    attempts: attempts ?? max(attempt, 1))
+    }
+}

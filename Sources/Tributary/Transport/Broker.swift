@@ -1,0 +1,65 @@
+/// Moves task messages to workers and results back: RabbitMQ (``AMQPBroker``) or in-process
+/// (``InMemoryBroker``).
+public protocol Broker: Sendable {
+    /// Makes sure the queue that tasks for `queue` are published to exists.
+    func prepareTaskQueue(_ queue: String) async throws
+    /// Publishes a task; `onConfirm` gets nil once the broker holds it, or the error.
+    func publish(task: TaskMessage, onConfirm: @escaping @Sendable ((any Error)?) -> Void)
+    /// Opens a queue of this process's own for results; it goes away with the process.
+    func openReplyQueue() async throws -> ReplyQueue
+    /// Starts taking tasks from `queue`, at most `prefetch` unacknowledged at a time.
+    func consumeTasks(from queue: String, prefetch: Int) async throws -> any TaskConsumer
+    /// Publishes a result (or a running report) and waits until the broker holds it.
+    func publish(result: ResultMessage, to replyQueue: String) async throws
+    /// Closes the broker's connection.
+    func close() async
+}
+
+/// The results sent to one coordinator.
+public struct ReplyQueue: Sendable {
+    public let name: String
+    public let results: AsyncStream<ResultMessage>
+    /// Stops consuming; `results` finishes.
+    public let close: @Sendable () async -> Void
+
+    public init(name: String, results: AsyncStream<ResultMessage>, close: @escaping @Sendable () async -> Void) {
+        self.name = name
+        self.results = results
+        self.close = close
+    }
+}
+
+/// Tasks delivered to a worker.
+public protocol TaskConsumer: Sendable {
+    var deliveries: AsyncStream<TaskDelivery> { get }
+    /// Asks for no more deliveries; `deliveries` finishes after those already sent.
+    func stop() async
+}
+
+/// What a worker does with a delivery once it is done with it.
+public enum Settlement: Sendable, Equatable {
+    /// Done: the broker forgets the message.
+    case ack
+    /// Not done: the broker gives the message to a worker again.
+    case requeue
+    /// Cannot ever be done: the message goes to the dead-letter queue with the reason.
+    case deadLetter(reason: String)
+}
+
+/// One task message handed to a worker, decoded or not.
+public struct TaskDelivery: Sendable {
+    public let content: Result<TaskMessage, MalformedTask>
+    public let redelivered: Bool
+    private let settleAction: @Sendable (Settlement) async -> Void
+
+    public init(content: Result<TaskMessage, MalformedTask>, redelivered: Bool,
+                settle: @escaping @Sendable (Settlement) async -> Void) {
+        self.content = content
+        self.redelivered = redelivered
+        self.settleAction = settle
+    }
+
+    public func settle(_ settlement: Settlement) async {
+        await settleAction(settlement)
+    }
+}

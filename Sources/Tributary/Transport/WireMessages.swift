@@ -1,0 +1,46 @@
+/// One attempt of a task run, as it travels to a worker.
+public struct TaskMessage: Sendable, Equatable {
+    public var taskRunID: String
+    public var flowRunID: String
+    public var taskName: String
+    public var queue: String
+    /// 1 for the first attempt.
+    public var attempt: Int
+    /// How long the attempt may run, from when a worker starts it.
+    public var timeout: Duration?
+    /// Where the worker sends the result.
+    public var replyTo: String
+    public var persistent: Bool
+    /// Ask the worker to report when it starts the attempt (for progress and coordinator deadlines).
+    public var reportRunning: Bool
+    /// The input, as JSON.
+    public var input: [UInt8]
+}
+
+/// What a worker reports about an attempt.
+public enum ResultStatus: String, Sendable, Equatable {
+    case running
+    case completed
+    case failed
+    case timedOut = "timed-out"
+    case rejected
+}
+
+/// A worker's report on one attempt of a task run.
+public struct ResultMessage: Sendable, Equatable {
+    public var taskRunID: String
+    public var attempt: Int
+    public var status: ResultStatus
+    public var workerID: String
+    /// The output as JSON when completed; a JSON ``RemoteError`` when failed, timed out or rejected.
+    public var body: [UInt8]
+}
+
+/// A message on a task queue that is not a valid task message, and why.
+public struct MalformedTask: Error, Sendable, Equatable {
+    public var reason: String
+    /// Where to send the `rejected` answer, if the message said.
+    public var replyTo: String?
+    public var taskRunID: String?
+    public var attempt: Int
+}

@@ -1,0 +1,83 @@
+import Synchronization
+
+/// How one attempt ended on the worker.
+enum ExecutionOutcome: Sendable {
+    case completed([UInt8])
+    case failed(any Error)
+    /// The timeout passed first; the task was cancelled and is not waited for.
+    case timedOut
+    /// The worker itself was cancelled (shutting down) before the task ended.
+    case interrupted
+}
+
+/// Runs a task body against its timeout. The body runs in a task of its own, so one that ignores
+/// cancellation cannot hold up the report: the outcome is decided by whichever ends first.
+enum TaskExecution {
+    static func run(timeout: Duration?, _ body: @escaping @Sendable () async throws -> [UInt8]) async
+        -> ExecutionOutcome {
+        let race = Race()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<ExecutionOutcome, Never>) in
+                race.start(continuation, timeout: timeout, body)
+            }
+        } onCancel: {
+            race.decide(.interrupted)
+        }
+    }
+
+    /// The first of work, timer and cancellation to finish decides the outcome; the others are cancelled.
+    private final class Race: Sendable {
+        private struct State {
+            var continuation: CheckedContinuation<ExecutionOutcome, Never>?
+            var decided: ExecutionOutcome?
+            var work: Task<Void, Never>?
+            var timer: Task<Void, Never>?
+        }
+
+        private let state = Mutex(State())
+
+        func start(_ continuation: CheckedContinuation<ExecutionOutcome, Never>, timeout: Duration?,
+                   _ body: @escaping @Sendable () async throws -> [UInt8]) {
+            let work = Task {
+                do {
+                    self.decide(.completed(try await body()))
+                } catch is CancellationError {
+                    self.decide(.interrupted)
+                } catch {
+                    self.decide(.failed(error))
+                }
+            }
+            let timer: Task<Void, Never>? = timeout.map { timeout in
+                Task {
+                    do { try await Task.sleep(for: timeout) } catch { return }
+                    self.decide(.timedOut)
+                }
+            }
+            let alreadyDecided = state.withLock { state -> ExecutionOutcome? in
+                state.work = work
+                state.timer = timer
+                if let decided = state.decided { return decided }
+                state.continuation = continuation
+                return nil
+            }
+            if let alreadyDecided {
+                work.cancel()
+                timer?.cancel()
+                continuation.resume(returning: alreadyDecided)
+            }
+        }
+
+        func decide(_ outcome: ExecutionOutcome) {
+            let (continuation, work, timer) = state.withLock { state in
+                guard state.decided == nil else { return (nil, nil, nil) as (CheckedContinuation<ExecutionOutcome, Never>?, Task<Void, Never>?, Task<Void, Never>?) }
+                state.decided = outcome
+                defer { state.continuation = nil }
+                return (state.continuation, state.work, state.timer)
+            }
+            guard let continuation else { return }
+            work?.cancel()
+            timer?.cancel()
+            continuation.resume(returning: outcome)
+        }
+    }
+}

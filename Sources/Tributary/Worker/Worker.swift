@@ -1,0 +1,205 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Takes tasks from one or more queues and runs the registered task functions concurrently.
+///
+/// A task is acknowledged only after its result is published and confirmed. On graceful shutdown
+/// (SIGTERM/SIGINT under a `ServiceGroup`) the worker stops taking work, hands back what it
+/// prefetched but has not started, finishes what it runs, then returns.
+public final class Worker: Service {
+    public struct Configuration: Sendable {
+        /// Queues to take tasks from.
+        public var queues: [String]
+        /// How many tasks run at once.
+        public var concurrency: Int
+        /// How many unacknowledged tasks the broker may hand this worker; defaults to twice the concurrency.
+        public var prefetch: Int?
+        /// This worker's id in results and logs.
+        public var id: String
+
+        public init(queues: [String] = ["default"], concurrency: Int = 4, prefetch: Int? = nil,
+                    id: String = Worker.defaultID()) {
+            self.queues = queues
+            self.concurrency = concurrency
+            self.prefetch = prefetch
+            self.id = id
+        }
+    }
+
+    /// `host-pid`.
+    public static func defaultID() -> String {
+        "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    private let broker: any Broker
+    private let registry: Registry
+    private let configuration: Configuration
+    private let logger: Logger
+    private let draining = Atomic<Bool>(false)
+    private let consumers = Mutex<[any TaskConsumer]>([])
+    private let counters = Mutex<(completed: Int, failed: Int, rejected: Int, requeued: Int)>((0, 0, 0, 0))
+
+    public init(broker: any Broker, registry: Registry, configuration: Configuration = .init(),
+                logger: Logger = Logger(label: "tributary.worker")) {
+        self.broker = broker
+        self.registry = registry
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "worker"] = "\(configuration.id)"
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let slots = AsyncSemaphore(permits: max(1, configuration.concurrency))
+        var started: [any TaskConsumer] = []
+        for queue in configuration.queues {
+            started.append(try await broker.consumeTasks(from: queue,
+                                                         prefetch: configuration.prefetch ?? configuration.concurrency * 2))
+        }
+        consumers.withLock { $0 = started }
+        logger.info("worker ready", metadata: [
+            "queues": "\(configuration.queues.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
+            "tasks": "\(registry.taskNames.joined(separator: ","))",
+        ])
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                for consumer in started {
+                    group.addTask { await self.serve(consumer, slots: slots) }
+                }
+            }
+        } onGracefulShutdown: {
+            self.beginDrain()
+        }
+        let c = counters.withLock { $0 }
+        logger.info("worker stopped", metadata: [
+            "completed": "\(c.completed)", "failed": "\(c.failed)", "rejected": "\(c.rejected)",
+            "handed-back": "\(c.requeued)",
+        ])
+    }
+
+    /// Stops taking new work: consumers are cancelled; prefetched tasks go back to the queue.
+    public func beginDrain() {
+        guard !draining.exchange(true, ordering: .relaxed) else { return }
+        logger.info("draining: no new tasks; finishing the ones running")
+        let toStop = consumers.withLock { $0 }
+        Task { for consumer in toStop { await consumer.stop() } }
+    }
+
+    private func serve(_ consumer: any TaskConsumer, slots: AsyncSemaphore) async {
+        await withDiscardingTaskGroup { group in
+            for await delivery in consumer.deliveries {
+                if draining.load(ordering: .relaxed) {
+                    await handBack(delivery)
+                    continue
+                }
+                await slots.wait()
+                if draining.load(ordering: .relaxed) {
+                    slots.signal()
+                    await handBack(delivery)
+                    continue
+                }
+                group.addTask {
+                    await self.process(delivery)
+                    slots.signal()
+                }
+            }
+        }
+    }
+
+    private func handBack(_ delivery: TaskDelivery) async {
+        counters.withLock { $0.requeued += 1 }
+        await delivery.settle(.requeue)
+    }
+
+    private func process(_ delivery: TaskDelivery) async {
+        let message: TaskMessage
+        switch delivery.content {
+        case .failure(let malformed):
+            await reject(delivery, reason: "malformed task message: \(malformed.reason)", replyTo: malformed.replyTo,
+                         taskRunID: malformed.taskRunID, attempt: malformed.attempt)
+            return
+        case .success(let decoded):
+            message = decoded
+        }
+        guard let task = registry.task(named: message.taskName) else {
+            let known = registry.taskNames.joined(separator: ", ")
+            await reject(delivery, reason: "worker \(configuration.id) has no task named '\(message.taskName)' "
+                            + "(it has: \(known.isEmpty ? "none" : known)); register it in the worker's Registry",
+                         replyTo: message.replyTo, taskRunID: message.taskRunID, attempt: message.attempt)
+            return
+        }
+        var logger = self.logger
+        logger[metadataKey: "flow-run"] = "\(message.flowRunID)"
+        logger[metadataKey: "task-run"] = "\(message.taskRunID)"
+        logger[metadataKey: "task"] = "\(message.taskName)"
+        if message.reportRunning {
+            try? await broker.publish(result: result(for: message, .running, body: []), to: message.replyTo)
+        }
+        let context = TaskContext(taskName: message.taskName, taskRunID: message.taskRunID,
+                                  flowRunID: message.flowRunID, attempt: message.attempt,
+                                  workerID: configuration.id, logger: logger)
+        let input = message.input
+        let outcome = await TaskExecution.run(timeout: message.timeout) { try await task.run(input, context) }
+        let report: ResultMessage
+        switch outcome {
+        case .completed(let output):
+            counters.withLock { $0.completed += 1 }
+            report = result(for: message, .completed, body: output)
+        case .failed(let error as UndecodableInput):
+            await reject(delivery, reason: error.description, replyTo: message.replyTo,
+                         taskRunID: message.taskRunID, attempt: message.attempt)
+            return
+        case .failed(let error):
+            counters.withLock { $0.failed += 1 }
+            logger.info("task attempt failed", metadata: ["attempt": "\(message.attempt)", "error": "\(error)"])
+            report = result(for: message, .failed, error: Self.remoteError(error))
+        case .timedOut:
+            counters.withLock { $0.failed += 1 }
+            let timeout = message.timeout.map { "\($0)" } ?? "?"
+            logger.warning("task attempt timed out", metadata: ["attempt": "\(message.attempt)", "timeout": "\(timeout)"])
+            report = result(for: message, .timedOut, error: RemoteError(
+                type: "TaskTimeout", message: "task '\(message.taskName)' did not finish within \(timeout)"))
+        case .interrupted:
+            await handBack(delivery)
+            return
+        }
+        do {
+            try await broker.publish(result: report, to: message.replyTo)
+            await delivery.settle(.ack)
+        } catch {
+            logger.error("could not publish a result; the task goes back to the queue", metadata: ["error": "\(error)"])
+            await delivery.settle(.requeue)
+        }
+    }
+
+    private func reject(_ delivery: TaskDelivery, reason: String, replyTo: String?, taskRunID: String?,
+                        attempt: Int) async {
+        counters.withLock { $0.rejected += 1 }
+        logger.error("rejected a task message", metadata: ["reason": "\(reason)"])
+        if let replyTo, let taskRunID {
+            let rejection = ResultMessage(taskRunID: taskRunID, attempt: attempt, status: .rejected,
+                                          workerID: configuration.id,
+                                          body: (try? WireJSON.encode(RemoteError(type: "Rejected", message: reason,
+                                                                                  retryable: false))) ?? [])
+            try? await broker.publish(result: rejection, to: replyTo)
+        }
+        await delivery.settle(.deadLetter(reason: reason))
+    }
+
+    private func result(for message: TaskMessage, _ status: ResultStatus, body: [UInt8]) -> ResultMessage {
+        ResultMessage(taskRunID: message.taskRunID, attempt: message.attempt, status: status,
+                      workerID: configuration.id, body: body)
+    }
+
+    private func result(for message: TaskMessage, _ status: ResultStatus, error: RemoteError) -> ResultMessage {
+        result(for: message, status, body: (try? WireJSON.encode(error)) ?? [])
+    }
+
+    static func remoteError(_ error: any Error) -> RemoteError {
+        let message = (error as? LocalizedError)?.errorDescription ?? String(describing: error)
+        return RemoteError(type: String(describing: type(of: error)), message: message,
+                           retryable: !(error is any NonRetryableError))
+    }
+}

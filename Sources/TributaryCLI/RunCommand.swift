@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Tributary
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a registered flow and print its output as JSON.",
+        discussion: "Without a broker (--broker or $TRIB_BROKER_URL) the flow runs on the embedded default: "
+            + "tasks run on workers inside this process.")
+
+    @Argument(help: "The flow's name (see `list`).")
+    var flow: String
+
+    @Argument(help: "The flow's input as JSON.")
+    var input: String = "null"
+
+    @Option(help: "Broker URL (default: $TRIB_BROKER_URL; none: embedded).")
+    var broker: String?
+
+    @Flag(help: "Run on the embedded default even if $TRIB_BROKER_URL is set.")
+    var embedded = false
+
+    @Option(help: "Tasks run at once on the embedded default.")
+    var concurrency: Int = 8
+
+    @Flag(help: "No live progress line, even on a terminal.")
+    var noProgress = false
+
+    func validate() throws {
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be 1 or more") }
+        guard (try? JSONSerialization.jsonObject(with: Data(input.utf8), options: .fragmentsAllowed)) != nil else {
+            throw ValidationError("the input '\(input)' is not valid JSON (quote strings: '\"text\"')")
+        }
+    }
+
+    func run() async throws {
+        TributaryCommandLine.bootstrapLogging(defaultLevel: .warning)
+        let registry = TributaryCommandLine.currentRegistry
+        let progress = ProgressLine(enabled: !noProgress && isatty(STDERR_FILENO) == 1)
+        let onEvent: @Sendable (TaskEvent) -> Void = { progress.record($0) }
+        let client: Tributary
+        if let url = TributaryCommandLine.brokerURL(broker), !embedded {
+            client = Tributary(broker: url, registry: registry, onEvent: onEvent)
+        } else {
+            client = Tributary.local(registry, concurrency: concurrency, onEvent: onEvent)
+        }
+        do {
+            let output = try await client.run(flowNamed: flow, input: Array(input.utf8))
+            progress.finish()
+            await client.close()
+            print(Self.pretty(output))
+        } catch {
+            progress.finish()
+            await client.close()
+            throw CommandFailure(error)
+        }
+    }
+
+    static func pretty(_ json: [UInt8]) -> String {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json), options: .fragmentsAllowed),
+              let data = try? JSONSerialization.data(withJSONObject: object,
+                                                     options: [.prettyPrinted, .sortedKeys, .fragmentsAllowed])
+        else { return String(decoding: json, as: UTF8.self) }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

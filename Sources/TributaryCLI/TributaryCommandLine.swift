@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Synchronization
+import Tributary
+
+/// The command line a user's executable embeds: `worker`, `run`, `list`.
+///
+/// ```swift
+/// @main struct MyApp {
+///     static func main() async { await TributaryCommandLine.main(registry: Registry(tasks: [...], flows: [...])) }
+/// }
+/// ```
+/// The broker URL comes from `--broker` or the `TRIB_BROKER_URL` environment variable; the log level
+/// from `TRIB_LOG_LEVEL` (trace, debug, info, notice, warning, error).
+public enum TributaryCommandLine {
+    static let registry = Mutex<Registry>(Registry())
+
+    /// Parses the process's arguments (or `arguments`) and runs the command; exits on error.
+    public static func main(registry: Registry, arguments: [String]? = nil) async {
+        self.registry.withLock { $0 = registry }
+        do {
+            var command = try RootCommand.parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            RootCommand.exit(withError: error)
+        }
+    }
+
+    static var currentRegistry: Registry { registry.withLock { $0 } }
+
+    static func bootstrapLogging(defaultLevel: Logger.Level) {
+        let level = ProcessInfo.processInfo.environment["TRIB_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+            ?? defaultLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+
+    /// `--broker`, else `TRIB_BROKER_URL`, else nil.
+    static func brokerURL(_ option: String?) -> String? {
+        option ?? ProcessInfo.processInfo.environment["TRIB_BROKER_URL"]
+    }
+}
+
+struct RootCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: (CommandLine.arguments.first as NSString?)?.lastPathComponent ?? "trib",
+        abstract: "Run Tributary workers and flows.",
+        subcommands: [WorkerCommand.self, RunCommand.self, ListCommand.self])
+}
+
+/// Turns a thrown error into a message ArgumentParser prints, with no stack trace.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ error: any Error) { description = String(describing: error) }
+}

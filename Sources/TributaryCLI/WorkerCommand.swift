@@ -1,0 +1,70 @@
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import Tributary
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Take tasks from RabbitMQ queues and run them, until SIGTERM or SIGINT.",
+        discussion: "On SIGTERM/SIGINT the worker stops taking tasks, hands back what it has not started, finishes "
+            + "what it runs (up to --shutdown-grace seconds), then exits.")
+
+    @Option(help: "Broker URL, amqp://user:pass@host:port/vhost (default: $TRIB_BROKER_URL).")
+    var broker: String?
+
+    @Option(name: .customLong("queue"), help: "A queue to take tasks from; repeat for several (default: default).")
+    var queues: [String] = []
+
+    @Option(help: "How many tasks run at once.")
+    var concurrency: Int = 4
+
+    @Option(help: "How many unacknowledged tasks the broker may hand over (default: 2 x concurrency).")
+    var prefetch: Int?
+
+    @Option(help: "This worker's id in results and logs (default: host-pid).")
+    var id: String?
+
+    @Option(help: "Seconds to finish running tasks after SIGTERM before they are cancelled and handed back.")
+    var shutdownGrace: Int = 30
+
+    func validate() throws {
+        guard TributaryCommandLine.brokerURL(broker) != nil else {
+            throw ValidationError("no broker given: pass --broker amqp://user:pass@host:5672/ or set TRIB_BROKER_URL")
+        }
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be 1 or more, not \(concurrency)") }
+        if let prefetch, !(1...65_535).contains(prefetch) {
+            throw ValidationError("--prefetch must be from 1 to 65535, not \(prefetch)")
+        }
+        guard shutdownGrace >= 0 else { throw ValidationError("--shutdown-grace must be 0 or more seconds") }
+        let problems = TributaryCommandLine.currentRegistry.problems
+        guard problems.isEmpty else { throw ValidationError(problems.joined(separator: "; ")) }
+    }
+
+    func run() async throws {
+        TributaryCommandLine.bootstrapLogging(defaultLevel: .info)
+        let logger = Logger(label: "tributary.worker")
+        let url = TributaryCommandLine.brokerURL(broker)!
+        let amqp: AMQPBroker
+        do {
+            amqp = try await AMQPBroker.connect(url: url, logger: logger)
+        } catch {
+            throw CommandFailure(error)
+        }
+        let worker = Worker(broker: amqp, registry: TributaryCommandLine.currentRegistry,
+                            configuration: .init(queues: queues.isEmpty ? ["default"] : queues,
+                                                 concurrency: concurrency, prefetch: prefetch,
+                                                 id: id ?? Worker.defaultID()),
+                            logger: logger)
+        var configuration = ServiceGroupConfiguration(services: [.init(service: worker)],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = .seconds(shutdownGrace)
+        do {
+            try await ServiceGroup(configuration: configuration).run()
+        } catch {
+            await amqp.close()
+            throw CommandFailure(error)
+        }
+        await amqp.close()
+    }
+}

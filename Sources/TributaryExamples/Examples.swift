@@ -1,0 +1,14 @@
+import Tributary
+
+/// Every task and flow of the examples, as one registry for `trib` and its workers.
+public enum Examples {
+    public static let tasks: [any TaskDefinition.Type] = [
+        Increment.self, Square.self, Sum.self,
+        Flaky.self, AlwaysFails.self, Nap.self,
+        Extract.self, Validate.self, Train.self, Evaluate.self, Promote.self,
+    ]
+
+    public static let flows: [any FlowDefinition.Type] = [TrainingPipeline.self]
+
+    public static let registry = Registry(tasks: tasks, flows: flows)
+}

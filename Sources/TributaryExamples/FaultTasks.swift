@@ -1,0 +1,67 @@
+import Foundation
+import Tributary
+
+/// Fails every attempt before `succeedOnAttempt`, then returns `value`.
+public struct Flaky: TaskDefinition {
+    public struct Input: Codable, Sendable {
+        public var succeedOnAttempt: Int
+        public var value: Int
+        public init(succeedOnAttempt: Int, value: Int) {
+            self.succeedOnAttempt = succeedOnAttempt
+            self.value = value
+        }
+    }
+
+    public struct TransientFailure: Error, CustomStringConvertible {
+        public let attempt: Int
+        public var description: String { "simulated transient failure on attempt \(attempt)" }
+    }
+
+    public static let name = "flaky"
+    public init() {}
+    public func run(_ input: Input, context: TaskContext) async throws -> Int {
+        if context.attempt < input.succeedOnAttempt { throw TransientFailure(attempt: context.attempt) }
+        return input.value
+    }
+}
+
+/// Always throws, with the given message.
+public struct AlwaysFails: TaskDefinition {
+    public struct Failure: Error, CustomStringConvertible {
+        public let message: String
+        public var description: String { message }
+    }
+
+    public static let name = "always-fails"
+    public init() {}
+    public func run(_ message: String, context: TaskContext) async throws -> Int {
+        throw Failure(message: message)
+    }
+}
+
+/// Sleeps (cooperatively) and returns who ran it: for timeouts and graceful shutdown.
+public struct Nap: TaskDefinition {
+    public struct Input: Codable, Sendable {
+        public var milliseconds: Int
+        /// Sleep only on attempts up to this one (0: every attempt).
+        public var onlyUpToAttempt: Int
+        public init(milliseconds: Int, onlyUpToAttempt: Int = 0) {
+            self.milliseconds = milliseconds
+            self.onlyUpToAttempt = onlyUpToAttempt
+        }
+    }
+
+    public struct Report: Codable, Sendable, Equatable {
+        public var workerID: String
+        public var attempt: Int
+    }
+
+    public static let name = "nap"
+    public init() {}
+    public func run(_ input: Input, context: TaskContext) async throws -> Report {
+        if input.onlyUpToAttempt == 0 || context.attempt <= input.onlyUpToAttempt {
+            try await Task.sleep(for: .milliseconds(input.milliseconds))
+        }
+        return Report(workerID: context.workerID, attempt: context.attempt)
+    }
+}
