@@ -62,6 +62,13 @@ public final class Tributary: Sendable {
         return try await runFlow(named: name, taskRunner: flow.taskRunner) { try await flow.run(input, $0) }
     }
 
+    /// Runs a closure as a flow named `name`: a flow written inline rather than as a type.
+    public func run<Output: Sendable>(flowNamed name: String, taskRunner: TaskRunner = .workers,
+                                      _ body: @escaping @Sendable (FlowContext) async throws -> Output)
+        async throws -> Output {
+        try await runFlow(named: name, taskRunner: taskRunner, body)
+    }
+
     /// Closes the broker connection, if one was opened.
     public func close() async {
         let task = connection.withLock { $0.take() }

@@ -1,0 +1,51 @@
+import AMQPClient
+import Foundation
+import Testing
+import Tributary
+
+@Suite("Messages that are not valid tasks, on a real broker", .serialized)
+struct MalformedMessageTests {
+    @Test("a malformed message published straight onto a task queue is dead-lettered with its reason",
+          arguments: [
+              ("no Tributary headers", AMQPTable(), "missing header x-trib-wire"),
+              ("a wire version from the future", ["x-trib-wire": .int(99)], "unsupported wire version"),
+              ("no task name", ["x-trib-wire": .int(1), "x-trib-attempt": .int(1)], "missing type"),
+          ])
+    func deadLettered(label: String, headers: AMQPTable, reason: String) async throws {
+        let queue = TestBroker.uniqueQueue("malformed")
+        try await withWorkers(1, queue: queue) { workers in
+            let connection = try await AMQPConnection.connect(url: TestBroker.url)
+            let id = "malformed-\(UUID().uuidString)"
+            try await connection.publishConfirmed(OutboundMessage(
+                exchange: AMQPBroker.taskExchange, routingKey: queue,
+                properties: AMQPProperties(messageID: id, headers: headers),
+                body: Array("\u{FF}not json".utf8)))
+            await connection.close()
+            let dead = try #require(try await DeadLetters.find(messageID: id), "\(label): not found in trib.dead")
+            #expect(dead.properties.headers["x-trib-dead-reason"]?.stringValue?.contains(reason) == true)
+            #expect(dead.body == Array("\u{FF}not json".utf8), "the body is kept as it came")
+            #expect(workers[0].process.isRunning, "the worker stays up")
+        }
+    }
+
+    @Test("a task whose input is not valid JSON for it is rejected to the flow and dead-lettered")
+    func undecodableInput() async throws {
+        let queue = TestBroker.uniqueQueue("badinput")
+        try await withWorkers(1, queue: queue) { _ in
+            let client = Tributary(broker: TestBroker.url)
+            let state = try await client.run(flowNamed: "bad-input") { flow in
+                // Same name as `square` (which takes an Int), but sends a string.
+                await flow.submit(SquareOfText.self, "seven", options: TaskOptions(queue: queue)).state
+            }
+            #expect(state.name == "Failed")
+            #expect(state.failure?.message.contains("not valid JSON for Int") == true)
+            await client.close()
+        }
+    }
+}
+
+/// Claims the worker's `square` task name with the wrong input type.
+struct SquareOfText: TaskDefinition {
+    static let name = "square"
+    func run(_ text: String, context: TaskContext) async throws -> Int { 0 }
+}

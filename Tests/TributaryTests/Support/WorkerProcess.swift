@@ -1,0 +1,108 @@
+import Foundation
+import Glibc
+
+/// A real `trib worker` process on a queue of the test's own, with its log in a temporary file.
+final class WorkerProcess: @unchecked Sendable {
+    let id: String
+    let process = Process()
+    let logURL: URL
+
+    /// The directory holding the built executables, next to the test bundle.
+    static var binDirectory: URL {
+        if let dir = ProcessInfo.processInfo.environment["TRIB_BIN_DIR"] { return URL(fileURLWithPath: dir) }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: exe).deletingLastPathComponent()
+    }
+
+    /// Starts a worker and waits until it says it is ready.
+    init(id: String, queue: String, concurrency: Int = 4, prefetch: Int? = nil, shutdownGrace: Int = 30,
+         broker: String = TestBroker.url) async throws {
+        self.id = id
+        logURL = FileManager.default.temporaryDirectory.appendingPathComponent("trib-\(id)-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let log = try FileHandle(forWritingTo: logURL)
+        process.executableURL = Self.binDirectory.appendingPathComponent("trib")
+        var arguments = ["worker", "--broker", broker, "--queue", queue, "--concurrency", "\(concurrency)",
+                         "--id", id, "--shutdown-grace", "\(shutdownGrace)"]
+        if let prefetch { arguments += ["--prefetch", "\(prefetch)"] }
+        process.arguments = arguments
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        try await waitForLog(containing: "worker ready", within: .seconds(20))
+    }
+
+    var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+    func waitForLog(containing text: String, within limit: Duration) async throws {
+        let deadline = ContinuousClock.now + limit
+        while !log.contains(text) {
+            guard process.isRunning else { throw WorkerProcessError("worker \(id) exited early:\n\(log)") }
+            guard ContinuousClock.now < deadline else { throw WorkerProcessError("worker \(id) never logged '\(text)':\n\(log)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// Sends SIGTERM (graceful drain).
+    func terminate() {
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+    }
+
+    /// Waits for the process to exit and returns its status, or nil after `limit`.
+    func waitForExit(within limit: Duration) async -> Int32? {
+        let deadline = ContinuousClock.now + limit
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else { return nil }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return process.terminationStatus
+    }
+
+    /// Stops the worker (SIGTERM, then SIGKILL if it lingers). Its log stays readable.
+    func stop() async {
+        terminate()
+        if await waitForExit(within: .seconds(10)) == nil, process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            _ = await waitForExit(within: .seconds(5))
+        }
+    }
+
+    /// Stops the worker and deletes its log.
+    func dispose() async {
+        await stop()
+        try? FileManager.default.removeItem(at: logURL)
+    }
+}
+
+struct WorkerProcessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Starts `count` workers on `queue`, runs `body`, and stops them whatever happens.
+func withWorkers<T>(_ count: Int, queue: String, concurrency: Int = 4,
+                    _ body: ([WorkerProcess]) async throws -> T) async throws -> T {
+    var workers: [WorkerProcess] = []
+    do {
+        for index in 0..<count {
+            workers.append(try await WorkerProcess(id: "w\(index)-\(queue.suffix(6))", queue: queue,
+                                                   concurrency: concurrency))
+        }
+    } catch {
+        for worker in workers { await worker.dispose() }
+        throw error
+    }
+    return try await withWorkers(workers) { try await body(workers) }
+}
+
+/// Runs `body`, then disposes of `workers` whatever happens.
+func withWorkers<T>(_ workers: [WorkerProcess], _ body: () async throws -> T) async throws -> T {
+    do {
+        let result = try await body()
+        for worker in workers { await worker.dispose() }
+        return result
+    } catch {
+        for worker in workers { await worker.dispose() }
+        throw error
+    }
+}

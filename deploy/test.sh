@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: installs what is missing from Debian, starts a local RabbitMQ in the
+# background (left running; `deploy/rabbitmq.sh stop` stops it), builds, and runs every test —
+# unit tests on the in-process transport and integration tests against the real broker with real
+# worker processes.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash deploy/rabbitmq.sh start
+swift build --build-tests
+swift test --skip-build "$@"
