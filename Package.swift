@@ -52,7 +52,7 @@ let package = Package(
         .executableTarget(name: "trib", dependencies: ["TributaryCLI", "TributaryExamples"]),
         .testTarget(name: "AMQPClientTests", dependencies: ["AMQPClient"]),
         .testTarget(name: "TributaryTests", dependencies: ["Tributary", "TributaryExamples", "AMQPClient", "trib"]),
-        .testTarget(name: "TributaryCLITests", dependencies: ["TributaryCLI", "TributaryExamples"]),
+        .testTarget(name: "TributaryCLITests", dependencies: ["TributaryCLI", "trib"]),
     ],
     swiftLanguageModes: [.v6]
 )
