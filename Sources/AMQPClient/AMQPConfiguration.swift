@@ -18,6 +18,8 @@ public struct AMQPConfiguration: Sendable, Equatable {
     public var connectTimeout: Duration = .seconds(5)
     /// How a connection that broke is re-opened.
     public var reconnect = ReconnectPolicy()
+    /// A name the broker shows for this connection (`rabbitmqctl list_connections user_provided_name`).
+    public var connectionName: String?
 
     /// TLS through rabbitmq-c's SSL socket. Certificate verification is on by default.
     public struct TLSOptions: Sendable, Equatable {

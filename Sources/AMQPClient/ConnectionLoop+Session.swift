@@ -32,8 +32,10 @@ extension ConnectionLoop {
         var rpcTimeout = timeval(max(configuration.connectTimeout, .seconds(30)))
         _ = amqp_set_rpc_timeout(state, &rpcTimeout)
         let heartbeat = Int32(configuration.heartbeat.components.seconds)
-        let login = trib_amqp_login_plain(state, configuration.virtualHost, 0, 131_072, heartbeat,
-                                          configuration.user, configuration.password)
+        var arena = CArena()
+        var clientProperties = arena.table(configuration.connectionName.map { ["connection_name": .string($0)] } ?? [:])
+        let login = trib_amqp_login_plain_with_properties(state, configuration.virtualHost, 0, 131_072, heartbeat,
+                                                          &clientProperties, configuration.user, configuration.password)
         try checkLogin(login)
         amqp_channel_open(state, Self.dataChannel)
         try checkReply(amqp_get_rpc_reply(state), on: Self.dataChannel, doing: "open channel \(Self.dataChannel)")

@@ -45,16 +45,17 @@ struct WorkerCommand: AsyncParsableCommand {
         TributaryCommandLine.bootstrapLogging(defaultLevel: .info)
         let logger = Logger(label: "tributary.worker")
         let url = TributaryCommandLine.brokerURL(broker)!
+        let workerID = id ?? Worker.defaultID()
         let amqp: AMQPBroker
         do {
-            amqp = try await AMQPBroker.connect(url: url, logger: logger)
+            amqp = try await AMQPBroker.connect(url: url, connectionName: "tributary worker \(workerID)", logger: logger)
         } catch {
             throw CommandFailure(error)
         }
         let worker = Worker(broker: amqp, registry: TributaryCommandLine.currentRegistry,
                             configuration: .init(queues: queues.isEmpty ? ["default"] : queues,
                                                  concurrency: concurrency, prefetch: prefetch,
-                                                 id: id ?? Worker.defaultID()),
+                                                 id: workerID),
                             logger: logger)
         var configuration = ServiceGroupConfiguration(services: [.init(service: worker)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -129,3 +129,34 @@ struct AMQPConnectionTests {
         #expect(error?.description.contains("no-such-vhost") == true)
     }
 }
+
+@Suite("Reconnecting after the broker drops the connection", .serialized)
+struct ReconnectTests {
+    @Test("a connection the broker closes is re-opened: topology re-declared, consumer resumed, publishing goes on")
+    func reconnects() async throws {
+        var configuration = try AMQPConfiguration(url: TestBroker.url)
+        let name = "reconnect-test-\(UUID().uuidString)"
+        configuration.connectionName = name
+        let connection = try await AMQPConnection.connect(configuration)
+        let queue = TestBroker.uniqueQueue("reconnect")
+        try await connection.declare(QueueDeclaration(name: queue, durable: false))
+        let consumer = try await connection.consume(queue: queue, prefetch: 10)
+        var deliveries = consumer.deliveries.makeAsyncIterator()
+        try await connection.publishConfirmed(OutboundMessage(routingKey: queue, body: [1]))
+        let before = try #require(await deliveries.next())
+        #expect(before.body == [1])
+        connection.ack(before.tag)
+
+        #expect(try BrokerControl.closeConnection(named: name) == 1, "the broker closed our connection")
+
+        try await connection.publishConfirmed(OutboundMessage(routingKey: queue, body: [2]))
+        let after = try #require(await deliveries.next())
+        #expect(after.body == [2], "the same consumer stream goes on after the reconnect")
+        connection.ack(after.tag)
+        #expect(try BrokerControl.closeConnection(named: name) == 1, "the connection came back under its name")
+        try await connection.publishConfirmed(OutboundMessage(routingKey: queue, body: [3]))
+        #expect(await deliveries.next()?.body == [3])
+        try await connection.delete(queue: queue)
+        await connection.close()
+    }
+}

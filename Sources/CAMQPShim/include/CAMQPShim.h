@@ -1,7 +1,7 @@
 #ifndef TRIB_CAMQP_SHIM_H
 #define TRIB_CAMQP_SHIM_H
 
-// What Swift cannot reach in rabbitmq-c directly: the variadic amqp_login, and the method and
+// What Swift cannot reach in rabbitmq-c directly: the variadic amqp_login_with_properties, and the method and
 // property-flag macros (they are casts and shifts, which Swift does not import).
 
 #if __has_include(<rabbitmq-c/amqp.h>)
@@ -12,9 +12,12 @@
 #include <amqp_framing.h>
 #endif
 
-/// Logs in with SASL PLAIN. Wraps the variadic amqp_login.
-amqp_rpc_reply_t trib_amqp_login_plain(amqp_connection_state_t state, const char *vhost, int channel_max,
-                                       int frame_max, int heartbeat, const char *user, const char *password);
+/// Logs in with SASL PLAIN, sending client properties (such as connection_name). Wraps the
+/// variadic amqp_login_with_properties.
+amqp_rpc_reply_t trib_amqp_login_plain_with_properties(amqp_connection_state_t state, const char *vhost,
+                                                       int channel_max, int frame_max, int heartbeat,
+                                                       const amqp_table_t *properties, const char *user,
+                                                       const char *password);
 
 /// Method ids of the frames the connection loop dispatches on.
 enum {

@@ -148,7 +148,8 @@ public final class Tributary: Sendable {
         let task = connection.withLock { existing -> Task<AMQPBroker, any Error> in
             if let existing { return existing }
             let logger = self.logger
-            let created = Task { try await AMQPBroker.connect(url: url, logger: logger) }
+            let name = "tributary client \(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+            let created = Task { try await AMQPBroker.connect(url: url, connectionName: name, logger: logger) }
             existing = created
             return created
         }

@@ -23,10 +23,13 @@ public final class AMQPBroker: Broker {
         self.logger = logger
     }
 
-    /// Connects to the broker at `url` and declares the shared topology.
-    public static func connect(url: String, logger: Logger = Logger(label: "tributary.broker")) async throws
-        -> AMQPBroker {
-        let connection = try await AMQPConnection.connect(url: url, logger: logger)
+    /// Connects to the broker at `url` and declares the shared topology. `connectionName` is what
+    /// the broker shows for the connection (rabbitmqctl, the management UI).
+    public static func connect(url: String, connectionName: String? = nil,
+                               logger: Logger = Logger(label: "tributary.broker")) async throws -> AMQPBroker {
+        var configuration = try AMQPConfiguration(url: url)
+        configuration.connectionName = connectionName
+        let connection = try await AMQPConnection.connect(configuration, logger: logger)
         do {
             try await connection.declare(ExchangeDeclaration(name: taskExchange, kind: .direct))
             try await connection.declare(ExchangeDeclaration(name: deadLetterExchange, kind: .fanout))
