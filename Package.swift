@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "TributaryCLI", targets: ["TributaryCLI"]),
         .library(name: "AMQPClient", targets: ["AMQPClient"]),
         .executable(name: "trib", targets: ["trib"]),
+        .executable(name: "trib-bench", targets: ["trib-bench"]),
+        .executable(name: "trib-floor", targets: ["trib-floor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -50,6 +52,16 @@ let package = Package(
         ),
         .target(name: "TributaryExamples", dependencies: ["Tributary"]),
         .executableTarget(name: "trib", dependencies: ["TributaryCLI", "TributaryExamples"]),
+        .executableTarget(name: "trib-floor", dependencies: ["CRabbitMQ"], path: "benchmarks/floor"),
+        .executableTarget(
+            name: "trib-bench",
+            dependencies: [
+                "Tributary", "TributaryExamples",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "benchmarks/runner"
+        ),
         .testTarget(name: "AMQPClientTests", dependencies: ["AMQPClient"]),
         .testTarget(name: "TributaryTests", dependencies: ["Tributary", "TributaryExamples", "AMQPClient", "trib"]),
         .testTarget(name: "TributaryCLITests", dependencies: ["TributaryCLI", "trib"]),

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs the benchmark suite: ensures RabbitMQ is up (deploy scripts), builds trib, trib-floor and
+# trib-bench in release mode, then trib-bench starts the worker and echo processes, runs the
+# five workloads against the floor and prints the table (and benchmarks/out/results.json).
+#   bash benchmarks/run.sh                         # the full suite, both persistence settings
+#   bash benchmarks/run.sh --smoke                 # a quick check that it all runs
+#   bash benchmarks/run.sh --n 20000 --workers 3 --persistence off --workloads fanout,chain --no-memory
+# Every flag: bash benchmarks/run.sh --help
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+configuration=release
+if [ "${1:-}" = "--debug" ]; then configuration=debug; shift; fi
+bash deploy/rabbitmq.sh start
+swift build -c "$configuration" --product trib
+swift build -c "$configuration" --product trib-floor
+swift build -c "$configuration" --product trib-bench
+bin=$(swift build -c "$configuration" --show-bin-path)
+export TRIB_SWIFT_VERSION=$(swift --version 2>/dev/null | head -n 1 | sed -E 's/.*version ([0-9.]+).*/\1/')
+export TRIB_RABBITMQ_VERSION=$(dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null || echo unknown)
+"$bin/trib-bench" "$@"

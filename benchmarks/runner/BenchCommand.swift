@@ -1,0 +1,176 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Tributary
+
+@main
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trib-bench",
+        abstract: "Tributary's benchmark workloads against the broker's own floor, on a real RabbitMQ.")
+
+    @Option(help: "Broker URL.") var broker = "amqp://guest:guest@localhost:5672/"
+    @Option(help: "Tasks in the fanout workload.") var n = 10_000
+    @Option(help: "Round trips in the chain workload.") var chain = 1_000
+    @Option(help: "Worker processes.") var workers = 2
+    @Option(help: "Tasks each worker runs at once.") var concurrency = 16
+    @Option(help: "Prefetch of each worker and each echo process.") var prefetch = 200
+    @Option(help: "Repetitions of each workload.") var repetitions = 3
+    @Option(help: "Message persistence: on, off or both.") var persistence = "both"
+    @Option(help: "Workloads, comma-separated: fanout,chain,mapreduce,retry,cpu.")
+    var workloads = "fanout,chain,mapreduce,retry,cpu"
+    @Flag(inversion: .prefixedNo, help: "Fanout at N = 1,000 / 10,000 / 100,000.") var scale = true
+    @Flag(inversion: .prefixedNo, help: "Peak RSS of coordinator and workers on fanout at N = 100,000.")
+    var memory = true
+    @Flag(help: "A quick check that everything runs: few tasks, one repetition, no scale or memory.")
+    var smoke = false
+    @Option(help: "Where to write the JSON results.") var json = "benchmarks/out/results.json"
+    @Option(help: .hidden) var probeFanout: Int?
+    @Option(help: .hidden) var probeQueue = "bench"
+    @Option(help: .hidden) var probePersistent = 0
+
+    mutating func validate() throws {
+        guard ["on", "off", "both"].contains(persistence) else { throw ValidationError("--persistence is on, off or both") }
+        let known: Set = ["fanout", "chain", "mapreduce", "retry", "cpu"]
+        for name in workloadList where !known.contains(name) {
+            throw ValidationError("unknown workload '\(name)'; choose from \(known.sorted().joined(separator: ","))")
+        }
+        guard n > 0, chain > 0, workers > 0, concurrency > 0, repetitions > 0, (1...65_535).contains(prefetch) else {
+            throw ValidationError("counts must be positive and --prefetch from 1 to 65535")
+        }
+        if smoke {
+            n = 300; chain = 50; repetitions = 1; scale = false; memory = false
+        }
+    }
+
+    var workloadList: [String] { workloads.split(separator: ",").map(String.init) }
+
+    func run() async throws {
+        if let probeFanout {
+            // The memory probe: one fanout in a fresh process, then its own peak RSS.
+            let client = Tributary(broker: broker, logger: Self.quietLogger)
+            let rate = try await Workloads(client: client, queue: probeQueue, persistent: probePersistent == 1)
+                .fanout(probeFanout)
+            await client.close()
+            print("tasks_per_s=\(rate) peak_rss=\(HelperProcess.peakRSS(pid: getpid()) ?? 0)")
+            return
+        }
+        let modes = persistence == "both" ? [false, true] : [persistence == "on"]
+        var report = Report(machine: .current, settings: .init(workers: workers, concurrency: concurrency,
+                                                                prefetch: prefetch, repetitions: repetitions, n: n,
+                                                                chain: chain, smoke: smoke),
+                            command: CommandLine.arguments.joined(separator: " "), modes: [])
+        for persistent in modes {
+            report.modes.append(try await measure(persistent: persistent))
+        }
+        print(report.table)
+        try FileManager.default.createDirectory(at: URL(fileURLWithPath: json).deletingLastPathComponent(),
+                                                withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(report).write(to: URL(fileURLWithPath: json))
+        print("JSON: \(json)")
+    }
+
+    private func measure(persistent: Bool) async throws -> ModeResult {
+        let label = persistent ? "persistent" : "transient"
+        let flag = persistent ? "1" : "0"
+        var result = ModeResult(persistence: label)
+        log("[\(label)] floor: 2 echo processes (plain librabbitmq), prefetch \(prefetch)")
+        let floorQueue = "bench.floor.\(label)"
+        var echoes: [HelperProcess] = []
+        for index in 0..<2 {
+            echoes.append(try await HelperProcess("trib-floor", ["echo", broker, floorQueue, "\(prefetch)", flag],
+                                                  readyText: "echo ready", label: "echo\(index)"))
+        }
+        var floorRates: [Double] = [], floorP50: [Double] = [], floorP99: [Double] = []
+        for _ in 0..<repetitions {
+            floorRates.append(try Self.value("tasks_per_s", in: try runToCompletion(
+                "trib-floor", ["fanout", broker, floorQueue, "\(n)", flag])))
+            let chainOutput = try runToCompletion("trib-floor", ["chain", broker, floorQueue, "\(chain)", flag])
+            floorP50.append(try Self.value("p50_us", in: chainOutput))
+            floorP99.append(try Self.value("p99_us", in: chainOutput))
+        }
+        for echo in echoes { await echo.stop() }
+        result.floorFanout = Summary(floorRates)
+        result.floorChainP50 = Summary(floorP50)
+        result.floorChainP99 = Summary(floorP99)
+
+        let queue = "bench-\(label)"
+        var pool = try await startWorkers(queue: queue)
+        let client = Tributary(broker: broker, logger: Self.quietLogger)
+        let workloads = Workloads(client: client, queue: queue, persistent: persistent)
+        _ = try await workloads.fanout(min(n, 500))
+        let iterations = Workloads.calibrateBurn()
+        for workload in workloadList {
+            log("[\(label)] \(workload) × \(repetitions)")
+            var values: [Double] = [], p99: [Double] = []
+            for _ in 0..<repetitions {
+                switch workload {
+                case "fanout": values.append(try await workloads.fanout(n))
+                case "chain":
+                    let latencies = try await workloads.chain(chain)
+                    values.append(percentile(latencies, 0.5))
+                    p99.append(percentile(latencies, 0.99))
+                case "mapreduce": values.append(try await workloads.mapReduce(smoke ? 200 : 2_000, chunk: smoke ? 20 : 100))
+                case "retry": values.append(try await workloads.retry(smoke ? 200 : 2_000))
+                default:
+                    let count = smoke ? 20 : 200
+                    result.cpuIdealSeconds = Double(count) * 0.010 / Double(workers)
+                    values.append(try await workloads.cpu(count, iterations: iterations))
+                }
+            }
+            result.workloads[workload] = Summary(values)
+            if !p99.isEmpty { result.workloads["chain-p99"] = Summary(p99) }
+        }
+        if scale {
+            for size in [1_000, 10_000] {
+                log("[\(label)] scale: fanout N = \(size) × \(repetitions)")
+                var rates: [Double] = []
+                for _ in 0..<repetitions { rates.append(try await workloads.fanout(size)) }
+                result.scale["\(size)"] = Summary(rates)
+            }
+        }
+        await client.close()
+        if memory {
+            log("[\(label)] memory: fanout N = 100,000 from a fresh coordinator process and fresh workers")
+            for worker in pool { await worker.stop() }
+            pool = try await startWorkers(queue: queue)
+            let output = try runToCompletion("trib-bench", ["--broker", broker, "--probe-fanout", "100000",
+                                                            "--probe-queue", queue, "--probe-persistent", flag])
+            result.coordinatorPeakRSS = Int(try Self.value("peak_rss", in: output))
+            result.workerPeakRSS = pool.compactMap(\.peakRSS)
+            result.scale["100000"] = Summary([try Self.value("tasks_per_s", in: output)])
+        }
+        for worker in pool { await worker.stop() }
+        return result
+    }
+
+    private func startWorkers(queue: String) async throws -> [HelperProcess] {
+        var pool: [HelperProcess] = []
+        for index in 0..<workers {
+            pool.append(try await HelperProcess("trib", [
+                "worker", "--broker", broker, "--queue", queue, "--concurrency", "\(concurrency)",
+                "--prefetch", "\(prefetch)", "--id", "bench-\(index)",
+            ], readyText: "worker ready", label: "worker\(index)"))
+        }
+        return pool
+    }
+
+    static var quietLogger: Logger {
+        var logger = Logger(label: "tributary.bench")
+        logger.logLevel = .warning
+        return logger
+    }
+
+    static func value(_ key: String, in output: String) throws -> Double {
+        for field in output.split(whereSeparator: { $0 == " " || $0 == "\n" }) where field.hasPrefix(key + "=") {
+            if let value = Double(field.dropFirst(key.count + 1)) { return value }
+        }
+        throw BenchError("no \(key) in: \(output)")
+    }
+
+    private func log(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+
+/// Everything one benchmark run measured, for the table and the JSON file.
+struct Report: Codable {
+    struct Machine: Codable {
+        let cores: Int
+        let memoryGiB: Double
+        let date: String
+        let swift: String
+        let rabbitmq: String
+
+        static var current: Machine {
+            Machine(cores: ProcessInfo.processInfo.activeProcessorCount,
+                    memoryGiB: (Double(ProcessInfo.processInfo.physicalMemory) / 1_073_741_824 * 10).rounded() / 10,
+                    date: ISO8601DateFormatter().string(from: Date()),
+                    swift: ProcessInfo.processInfo.environment["TRIB_SWIFT_VERSION"] ?? "unknown",
+                    rabbitmq: ProcessInfo.processInfo.environment["TRIB_RABBITMQ_VERSION"] ?? "unknown")
+        }
+    }
+
+    struct Settings: Codable {
+        let workers: Int
+        let concurrency: Int
+        let prefetch: Int
+        let repetitions: Int
+        let n: Int
+        let chain: Int
+        let smoke: Bool
+    }
+
+    let machine: Machine
+    let settings: Settings
+    let command: String
+    var modes: [ModeResult]
+
+    var table: String {
+        var lines = [
+            "Tributary benchmarks — \(machine.cores) cores, \(machine.memoryGiB) GiB, \(machine.date)",
+            "Swift \(machine.swift), RabbitMQ \(machine.rabbitmq), librabbitmq 0.11 floor",
+            "\(settings.workers) worker processes × concurrency \(settings.concurrency), prefetch \(settings.prefetch); "
+                + "client in its own process; broker on the same machine; median (min–max) of \(settings.repetitions)"
+                + (settings.smoke ? " — SMOKE RUN, figures mean nothing" : ""),
+            "",
+            "| workload | persistence | Tributary | floor (plain librabbitmq) | ratio |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for mode in modes {
+            let p = mode.persistence
+            if let fanout = mode.workloads["fanout"], let floor = mode.floorFanout {
+                lines.append("| fanout N=\(settings.n), tasks/s | \(p) | \(fanout.text()) | \(floor.text()) | "
+                    + "\(format(fanout.median / floor.median, 2)) × floor |")
+            }
+            if let chain = mode.workloads["chain"], let floor = mode.floorChainP50 {
+                lines.append("| chain p50, µs | \(p) | \(chain.text()) | \(floor.text()) | "
+                    + "\(format(chain.median / floor.median, 2)) × floor |")
+            }
+            if let chain = mode.workloads["chain-p99"], let floor = mode.floorChainP99 {
+                lines.append("| chain p99, µs | \(p) | \(chain.text()) | \(floor.text()) | "
+                    + "\(format(chain.median / floor.median, 2)) × floor |")
+            }
+            if let value = mode.workloads["mapreduce"] {
+                lines.append("| mapreduce 2,000 + 20 + 1 tasks, s | \(p) | \(value.text(3)) | | |")
+            }
+            if let value = mode.workloads["retry"] {
+                lines.append("| retry 2,000 (all completed), tasks/s | \(p) | \(value.text()) | | |")
+            }
+            if let value = mode.workloads["cpu"], let ideal = mode.cpuIdealSeconds {
+                lines.append("| cpu 200 × 10 ms, s | \(p) | \(value.text(3)) | ideal \(format(ideal, 3)) | "
+                    + "\(format(value.median / ideal, 2)) × ideal |")
+            }
+            for size in ["1000", "10000", "100000"] {
+                if let value = mode.scale[size] {
+                    lines.append("| scale: fanout N=\(size), tasks/s | \(p) | \(value.text()) | | |")
+                }
+            }
+            if let big = mode.scale["100000"], let ten = mode.scale["10000"] {
+                lines.append("| scale: 100k ÷ 10k | \(p) | \(format(big.median / ten.median, 2)) | | |")
+            }
+            if let rss = mode.coordinatorPeakRSS {
+                let workers = mode.workerPeakRSS.map { "\($0 / 1_048_576) MB" }.joined(separator: ", ")
+                lines.append("| peak RSS at N=100,000: coordinator; workers | \(p) | \(rss / 1_048_576) MB; \(workers) | | |")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// The figures for one persistence setting.
+struct ModeResult: Codable {
+    let persistence: String
+    var floorFanout: Summary?
+    var floorChainP50: Summary?
+    var floorChainP99: Summary?
+    var workloads: [String: Summary] = [:]
+    var scale: [String: Summary] = [:]
+    var coordinatorPeakRSS: Int?
+    var workerPeakRSS: [Int] = []
+    var cpuIdealSeconds: Double?
+
+    init(persistence: String) {
+        self.persistence = persistence
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Tributary
+import TributaryExamples
+
+/// The five workloads of shared/BENCHMARKS.md, run through a Tributary client against workers on `queue`.
+struct Workloads {
+    let client: Tributary
+    let queue: String
+    let persistent: Bool
+
+    var options: TaskOptions { TaskOptions(queue: queue, persistent: persistent) }
+
+    /// N tasks `inc(i)`; returns tasks/s from first submit to last result.
+    func fanout(_ n: Int) async throws -> Double {
+        let options = self.options
+        let started = ContinuousClock.now
+        let total = try await client.run(flowNamed: "bench-fanout") { flow in
+            try await flow.map(Increment.self, over: 0..<n, options: options).values().reduce(0, +)
+        }
+        let seconds = started.duration(to: .now).seconds
+        guard total == n * (n + 1) / 2 else { throw BenchError("fanout sum \(total) is wrong") }
+        return Double(n) / seconds
+    }
+
+    /// `count` strictly sequential `x = inc(x)`; returns the round-trip latencies in µs.
+    func chain(_ count: Int) async throws -> [Double] {
+        let options = self.options
+        let (x, latencies) = try await client.run(flowNamed: "bench-chain") { flow in
+            var x = 0
+            var latencies: [Double] = []
+            for _ in 0..<count {
+                let started = ContinuousClock.now
+                x = try await flow.call(Increment.self, x, options: options)
+                latencies.append(started.duration(to: .now).seconds * 1e6)
+            }
+            return (x, latencies)
+        }
+        guard x == count else { throw BenchError("chain ended at \(x), not \(count)") }
+        return latencies
+    }
+
+    /// Map 2,000 `square`, reduce with `sum` over chunks of 100, then a final `sum`; returns seconds.
+    func mapReduce(_ n: Int = 2_000, chunk: Int = 100) async throws -> Double {
+        let options = self.options
+        let started = ContinuousClock.now
+        let total = try await client.run(flowNamed: "bench-mapreduce") { flow in
+            let squares = try await flow.map(Square.self, over: 0..<n, options: options).values()
+            let chunks = stride(from: 0, to: n, by: chunk).map { Array(squares[$0..<min($0 + chunk, n)]) }
+            let partials = try await flow.map(Sum.self, over: chunks, options: options).values()
+            return try await flow.call(Sum.self, partials, options: options)
+        }
+        let seconds = started.duration(to: .now).seconds
+        guard total == (0..<n).reduce(0, { $0 + $1 * $1 }) else { throw BenchError("mapreduce answer \(total) is wrong") }
+        return seconds
+    }
+
+    /// 2,000 tasks that fail on attempt 1 and succeed on attempt 2 (zero delay); returns tasks/s.
+    func retry(_ n: Int = 2_000) async throws -> Double {
+        var options = self.options
+        options.retries = 1
+        let started = ContinuousClock.now
+        let values = try await client.run(flowNamed: "bench-retry") { [options] flow in
+            try await flow.map(Flaky.self, over: (0..<n).map { Flaky.Input(succeedOnAttempt: 2, value: $0) },
+                               options: options).values()
+        }
+        let seconds = started.duration(to: .now).seconds
+        guard values == Array(0..<n) else { throw BenchError("retry: not all \(n) tasks completed") }
+        return Double(n) / seconds
+    }
+
+    /// `count` tasks each burning `iterations` (~10 ms); returns wall seconds.
+    func cpu(_ count: Int = 200, iterations: Int) async throws -> Double {
+        let options = self.options
+        let started = ContinuousClock.now
+        let results = try await client.run(flowNamed: "bench-cpu") { flow in
+            try await flow.map(Burn.self, over: Array(repeating: iterations, count: count), options: options).values()
+        }
+        guard results.count == count else { throw BenchError("cpu: \(results.count) results") }
+        return started.duration(to: .now).seconds
+    }
+
+    /// Loop iterations that take about `target` on this machine, measured in this process.
+    static func calibrateBurn(target: Duration = .milliseconds(10)) -> Int {
+        var iterations = 100_000
+        while true {
+            let started = ContinuousClock.now
+            _ = Burn.spin(iterations)
+            let took = started.duration(to: .now)
+            if took >= .milliseconds(2) {
+                return Int(Double(iterations) * (target / took))
+            }
+            iterations *= 4
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (s, atto) = components
+        return Double(s) + Double(atto) / 1e18
+    }
+}
