@@ -74,17 +74,34 @@ public final class AMQPConnection: Sendable {
     /// Starts consuming from a queue with manual acknowledgements and at most `prefetch` unacked
     /// deliveries. Fails with NOT_FOUND if the queue does not exist.
     public func consume(queue: String, prefetch: UInt16) async throws -> AMQPConsumer {
-        let tag = "trib-\(ProcessInfo.processInfo.processIdentifier)-\(consumerCounter.add(1, ordering: .relaxed).newValue)"
         let (stream, continuation) = AsyncStream.makeStream(of: AMQPDelivery.self)
-        let record = ConsumerRecord(tag: tag, queue: queue, prefetch: prefetch, stream: continuation)
-        try await withCheckedThrowingContinuation { loop.submit(.consume(record, $0)) }
+        let tag = try await consume(queue: queue, prefetch: prefetch, onDelivery: { continuation.yield($0) },
+                                    onEnd: { continuation.finish() })
         return AMQPConsumer(tag: tag, queue: queue, deliveries: stream)
+    }
+
+    /// Starts consuming with callbacks instead of a stream: `onDelivery` runs on the connection
+    /// thread for each delivery (keep it short: hand the work on), `onEnd` once the consumer ends.
+    /// With `noAck` the broker forgets each message as it sends it. Returns the consumer tag.
+    public func consume(queue: String, prefetch: UInt16, noAck: Bool = false,
+                        onDelivery: @escaping @Sendable (AMQPDelivery) -> Void,
+                        onEnd: @escaping @Sendable () -> Void) async throws -> String {
+        let tag = "trib-\(ProcessInfo.processInfo.processIdentifier)-\(consumerCounter.add(1, ordering: .relaxed).newValue)"
+        let record = ConsumerRecord(tag: tag, queue: queue, prefetch: prefetch, noAck: noAck, onDelivery: onDelivery,
+                                    onEnd: onEnd)
+        try await withCheckedThrowingContinuation { loop.submit(.consume(record, $0)) }
+        return tag
     }
 
     /// Stops a consumer: the broker sends it nothing more, and its delivery stream finishes after
     /// what was already delivered.
     public func cancel(_ consumer: AMQPConsumer) async throws {
-        try await withCheckedThrowingContinuation { loop.submit(.cancelConsumer(tag: consumer.tag, $0)) }
+        try await cancel(consumerTag: consumer.tag)
+    }
+
+    /// Stops the consumer with this tag.
+    public func cancel(consumerTag: String) async throws {
+        try await withCheckedThrowingContinuation { loop.submit(.cancelConsumer(tag: consumerTag, $0)) }
     }
 
     /// Acknowledges a delivery (and with `multiple`, every earlier one).

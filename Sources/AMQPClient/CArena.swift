@@ -24,7 +24,7 @@ struct CArena: ~Copyable {
         if table.isEmpty { return amqp_table_t(num_entries: 0, entries: nil) }
         let entries = UnsafeMutablePointer<amqp_table_entry_t>.allocate(capacity: table.count)
         allocations.append(UnsafeMutableRawPointer(entries))
-        for (index, (key, value)) in table.sorted(by: { $0.key < $1.key }).enumerated() {
+        for (index, (key, value)) in table.enumerated() {
             var field = amqp_field_value_t()
             switch value {
             case .string(let s):

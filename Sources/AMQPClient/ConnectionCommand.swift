@@ -22,7 +22,7 @@ enum ConnectionCommand: Sendable {
         case .ack, .nack, .reject: break
         case .declare(_, let c): c.resume(throwing: error)
         case .consume(let record, let c):
-            record.stream.finish()
+            record.onEnd()
             c.resume(throwing: error)
         case .cancelConsumer(_, let c): c.resume(throwing: error)
         case .get(_, let c): c.resume(throwing: error)
@@ -33,12 +33,15 @@ enum ConnectionCommand: Sendable {
     }
 }
 
-/// A consumer the connection keeps, and re-creates after a reconnect.
+/// A consumer the connection keeps, and re-creates after a reconnect. Its callbacks run on the
+/// connection thread.
 struct ConsumerRecord: Sendable {
     let tag: String
     let queue: String
     let prefetch: UInt16
-    let stream: AsyncStream<AMQPDelivery>.Continuation
+    let noAck: Bool
+    let onDelivery: @Sendable (AMQPDelivery) -> Void
+    let onEnd: @Sendable () -> Void
 }
 
 /// A publish waiting for the broker's confirm.

@@ -77,7 +77,7 @@ extension ConnectionLoop {
             let cancel = decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
             let tag = cancel.consumer_tag.string
             logger.error("the broker cancelled consumer \(tag) (was its queue deleted?)")
-            consumers.removeValue(forKey: tag)?.stream.finish()
+            consumers.removeValue(forKey: tag)?.onEnd()
             consumerOrder.removeAll { $0 == tag }
         case TRIB_CHANNEL_CLOSE:
             let (code, text) = closeDetails(method)
@@ -107,7 +107,7 @@ extension ConnectionLoop {
             if let state = connection { _ = amqp_basic_nack(state, Self.dataChannel, tag.value, 0, 1) }
             return
         }
-        consumer.stream.yield(AMQPDelivery(tag: tag, redelivered: partial.redelivered, exchange: partial.exchange,
+        consumer.onDelivery(AMQPDelivery(tag: tag, redelivered: partial.redelivered, exchange: partial.exchange,
                                            routingKey: partial.routingKey, properties: partial.properties ?? .init(),
                                            body: partial.body))
     }

@@ -89,7 +89,7 @@ extension ConnectionLoop {
                 try checkReply(amqp_get_rpc_reply(state), on: channel, doing: "set prefetch")
                 var arena = CArena()
                 amqp_basic_consume(state, Self.dataChannel, arena.bytes(record.queue), arena.bytes(record.tag),
-                                   0, 0, 0, amqp_table_t(num_entries: 0, entries: nil))
+                                   0, record.noAck ? 1 : 0, 0, amqp_table_t(num_entries: 0, entries: nil))
                 try checkReply(amqp_get_rpc_reply(state), on: channel, doing: "consume from queue '\(record.queue)'")
             }
         }

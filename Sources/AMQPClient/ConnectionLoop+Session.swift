@@ -122,14 +122,14 @@ extension ConnectionLoop {
             } catch where error.kind == .channelClosedByBroker {
                 consumers[record.tag] = nil
                 consumerOrder.removeAll { $0 == record.tag }
-                record.stream.finish()
+                record.onEnd()
                 continuation.resume(throwing: error)
             }
         case .cancelConsumer(let tag, let continuation):
             var arena = CArena()
             amqp_basic_cancel(state, Self.dataChannel, arena.bytes(tag))
             try checkReply(amqp_get_rpc_reply(state), on: Self.dataChannel, doing: "cancel consumer \(tag)")
-            consumers.removeValue(forKey: tag)?.stream.finish()
+            consumers.removeValue(forKey: tag)?.onEnd()
             consumerOrder.removeAll { $0 == tag }
             continuation.resume()
         case .get(let queue, let continuation):
@@ -216,8 +216,8 @@ extension ConnectionLoop {
         amqp_basic_qos(state, Self.dataChannel, 0, record.prefetch, 0)
         try checkReply(amqp_get_rpc_reply(state), on: Self.dataChannel, doing: "set prefetch \(record.prefetch)")
         var arena = CArena()
-        amqp_basic_consume(state, Self.dataChannel, arena.bytes(record.queue), arena.bytes(record.tag), 0, 0, 0,
-                           amqp_table_t(num_entries: 0, entries: nil))
+        amqp_basic_consume(state, Self.dataChannel, arena.bytes(record.queue), arena.bytes(record.tag), 0,
+                           record.noAck ? 1 : 0, 0, amqp_table_t(num_entries: 0, entries: nil))
         try checkReply(amqp_get_rpc_reply(state), on: Self.dataChannel, doing: "consume from queue '\(record.queue)'")
     }
 

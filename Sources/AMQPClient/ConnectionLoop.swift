@@ -189,7 +189,7 @@ final class ConnectionLoop: @unchecked Sendable {
         for command in leftover { command.fail(error) }
         for pending in toResend { pending.onConfirm?(.failure(error)) }
         toResend.removeAll()
-        for (_, record) in consumers { record.stream.finish() }
+        for (_, record) in consumers { record.onEnd() }
         consumers.removeAll()
         consumerOrder.removeAll()
     }

@@ -82,15 +82,20 @@ struct Workloads {
     /// Loop iterations that take about `target` on this machine, measured in this process.
     static func calibrateBurn(target: Duration = .milliseconds(10)) -> Int {
         var iterations = 100_000
-        while true {
+        var checksum: UInt64 = 0
+        while iterations < 1 << 40 {
             let started = ContinuousClock.now
-            _ = Burn.spin(iterations)
+            checksum ^= Burn.spin(iterations)
             let took = started.duration(to: .now)
-            if took >= .milliseconds(2) {
-                return Int(Double(iterations) * (target / took))
-            }
+            if took >= .milliseconds(5) { break }
             iterations *= 4
         }
+        // Measure once more at the found size, and use the checksum so the loop cannot be optimised away.
+        let started = ContinuousClock.now
+        checksum ^= Burn.spin(iterations)
+        let took = started.duration(to: .now)
+        if checksum == 0x5EED { FileHandle.standardError.write(Data("checksum\n".utf8)) }
+        return Int(Double(iterations) * (target / took))
     }
 }
 

@@ -65,45 +65,39 @@ public final class AMQPBroker: Broker {
     public func openReplyQueue() async throws -> ReplyQueue {
         let name = "trib.reply.\(UUID().uuidString)"
         try await connection.declare(QueueDeclaration(name: name, durable: false, exclusive: true, autoDelete: true))
-        let consumer = try await connection.consume(queue: name, prefetch: 1000)
-        let connection = self.connection
+        let (results, continuation) = AsyncStream.makeStream(of: ResultMessage.self)
         let logger = self.logger
-        let results = AsyncStream<ResultMessage> { continuation in
-            let forwarding = Task {
-                for await delivery in consumer.deliveries {
-                    connection.ack(delivery.tag)
-                    switch WireFormat.decodeResult(delivery) {
-                    case .success(let result): continuation.yield(result)
-                    case .failure(let problem):
-                        logger.error("dropped a malformed message on the reply queue", metadata: [
-                            "reason": "\(problem.reason)", "queue": "\(name)",
-                        ])
-                    }
-                }
-                continuation.finish()
+        // No acks: the queue is this process's own, and a result it cannot take is moot.
+        let tag = try await connection.consume(queue: name, prefetch: 0, noAck: true, onDelivery: { delivery in
+            switch WireFormat.decodeResult(delivery) {
+            case .success(let result): continuation.yield(result)
+            case .failure(let problem):
+                logger.error("dropped a malformed message on the reply queue", metadata: [
+                    "reason": "\(problem.reason)", "queue": "\(name)",
+                ])
             }
-            continuation.onTermination = { _ in forwarding.cancel() }
-        }
+        }, onEnd: { continuation.finish() })
+        let connection = self.connection
         return ReplyQueue(name: name, results: results) {
-            try? await connection.cancel(consumer)
+            try? await connection.cancel(consumerTag: tag)
             try? await connection.delete(queue: name)
         }
     }
 
     public func consumeTasks(from queue: String, prefetch: Int) async throws -> any TaskConsumer {
         try await prepareTaskQueue(queue)
-        let consumer = try await connection.consume(queue: Self.amqpQueue(for: queue),
-                                                    prefetch: UInt16(clamping: max(prefetch, 1)))
+        let (deliveries, continuation) = AsyncStream.makeStream(of: TaskDelivery.self)
         let connection = self.connection
-        let deliveries = consumer.deliveries.map { delivery in
-            TaskDelivery(content: WireFormat.decodeTask(delivery), redelivered: delivery.redelivered) { settlement in
-                await Self.settle(delivery, settlement, on: connection)
-            }
-        }
-        return AMQPTaskConsumer(deliveries: AsyncStream(deliveries), connection: connection, consumer: consumer)
+        let tag = try await connection.consume(queue: Self.amqpQueue(for: queue),
+                                               prefetch: UInt16(clamping: max(prefetch, 1)), onDelivery: { delivery in
+            continuation.yield(TaskDelivery(content: WireFormat.decodeTask(delivery), redelivered: delivery.redelivered) {
+                Self.settle(delivery, $0, on: connection)
+            })
+        }, onEnd: { continuation.finish() })
+        return AMQPTaskConsumer(deliveries: deliveries, connection: connection, tag: tag)
     }
 
-    private static func settle(_ delivery: AMQPDelivery, _ settlement: Settlement, on connection: AMQPConnection) async {
+    private static func settle(_ delivery: AMQPDelivery, _ settlement: Settlement, on connection: AMQPConnection) {
         switch settlement {
         case .ack:
             connection.ack(delivery.tag)
@@ -114,20 +108,26 @@ public final class AMQPBroker: Broker {
             properties.headers["x-trib-dead-reason"] = .string(reason)
             properties.headers["x-trib-original-queue"] = .string(delivery.routingKey)
             properties.persistent = true
-            do {
-                try await connection.publishConfirmed(OutboundMessage(exchange: deadLetterExchange,
-                                                                      routingKey: delivery.routingKey,
-                                                                      properties: properties, body: delivery.body))
-                connection.ack(delivery.tag)
-            } catch {
+            let copy = OutboundMessage(exchange: deadLetterExchange, routingKey: delivery.routingKey,
+                                       properties: properties, body: delivery.body)
+            connection.publish(copy) { result in
+                switch result {
+                case .success: connection.ack(delivery.tag)
                 // The queue's own dead-letter exchange takes it, without the reason header.
-                connection.reject(delivery.tag, requeue: false)
+                case .failure: connection.reject(delivery.tag, requeue: false)
+                }
             }
         }
     }
 
-    public func publish(result: ResultMessage, to replyQueue: String) async throws {
-        try await connection.publishConfirmed(WireFormat.encode(result, replyTo: replyQueue))
+    public func publish(result: ResultMessage, to replyQueue: String,
+                        onConfirm: @escaping @Sendable ((any Error)?) -> Void) {
+        connection.publish(WireFormat.encode(result, replyTo: replyQueue)) { outcome in
+            switch outcome {
+            case .success: onConfirm(nil)
+            case .failure(let error): onConfirm(error)
+            }
+        }
     }
 
     public func close() async {
@@ -138,19 +138,6 @@ public final class AMQPBroker: Broker {
 private struct AMQPTaskConsumer: TaskConsumer {
     let deliveries: AsyncStream<TaskDelivery>
     let connection: AMQPConnection
-    let consumer: AMQPConsumer
-    func stop() async { try? await connection.cancel(consumer) }
-}
-
-extension AsyncStream {
-    /// Wraps any async sequence of the same element as an AsyncStream.
-    init<S: AsyncSequence & Sendable>(_ sequence: S) where S.Element == Element, Element: Sendable {
-        self.init { continuation in
-            let task = Task {
-                do { for try await element in sequence { continuation.yield(element) } } catch {}
-                continuation.finish()
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
-    }
+    let tag: String
+    func stop() async { try? await connection.cancel(consumerTag: tag) }
 }

@@ -9,8 +9,8 @@ public protocol Broker: Sendable {
     func openReplyQueue() async throws -> ReplyQueue
     /// Starts taking tasks from `queue`, at most `prefetch` unacknowledged at a time.
     func consumeTasks(from queue: String, prefetch: Int) async throws -> any TaskConsumer
-    /// Publishes a result (or a running report) and waits until the broker holds it.
-    func publish(result: ResultMessage, to replyQueue: String) async throws
+    /// Publishes a result (or a running report); `onConfirm` gets nil once the broker holds it, or the error.
+    func publish(result: ResultMessage, to replyQueue: String, onConfirm: @escaping @Sendable ((any Error)?) -> Void)
     /// Closes the broker's connection.
     func close() async
 }
@@ -50,16 +50,17 @@ public enum Settlement: Sendable, Equatable {
 public struct TaskDelivery: Sendable {
     public let content: Result<TaskMessage, MalformedTask>
     public let redelivered: Bool
-    private let settleAction: @Sendable (Settlement) async -> Void
+    private let settleAction: @Sendable (Settlement) -> Void
 
     public init(content: Result<TaskMessage, MalformedTask>, redelivered: Bool,
-                settle: @escaping @Sendable (Settlement) async -> Void) {
+                settle: @escaping @Sendable (Settlement) -> Void) {
         self.content = content
         self.redelivered = redelivered
         self.settleAction = settle
     }
 
-    public func settle(_ settlement: Settlement) async {
-        await settleAction(settlement)
+    /// Tells the broker what became of the delivery. Returns at once; the broker is told in order.
+    public func settle(_ settlement: Settlement) {
+        settleAction(settlement)
     }
 }

@@ -92,9 +92,11 @@ public final class InMemoryBroker: Broker {
         }
     }
 
-    public func publish(result: ResultMessage, to replyQueue: String) async throws {
+    public func publish(result: ResultMessage, to replyQueue: String,
+                        onConfirm: @escaping @Sendable ((any Error)?) -> Void) {
         let target = state.withLock { $0.replies[replyQueue] }
         target?.yield(result)
+        onConfirm(nil)
     }
 
     public func close() async {

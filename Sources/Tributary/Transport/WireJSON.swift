@@ -2,12 +2,16 @@ import Foundation
 
 /// JSON encoding of task inputs, outputs and errors on the wire.
 enum WireJSON {
+    // Configured once and never changed, so one instance of each serves every thread.
+    private static let encoder = JSONEncoder()
+    private static let decoder = JSONDecoder()
+
     static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-        Array(try JSONEncoder().encode(value))
+        Array(try encoder.encode(value))
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
-        try JSONDecoder().decode(type, from: Data(bytes))
+        try decoder.decode(type, from: Data(bytes))
     }
 
     /// A short sentence for a decoding error, naming the path and what was expected.

@@ -15,6 +15,7 @@ enum ExecutionOutcome: Sendable {
 enum TaskExecution {
     static func run(timeout: Duration?, _ body: @escaping @Sendable () async throws -> [UInt8]) async
         -> ExecutionOutcome {
+        guard let timeout else { return await outcome(of: body) }
         let race = Race()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<ExecutionOutcome, Never>) in
@@ -22,6 +23,18 @@ enum TaskExecution {
             }
         } onCancel: {
             race.decide(.interrupted)
+        }
+    }
+
+    /// Runs the body in the current task. A CancellationError counts as interrupted only when this
+    /// task was in fact cancelled; thrown by the task on its own, it is the task's failure.
+    static func outcome(of body: @Sendable () async throws -> [UInt8]) async -> ExecutionOutcome {
+        do {
+            return .completed(try await body())
+        } catch is CancellationError where Task.isCancelled {
+            return .interrupted
+        } catch {
+            return .failed(error)
         }
     }
 
@@ -36,22 +49,12 @@ enum TaskExecution {
 
         private let state = Mutex(State())
 
-        func start(_ continuation: CheckedContinuation<ExecutionOutcome, Never>, timeout: Duration?,
+        func start(_ continuation: CheckedContinuation<ExecutionOutcome, Never>, timeout: Duration,
                    _ body: @escaping @Sendable () async throws -> [UInt8]) {
-            let work = Task {
-                do {
-                    self.decide(.completed(try await body()))
-                } catch is CancellationError {
-                    self.decide(.interrupted)
-                } catch {
-                    self.decide(.failed(error))
-                }
-            }
-            let timer: Task<Void, Never>? = timeout.map { timeout in
-                Task {
-                    do { try await Task.sleep(for: timeout) } catch { return }
-                    self.decide(.timedOut)
-                }
+            let work = Task { self.decide(await TaskExecution.outcome(of: body)) }
+            let timer = Task {
+                do { try await Task.sleep(for: timeout) } catch { return }
+                self.decide(.timedOut)
             }
             let alreadyDecided = state.withLock { state -> ExecutionOutcome? in
                 state.work = work
@@ -62,7 +65,7 @@ enum TaskExecution {
             }
             if let alreadyDecided {
                 work.cancel()
-                timer?.cancel()
+                timer.cancel()
                 continuation.resume(returning: alreadyDecided)
             }
         }

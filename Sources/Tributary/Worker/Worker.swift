@@ -40,6 +40,7 @@ public final class Worker: Service {
     private let draining = Atomic<Bool>(false)
     private let consumers = Mutex<[any TaskConsumer]>([])
     private let counters = Mutex<(completed: Int, failed: Int, rejected: Int, requeued: Int)>((0, 0, 0, 0))
+    private let unsettled = InFlight()
 
     public init(broker: any Broker, registry: Registry, configuration: Configuration = .init(),
                 logger: Logger = Logger(label: "tributary.worker")) {
@@ -72,6 +73,7 @@ public final class Worker: Service {
         } onGracefulShutdown: {
             self.beginDrain()
         }
+        await unsettled.drained()
         let c = counters.withLock { $0 }
         logger.info("worker stopped", metadata: [
             "completed": "\(c.completed)", "failed": "\(c.failed)", "rejected": "\(c.rejected)",
@@ -91,13 +93,13 @@ public final class Worker: Service {
         await withDiscardingTaskGroup { group in
             for await delivery in consumer.deliveries {
                 if draining.load(ordering: .relaxed) {
-                    await handBack(delivery)
+                    handBack(delivery)
                     continue
                 }
                 await slots.wait()
                 if draining.load(ordering: .relaxed) {
                     slots.signal()
-                    await handBack(delivery)
+                    handBack(delivery)
                     continue
                 }
                 group.addTask {
@@ -108,9 +110,9 @@ public final class Worker: Service {
         }
     }
 
-    private func handBack(_ delivery: TaskDelivery) async {
+    private func handBack(_ delivery: TaskDelivery) {
         counters.withLock { $0.requeued += 1 }
-        await delivery.settle(.requeue)
+        delivery.settle(.requeue)
     }
 
     private func process(_ delivery: TaskDelivery) async {
@@ -135,7 +137,7 @@ public final class Worker: Service {
         logger[metadataKey: "task-run"] = "\(message.taskRunID)"
         logger[metadataKey: "task"] = "\(message.taskName)"
         if message.reportRunning {
-            try? await broker.publish(result: result(for: message, .running, body: []), to: message.replyTo)
+            broker.publish(result: result(for: message, .running, body: []), to: message.replyTo) { _ in }
         }
         let context = TaskContext(taskName: message.taskName, taskRunID: message.taskRunID,
                                   flowRunID: message.flowRunID, attempt: message.attempt,
@@ -162,15 +164,19 @@ public final class Worker: Service {
             report = result(for: message, .timedOut, error: RemoteError(
                 type: "TaskTimeout", message: "task '\(message.taskName)' did not finish within \(timeout)"))
         case .interrupted:
-            await handBack(delivery)
+            handBack(delivery)
             return
         }
-        do {
-            try await broker.publish(result: report, to: message.replyTo)
-            await delivery.settle(.ack)
-        } catch {
-            logger.error("could not publish a result; the task goes back to the queue", metadata: ["error": "\(error)"])
-            await delivery.settle(.requeue)
+        // Acknowledge only once the broker holds the result: at least once, never lost.
+        unsettled.enter()
+        broker.publish(result: report, to: message.replyTo) { [unsettled, logger] error in
+            if let error {
+                logger.error("could not publish a result; the task goes back to the queue", metadata: ["error": "\(error)"])
+                delivery.settle(.requeue)
+            } else {
+                delivery.settle(.ack)
+            }
+            unsettled.leave()
         }
     }
 
@@ -183,9 +189,9 @@ public final class Worker: Service {
                                           workerID: configuration.id,
                                           body: (try? WireJSON.encode(RemoteError(type: "Rejected", message: reason,
                                                                                   retryable: false))) ?? [])
-            try? await broker.publish(result: rejection, to: replyTo)
+            broker.publish(result: rejection, to: replyTo) { _ in }
         }
-        await delivery.settle(.deadLetter(reason: reason))
+        delivery.settle(.deadLetter(reason: reason))
     }
 
     private func result(for message: TaskMessage, _ status: ResultStatus, body: [UInt8]) -> ResultMessage {

@@ -19,7 +19,7 @@ final class WorkerProcess: @unchecked Sendable {
          broker: String = TestBroker.url) async throws {
         self.id = id
         logURL = FileManager.default.temporaryDirectory.appendingPathComponent("trib-\(id)-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
         process.executableURL = Self.binDirectory.appendingPathComponent("trib")
         var arguments = ["worker", "--broker", broker, "--queue", queue, "--concurrency", "\(concurrency)",
