@@ -14,7 +14,7 @@ public struct FlowContext: Sendable {
     public func submit<T: TaskDefinition>(_ task: T.Type, _ input: T.Input, waitFor: [any TaskDependency] = [],
                                           options: TaskOptions? = nil) async -> TaskFuture<T.Output> {
         let options = options ?? T.options
-        let id = UUID().uuidString.lowercased()
+        let id = coordinator.nextTaskRunID()
         let bytes: [UInt8]
         var problem: String?
         do {

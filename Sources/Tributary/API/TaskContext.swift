@@ -9,8 +9,18 @@ public struct TaskContext: Sendable {
     public let attempt: Int
     /// The worker running this attempt.
     public let workerID: String
-    /// A logger whose messages carry the flow-run and task-run ids.
-    public var logger: Logger
+    let baseLogger: Logger
+
+    /// A logger whose messages carry the flow-run and task-run ids. Built when asked for: most
+    /// tasks never log, and attaching metadata has a cost on every message's path.
+    public var logger: Logger {
+        var logger = baseLogger
+        logger[metadataKey: "flow-run"] = "\(flowRunID)"
+        logger[metadataKey: "task-run"] = "\(taskRunID)"
+        logger[metadataKey: "task"] = "\(taskName)"
+        logger[metadataKey: "attempt"] = "\(attempt)"
+        return logger
+    }
 
     /// True once the task should stop: its timeout passed, or the worker is shutting down.
     public var isCancelled: Bool { Task.isCancelled }

@@ -81,7 +81,7 @@ public struct TaskFailure: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         let tries = attempts == 1 ? "1 attempt" : "\(attempts) attempts"
-        return "task '\(taskName)' (run \(taskRunID.prefix(8))) ended \(stateName) after \(tries): \(error)"
+        return "task '\(taskName)' (run \(taskRunID)) ended \(stateName) after \(tries): \(error)"
     }
 }
 

@@ -15,6 +15,7 @@ final class Coordinator: Sendable {
     private let timers = Mutex<[String: Task<Void, Never>]>([:])
     private let pendingSubmissions = Mutex<[String: Task<Void, Never>]>([:])
     private let ignoredResults = Atomic<Int>(0)
+    private let runCounter = Atomic<Int>(0)
 
     init(broker: any Broker, replies: ReplyQueue, flowRunID: String, logger: Logger,
          observer: (@Sendable (TaskEvent) -> Void)?) {
@@ -23,6 +24,12 @@ final class Coordinator: Sendable {
         self.flowRunID = flowRunID
         self.logger = logger
         self.observer = observer
+    }
+
+    /// A new task-run id: the flow-run id and a sequence number, unique everywhere without a
+    /// random number per task.
+    func nextTaskRunID() -> String {
+        "\(flowRunID).\(runCounter.add(1, ordering: .relaxed).newValue)"
     }
 
     /// Results that were ignored: duplicates from redelivery, or reports of attempts already ended.
@@ -47,7 +54,7 @@ final class Coordinator: Sendable {
                 guard final.isCompleted else {
                     self.end(run, .cancelled(run.failure("Cancelled", RemoteError(
                         type: "UpstreamFailed",
-                        message: "not run: task '\(dependency.taskName)' (run \(dependency.taskRunID.prefix(8))) "
+                        message: "not run: task '\(dependency.taskName)' (run \(dependency.taskRunID)) "
                             + "that it waits for ended \(final.name)", retryable: false), attempts: 0)))
                     return
                 }

@@ -132,16 +132,12 @@ public final class Worker: Service {
                          replyTo: message.replyTo, taskRunID: message.taskRunID, attempt: message.attempt)
             return
         }
-        var logger = self.logger
-        logger[metadataKey: "flow-run"] = "\(message.flowRunID)"
-        logger[metadataKey: "task-run"] = "\(message.taskRunID)"
-        logger[metadataKey: "task"] = "\(message.taskName)"
         if message.reportRunning {
             broker.publish(result: result(for: message, .running, body: []), to: message.replyTo) { _ in }
         }
         let context = TaskContext(taskName: message.taskName, taskRunID: message.taskRunID,
                                   flowRunID: message.flowRunID, attempt: message.attempt,
-                                  workerID: configuration.id, logger: logger)
+                                  workerID: configuration.id, baseLogger: logger)
         let input = message.input
         let outcome = await TaskExecution.run(timeout: message.timeout) { try await task.run(input, context) }
         let report: ResultMessage
@@ -155,12 +151,12 @@ public final class Worker: Service {
             return
         case .failed(let error):
             counters.withLock { $0.failed += 1 }
-            logger.info("task attempt failed", metadata: ["attempt": "\(message.attempt)", "error": "\(error)"])
+            context.logger.info("task attempt failed", metadata: ["error": "\(error)"])
             report = result(for: message, .failed, error: Self.remoteError(error))
         case .timedOut:
             counters.withLock { $0.failed += 1 }
             let timeout = message.timeout.map { "\($0)" } ?? "?"
-            logger.warning("task attempt timed out", metadata: ["attempt": "\(message.attempt)", "timeout": "\(timeout)"])
+            context.logger.warning("task attempt timed out", metadata: ["timeout": "\(timeout)"])
             report = result(for: message, .timedOut, error: RemoteError(
                 type: "TaskTimeout", message: "task '\(message.taskName)' did not finish within \(timeout)"))
         case .interrupted:
@@ -169,9 +165,9 @@ public final class Worker: Service {
         }
         // Acknowledge only once the broker holds the result: at least once, never lost.
         unsettled.enter()
-        broker.publish(result: report, to: message.replyTo) { [unsettled, logger] error in
+        broker.publish(result: report, to: message.replyTo) { [unsettled] error in
             if let error {
-                logger.error("could not publish a result; the task goes back to the queue", metadata: ["error": "\(error)"])
+                context.logger.error("could not publish a result; the task goes back to the queue", metadata: ["error": "\(error)"])
                 delivery.settle(.requeue)
             } else {
                 delivery.settle(.ack)
