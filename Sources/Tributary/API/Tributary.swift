@@ -127,20 +127,16 @@ public final class Tributary: Sendable {
     private func execute<Output: Sendable>(flowRunID: String, on broker: any Broker, logger: Logger,
                                            _ body: @escaping @Sendable (FlowContext) async throws -> Output)
         async throws -> Output {
-        let replies = try await broker.openReplyQueue()
-        let coordinator = Coordinator(broker: broker, replies: replies, flowRunID: flowRunID, logger: logger,
-                                      observer: observer)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await coordinator.serveResults() }
-            do {
-                let output = try await body(FlowContext(coordinator: coordinator))
-                await coordinator.waitForOutstanding()
-                await coordinator.shutdown()
-                return output
-            } catch {
-                await coordinator.shutdown()
-                throw error
-            }
+        let coordinator = Coordinator(broker: broker, flowRunID: flowRunID, logger: logger, observer: observer)
+        try await coordinator.start()
+        do {
+            let output = try await body(FlowContext(coordinator: coordinator))
+            await coordinator.waitForOutstanding()
+            await coordinator.shutdown()
+            return output
+        } catch {
+            await coordinator.shutdown()
+            throw error
         }
     }
 

@@ -7,8 +7,10 @@ import Synchronization
 /// deadlines, and ignores results for runs or attempts that have already ended.
 final class Coordinator: Sendable {
     let broker: any Broker
-    let replies: ReplyQueue
     let flowRunID: String
+    /// The queue results come back on: `trib.reply.<flow-run id>`.
+    let replyQueueName: String
+    private let replyQueue = Mutex<ReplyQueue?>(nil)
     let logger: Logger
     private let observer: (@Sendable (TaskEvent) -> Void)?
     private let runs = Mutex<[String: TaskRun]>([:])
@@ -17,10 +19,9 @@ final class Coordinator: Sendable {
     private let ignoredResults = Atomic<Int>(0)
     private let runCounter = Atomic<Int>(0)
 
-    init(broker: any Broker, replies: ReplyQueue, flowRunID: String, logger: Logger,
-         observer: (@Sendable (TaskEvent) -> Void)?) {
+    init(broker: any Broker, flowRunID: String, logger: Logger, observer: (@Sendable (TaskEvent) -> Void)?) {
         self.broker = broker
-        self.replies = replies
+        self.replyQueueName = "trib.reply.\(flowRunID)"
         self.flowRunID = flowRunID
         self.logger = logger
         self.observer = observer
@@ -35,9 +36,10 @@ final class Coordinator: Sendable {
     /// Results that were ignored: duplicates from redelivery, or reports of attempts already ended.
     var ignoredResultCount: Int { ignoredResults.load(ordering: .relaxed) }
 
-    /// Handles results until the reply queue closes.
-    func serveResults() async {
-        for await result in replies.results { handle(result) }
+    /// Opens the reply queue; results are handled as they arrive, on the transport's thread.
+    func start() async throws {
+        let queue = try await broker.openReplyQueue(named: replyQueueName) { [weak self] in self?.handle($0) }
+        replyQueue.withLock { $0 = queue }
     }
 
     /// Registers a run and sends its first attempt once its dependencies have completed.
@@ -76,7 +78,7 @@ final class Coordinator: Sendable {
         guard run.begin(attempt: attempt) else { return }
         let message = TaskMessage(taskRunID: run.id, flowRunID: flowRunID, taskName: run.taskName,
                                   queue: run.options.queue, attempt: attempt, timeout: run.options.timeout,
-                                  replyTo: replies.name, persistent: run.options.persistent,
+                                  replyTo: replyQueueName, persistent: run.options.persistent,
                                   reportRunning: run.options.timeout != nil || observer != nil, input: run.input)
         broker.publish(task: message) { [self] error in
             guard let error else { return }
@@ -196,6 +198,6 @@ final class Coordinator: Sendable {
             return Array(timers.values)
         } + pendingSubmissions.withLock { Array($0.values) }
         pending.forEach { $0.cancel() }
-        await replies.close()
+        await replyQueue.withLock { $0.take() }?.close()
     }
 }

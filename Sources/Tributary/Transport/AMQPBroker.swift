@@ -62,23 +62,22 @@ public final class AMQPBroker: Broker {
         }
     }
 
-    public func openReplyQueue() async throws -> ReplyQueue {
-        let name = "trib.reply.\(UUID().uuidString)"
+    public func openReplyQueue(named name: String, onResult: @escaping @Sendable (ResultMessage) -> Void)
+        async throws -> ReplyQueue {
         try await connection.declare(QueueDeclaration(name: name, durable: false, exclusive: true, autoDelete: true))
-        let (results, continuation) = AsyncStream.makeStream(of: ResultMessage.self)
         let logger = self.logger
         // No acks: the queue is this process's own, and a result it cannot take is moot.
         let tag = try await connection.consume(queue: name, prefetch: 0, noAck: true, onDelivery: { delivery in
             switch WireFormat.decodeResult(delivery) {
-            case .success(let result): continuation.yield(result)
+            case .success(let result): onResult(result)
             case .failure(let problem):
                 logger.error("dropped a malformed message on the reply queue", metadata: [
                     "reason": "\(problem.reason)", "queue": "\(name)",
                 ])
             }
-        }, onEnd: { continuation.finish() })
+        }, onEnd: {})
         let connection = self.connection
-        return ReplyQueue(name: name, results: results) {
+        return ReplyQueue(name: name) {
             try? await connection.cancel(consumerTag: tag)
             try? await connection.delete(queue: name)
         }

@@ -5,8 +5,10 @@ public protocol Broker: Sendable {
     func prepareTaskQueue(_ queue: String) async throws
     /// Publishes a task; `onConfirm` gets nil once the broker holds it, or the error.
     func publish(task: TaskMessage, onConfirm: @escaping @Sendable ((any Error)?) -> Void)
-    /// Opens a queue of this process's own for results; it goes away with the process.
-    func openReplyQueue() async throws -> ReplyQueue
+    /// Opens a queue of this process's own for results, named `name`; it goes away with the process.
+    /// `onResult` is called for each result as it arrives (on the transport's thread: keep it short).
+    func openReplyQueue(named name: String, onResult: @escaping @Sendable (ResultMessage) -> Void) async throws
+        -> ReplyQueue
     /// Starts taking tasks from `queue`, at most `prefetch` unacknowledged at a time.
     func consumeTasks(from queue: String, prefetch: Int) async throws -> any TaskConsumer
     /// Publishes a result (or a running report); `onConfirm` gets nil once the broker holds it, or the error.
@@ -15,16 +17,14 @@ public protocol Broker: Sendable {
     func close() async
 }
 
-/// The results sent to one coordinator.
+/// An open reply queue.
 public struct ReplyQueue: Sendable {
     public let name: String
-    public let results: AsyncStream<ResultMessage>
-    /// Stops consuming; `results` finishes.
+    /// Stops consuming and removes the queue.
     public let close: @Sendable () async -> Void
 
-    public init(name: String, results: AsyncStream<ResultMessage>, close: @escaping @Sendable () async -> Void) {
+    public init(name: String, close: @escaping @Sendable () async -> Void) {
         self.name = name
-        self.results = results
         self.close = close
     }
 }

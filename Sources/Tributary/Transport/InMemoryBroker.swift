@@ -13,7 +13,7 @@ public final class InMemoryBroker: Broker {
 
     private struct State {
         var queues: [String: QueueState] = [:]
-        var replies: [String: AsyncStream<ResultMessage>.Continuation] = [:]
+        var replies: [String: @Sendable (ResultMessage) -> Void] = [:]
         var deadLetters: [(message: TaskMessage?, reason: String)] = []
         var consumerIDs = 0
     }
@@ -62,12 +62,11 @@ public final class InMemoryBroker: Broker {
         }
     }
 
-    public func openReplyQueue() async throws -> ReplyQueue {
-        let name = "trib.reply.\(UUID().uuidString)"
-        let (stream, continuation) = AsyncStream.makeStream(of: ResultMessage.self)
-        state.withLock { $0.replies[name] = continuation }
-        return ReplyQueue(name: name, results: stream) { [weak self] in
-            self?.state.withLock { $0.replies.removeValue(forKey: name) }?.finish()
+    public func openReplyQueue(named name: String, onResult: @escaping @Sendable (ResultMessage) -> Void)
+        async throws -> ReplyQueue {
+        state.withLock { $0.replies[name] = onResult }
+        return ReplyQueue(name: name) { [weak self] in
+            _ = self?.state.withLock { $0.replies.removeValue(forKey: name) }
         }
     }
 
@@ -95,15 +94,15 @@ public final class InMemoryBroker: Broker {
     public func publish(result: ResultMessage, to replyQueue: String,
                         onConfirm: @escaping @Sendable ((any Error)?) -> Void) {
         let target = state.withLock { $0.replies[replyQueue] }
-        target?.yield(result)
+        target?(result)
         onConfirm(nil)
     }
 
     public func close() async {
-        let (replies, consumers) = state.withLock { state in
-            (Array(state.replies.values), state.queues.values.flatMap { Array($0.consumers.values) })
+        let consumers = state.withLock { state in
+            state.replies.removeAll()
+            return state.queues.values.flatMap { Array($0.consumers.values) }
         }
-        replies.forEach { $0.finish() }
         consumers.forEach { $0.finish() }
     }
 }
