@@ -18,9 +18,14 @@ final class Coordinator: Sendable {
     private let pendingSubmissions = Mutex<[String: Task<Void, Never>]>([:])
     private let ignoredResults = Atomic<Int>(0)
     private let runCounter = Atomic<Int>(0)
+    /// Task messages the broker has not confirmed yet; `send` waits while it is full, so a flow
+    /// that submits faster than the broker takes them holds a bounded backlog.
+    private let publishWindow: AsyncSemaphore
 
-    init(broker: any Broker, flowRunID: String, logger: Logger, observer: (@Sendable (TaskEvent) -> Void)?) {
+    init(broker: any Broker, flowRunID: String, logger: Logger, observer: (@Sendable (TaskEvent) -> Void)?,
+         publishWindow: Int = 1_000) {
         self.broker = broker
+        self.publishWindow = AsyncSemaphore(permits: publishWindow)
         self.replyQueueName = "trib.reply.\(flowRunID)"
         self.flowRunID = flowRunID
         self.logger = logger
@@ -80,7 +85,9 @@ final class Coordinator: Sendable {
                                   queue: run.options.queue, attempt: attempt, timeout: run.options.timeout,
                                   replyTo: replyQueueName, persistent: run.options.persistent,
                                   reportRunning: run.options.timeout != nil || observer != nil, input: run.input)
+        await publishWindow.wait()
         broker.publish(task: message) { [self] error in
+            publishWindow.signal()
             guard let error else { return }
             end(run, .crashed(run.failure("Crashed", RemoteError(
                 type: "BrokerError", message: "the broker did not take the task message: \(error)",
