@@ -28,6 +28,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Seconds to finish running tasks after SIGTERM before they are cancelled and handed back.")
     var shutdownGrace: Int = 30
 
+    @Option(help: "Times one attempt may be handed out without an outcome (its worker died) before it ends Crashed.")
+    var maxDeliveries: Int = 5
+
     func validate() throws {
         guard TributaryCommandLine.brokerURL(broker) != nil else {
             throw ValidationError("no broker given: pass --broker amqp://user:pass@host:5672/ or set TRIB_BROKER_URL")
@@ -37,6 +40,7 @@ struct WorkerCommand: AsyncParsableCommand {
             throw ValidationError("--prefetch must be from 1 to 65535, not \(prefetch)")
         }
         guard shutdownGrace >= 0 else { throw ValidationError("--shutdown-grace must be 0 or more seconds") }
+        guard maxDeliveries >= 1 else { throw ValidationError("--max-deliveries must be 1 or more") }
         let problems = TributaryCommandLine.currentRegistry.problems
         guard problems.isEmpty else { throw ValidationError(problems.joined(separator: "; ")) }
     }
@@ -55,7 +59,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let worker = Worker(broker: amqp, registry: TributaryCommandLine.currentRegistry,
                             configuration: .init(queues: queues.isEmpty ? ["default"] : queues,
                                                  concurrency: concurrency, prefetch: prefetch,
-                                                 id: workerID),
+                                                 id: workerID, maxDeliveries: maxDeliveries),
                             logger: logger)
         var configuration = ServiceGroupConfiguration(services: [.init(service: worker)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

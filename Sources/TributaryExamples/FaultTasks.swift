@@ -65,3 +65,31 @@ public struct Nap: TaskDefinition {
         return Report(workerID: context.workerID, attempt: context.attempt)
     }
 }
+
+/// `value + 1` after sleeping: a fan-out slow enough to kill workers in the middle of.
+public struct SlowIncrement: TaskDefinition {
+    public struct Input: Codable, Sendable {
+        public var value: Int
+        public var milliseconds: Int
+        public init(value: Int, milliseconds: Int) {
+            self.value = value
+            self.milliseconds = milliseconds
+        }
+    }
+
+    public static let name = "slow-inc"
+    public init() {}
+    public func run(_ input: Input, context: TaskContext) async throws -> Int {
+        try await Task.sleep(for: .milliseconds(input.milliseconds))
+        return input.value + 1
+    }
+}
+
+/// Brings down the worker process that runs it, every time: a poison task.
+public struct CrashWorker: TaskDefinition {
+    public static let name = "crash-worker"
+    public init() {}
+    public func run(_ reason: String, context: TaskContext) async throws -> Int {
+        fatalError("poison task: \(reason)")
+    }
+}

@@ -115,6 +115,8 @@ final class Coordinator: Sendable {
             attemptFailed(run, attempt: result.attempt, error: remoteError(in: result), timedOut: result.status == .timedOut)
         case .rejected:
             end(run, .failed(run.failure("Failed", remoteError(in: result))))
+        case .crashed:
+            end(run, .crashed(run.failure("Crashed", remoteError(in: result))))
         }
     }
 

@@ -12,6 +12,7 @@ enum WireFormat {
         static let flowRun = "x-trib-flow-run"
         static let timeoutMs = "x-trib-timeout-ms"
         static let reportRunning = "x-trib-report-running"
+        static let deliveries = "x-trib-deliveries"
         static let status = "x-trib-status"
         static let worker = "x-trib-worker"
     }
@@ -27,6 +28,7 @@ enum WireFormat {
             headers[Header.timeoutMs] = .int(seconds * 1000 + atto / 1_000_000_000_000_000)
         }
         if task.reportRunning { headers[Header.reportRunning] = .bool(true) }
+        if task.deliveries > 1 { headers[Header.deliveries] = .int(Int64(task.deliveries)) }
         let properties = AMQPProperties(contentType: contentType, correlationID: task.taskRunID,
                                         replyTo: task.replyTo, messageID: task.taskRunID, type: task.taskName,
                                         persistent: task.persistent, headers: headers)
@@ -64,10 +66,12 @@ enum WireFormat {
         }
         let reportRunning: Bool
         if case .bool(let b)? = p.headers[Header.reportRunning] { reportRunning = b } else { reportRunning = false }
+        let deliveries = Int(clamping: p.headers[Header.deliveries]?.intValue ?? 1)
+        guard deliveries >= 1 else { return malformed("header \(Header.deliveries) must be an integer from 1") }
         return .success(TaskMessage(taskRunID: runID, flowRunID: p.headers[Header.flowRun]?.stringValue ?? "",
                                     taskName: name, queue: delivery.routingKey, attempt: Int(attempt),
                                     timeout: timeout, replyTo: replyTo, persistent: p.persistent,
-                                    reportRunning: reportRunning, input: delivery.body))
+                                    reportRunning: reportRunning, deliveries: deliveries, input: delivery.body))
     }
 
     static func encode(_ result: ResultMessage, replyTo: String) -> OutboundMessage {

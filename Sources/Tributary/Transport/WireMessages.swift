@@ -13,6 +13,8 @@ public struct TaskMessage: Sendable, Equatable {
     public var persistent: Bool
     /// Ask the worker to report when it starts the attempt (for progress and coordinator deadlines).
     public var reportRunning: Bool
+    /// How many times this attempt has been handed to a worker without an outcome, counting this one.
+    public var deliveries: Int = 1
     /// The input, as JSON.
     public var input: [UInt8]
 }
@@ -24,6 +26,9 @@ public enum ResultStatus: String, Sendable, Equatable {
     case failed
     case timedOut = "timed-out"
     case rejected
+    /// The attempt was handed out more than the delivery limit without an outcome: it likely
+    /// crashes the worker process that runs it.
+    case crashed
 }
 
 /// A worker's report on one attempt of a task run.

@@ -18,13 +18,17 @@ public final class Worker: Service {
         public var prefetch: Int?
         /// This worker's id in results and logs.
         public var id: String
+        /// How many times one attempt may be handed to workers without an outcome (its worker died or
+        /// lost its connection while running it) before it is dead-lettered and ends Crashed.
+        public var maxDeliveries: Int
 
         public init(queues: [String] = ["default"], concurrency: Int = 4, prefetch: Int? = nil,
-                    id: String = Worker.defaultID()) {
+                    id: String = Worker.defaultID(), maxDeliveries: Int = 5) {
             self.queues = queues
             self.concurrency = concurrency
             self.prefetch = prefetch
             self.id = id
+            self.maxDeliveries = maxDeliveries
         }
     }
 
@@ -125,6 +129,7 @@ public final class Worker: Service {
         case .success(let decoded):
             message = decoded
         }
+        if delivery.redelivered, await recount(delivery, message) { return }
         guard let task = registry.task(named: message.taskName) else {
             let known = registry.taskNames.joined(separator: ", ")
             await reject(delivery, reason: "worker \(configuration.id) has no task named '\(message.taskName)' "
@@ -174,6 +179,35 @@ public final class Worker: Service {
             }
             unsettled.leave()
         }
+    }
+
+    /// A redelivered attempt was handed to a worker before and got no outcome. Returns true when it
+    /// is dealt with here: past the limit it is dead-lettered and reported crashed; otherwise a copy
+    /// with the count raised goes back on the queue (so the count survives the next crash) and this
+    /// delivery is acknowledged.
+    private func recount(_ delivery: TaskDelivery, _ message: TaskMessage) async -> Bool {
+        let deliveries = message.deliveries + 1
+        if deliveries > configuration.maxDeliveries {
+            let reason = "task '\(message.taskName)' attempt \(message.attempt) was handed to workers "
+                + "\(message.deliveries) times without an outcome; it may crash the worker process that runs it"
+            counters.withLock { $0.rejected += 1 }
+            logger.error("dead-lettered a task that keeps losing its worker", metadata: [
+                "task-run": "\(message.taskRunID)", "deliveries": "\(message.deliveries)",
+            ])
+            let report = result(for: message, .crashed, error: RemoteError(type: "WorkerCrashed", message: reason,
+                                                                           retryable: false))
+            broker.publish(result: report, to: message.replyTo) { _ in }
+            delivery.settle(.deadLetter(reason: reason))
+            return true
+        }
+        var copy = message
+        copy.deliveries = deliveries
+        unsettled.enter()
+        broker.publish(task: copy) { [unsettled] error in
+            delivery.settle(error == nil ? .ack : .requeue)
+            unsettled.leave()
+        }
+        return true
     }
 
     private func reject(_ delivery: TaskDelivery, reason: String, replyTo: String?, taskRunID: String?,

@@ -16,7 +16,7 @@ final class WorkerProcess: @unchecked Sendable {
 
     /// Starts a worker and waits until it says it is ready.
     init(id: String, queue: String, concurrency: Int = 4, prefetch: Int? = nil, shutdownGrace: Int = 30,
-         broker: String = TestBroker.url) async throws {
+         broker: String = TestBroker.url, extraArguments: [String] = []) async throws {
         self.id = id
         logURL = FileManager.default.temporaryDirectory.appendingPathComponent("trib-\(id)-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
@@ -25,6 +25,7 @@ final class WorkerProcess: @unchecked Sendable {
         var arguments = ["worker", "--broker", broker, "--queue", queue, "--concurrency", "\(concurrency)",
                          "--id", id, "--shutdown-grace", "\(shutdownGrace)"]
         if let prefetch { arguments += ["--prefetch", "\(prefetch)"] }
+        arguments += extraArguments
         process.arguments = arguments
         process.standardOutput = log
         process.standardError = log
@@ -41,6 +42,14 @@ final class WorkerProcess: @unchecked Sendable {
             guard ContinuousClock.now < deadline else { throw WorkerProcessError("worker \(id) never logged '\(text)':\n\(log)") }
             try await Task.sleep(for: .milliseconds(50))
         }
+    }
+
+    /// Sends SIGKILL: the worker dies at once, holding whatever it held.
+    func killHard() async -> Bool {
+        guard process.isRunning else { return false }
+        kill(process.processIdentifier, SIGKILL)
+        _ = await waitForExit(within: .seconds(10))
+        return process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL
     }
 
     /// Sends SIGTERM (graceful drain).
