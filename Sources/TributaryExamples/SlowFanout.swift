@@ -1,0 +1,19 @@
+import Tributary
+
+/// Fans out `count` slow increments on `queue` and sums them: a flow that runs long enough to
+/// interrupt from the command line.
+public struct SlowFanout: FlowDefinition {
+    public struct Input: Codable, Sendable {
+        public var count: Int
+        public var milliseconds: Int
+        public var queue: String
+    }
+
+    public static let name = "slow-fanout"
+    public init() {}
+    public func run(_ input: Input, flow: FlowContext) async throws -> Int {
+        let inputs = (0..<input.count).map { SlowIncrement.Input(value: $0, milliseconds: input.milliseconds) }
+        return try await flow.map(SlowIncrement.self, over: inputs, options: TaskOptions(queue: input.queue))
+            .values().reduce(0, +)
+    }
+}

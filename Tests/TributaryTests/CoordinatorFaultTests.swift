@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+import Tributary
+
+@Suite("A coordinator that dies", .serialized)
+struct CoordinatorFaultTests {
+    @Test("killing the client mid-flow leaves the workers running, its queue drained and no orphaned reply queue")
+    func clientKilled() async throws {
+        let queue = TestBroker.uniqueQueue("orphan")
+        let worker = try await WorkerProcess(id: "orphan-\(queue.suffix(6))", queue: queue, concurrency: 4)
+        try await withWorkers([worker]) {
+            let client = Process()
+            client.executableURL = WorkerProcess.binDirectory.appendingPathComponent("trib")
+            client.arguments = ["run", "slow-fanout", #"{"count": 40, "milliseconds": 200, "queue": "\#(queue)"}"#,
+                                "--broker", TestBroker.url, "--no-progress"]
+            let output = Pipe()
+            client.standardOutput = output
+            client.standardError = Pipe()
+            try client.run()
+            try await Task.sleep(for: .milliseconds(1_200))
+            #expect(client.isRunning, "the flow was still running when its client was killed")
+            kill(client.processIdentifier, SIGKILL)
+            client.waitUntilExit()
+            #expect(client.terminationReason == .uncaughtSignal)
+            #expect(output.fileHandleForReading.readDataToEndOfFile().isEmpty, "the flow never printed a result")
+
+            let deadline = ContinuousClock.now + .seconds(30)
+            var queues = try BrokerAdmin.queues()
+            while (queues["trib.q.\(queue)"]?.messages ?? 1) > 0 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(200))
+                queues = try BrokerAdmin.queues()
+            }
+            #expect(queues["trib.q.\(queue)"]?.messages == 0, "the worker took every task the dead client left")
+            #expect(worker.process.isRunning, "the worker carried on")
+            let orphans = queues.filter { $0.key.hasPrefix("trib.reply.") && $0.value.consumers == 0 }
+            #expect(orphans.isEmpty, "reply queues without a coordinator: \(orphans.keys.sorted())")
+        }
+    }
+}
+
+extension BrokerAdmin {
+    /// Every queue on the default vhost with its ready + unacknowledged messages and consumers.
+    static func queues() throws -> [String: (messages: Int, consumers: Int)] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/rabbitmqctl")
+        process.arguments = ["-n", "rabbit@localhost", "-q", "list_queues", "--no-table-headers",
+                             "name", "messages", "consumers"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = Pipe()
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        var result: [String: (messages: Int, consumers: Int)] = [:]
+        for line in text.split(separator: "\n") {
+            let columns = line.split(separator: "\t")
+            guard columns.count == 3, let messages = Int(columns[1]), let consumers = Int(columns[2]) else { continue }
+            result[String(columns[0])] = (messages, consumers)
+        }
+        return result
+    }
+}
