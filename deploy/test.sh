@@ -2,10 +2,12 @@
 # Runs the whole test suite: installs what is missing from Debian, starts a local RabbitMQ in the
 # background (left running; `deploy/rabbitmq.sh stop` stops it), builds, and runs every test —
 # unit tests on the in-process transport and integration tests against the real broker with real
-# worker processes.
+# worker processes. The broker-restart tests stop and start the broker, so they run on their own,
+# after the rest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash deploy/rabbitmq.sh start
 swift build --build-tests
 swift test --skip-build "$@"
+TRIB_BROKER_RESTART_TESTS=1 swift test --skip-build --filter BrokerRestartTests
