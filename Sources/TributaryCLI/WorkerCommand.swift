@@ -31,6 +31,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Times one attempt may be handed out without an outcome (its worker died) before it ends Crashed.")
     var maxDeliveries: Int = 5
 
+    @Option(help: "Drain and exit once this many timed-out tasks still hold threads (they ignored cancellation).")
+    var recycleAfterStuck: Int?
+
     func validate() throws {
         guard TributaryCommandLine.brokerURL(broker) != nil else {
             throw ValidationError("no broker given: pass --broker amqp://user:pass@host:5672/ or set TRIB_BROKER_URL")
@@ -41,6 +44,9 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         guard shutdownGrace >= 0 else { throw ValidationError("--shutdown-grace must be 0 or more seconds") }
         guard maxDeliveries >= 1 else { throw ValidationError("--max-deliveries must be 1 or more") }
+        if let recycleAfterStuck, recycleAfterStuck < 1 {
+            throw ValidationError("--recycle-after-stuck must be 1 or more")
+        }
         let problems = TributaryCommandLine.currentRegistry.problems
         guard problems.isEmpty else { throw ValidationError(problems.joined(separator: "; ")) }
     }
@@ -59,10 +65,14 @@ struct WorkerCommand: AsyncParsableCommand {
         let worker = Worker(broker: amqp, registry: TributaryCommandLine.currentRegistry,
                             configuration: .init(queues: queues.isEmpty ? ["default"] : queues,
                                                  concurrency: concurrency, prefetch: prefetch,
-                                                 id: workerID, maxDeliveries: maxDeliveries),
+                                                 id: workerID, maxDeliveries: maxDeliveries,
+                                                 recycleAfterStuck: recycleAfterStuck),
                             logger: logger)
-        var configuration = ServiceGroupConfiguration(services: [.init(service: worker)],
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // A worker that stops by itself (recycling) ends the group cleanly, like a signal would.
+        let service = ServiceGroupConfiguration.ServiceConfiguration(
+            service: worker, successTerminationBehavior: .gracefullyShutdownGroup)
+        var configuration = ServiceGroupConfiguration(services: [service], gracefulShutdownSignals: [.sigterm, .sigint],
+                                                      logger: logger)
         configuration.maximumGracefulShutdownDuration = .seconds(shutdownGrace)
         do {
             try await ServiceGroup(configuration: configuration).run()

@@ -93,3 +93,13 @@ public struct CrashWorker: TaskDefinition {
         fatalError("poison task: \(reason)")
     }
 }
+
+/// Blocks its thread in a C call for `milliseconds`, ignoring cancellation: a hung task.
+public struct BlockThread: TaskDefinition {
+    public static let name = "block-thread"
+    public init() {}
+    public func run(_ milliseconds: Int, context: TaskContext) async throws -> Int {
+        usleep(UInt32(milliseconds) * 1_000)
+        return milliseconds
+    }
+}

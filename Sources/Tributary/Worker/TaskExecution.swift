@@ -13,10 +13,12 @@ enum ExecutionOutcome: Sendable {
 /// Runs a task body against its timeout. The body runs in a task of its own, so one that ignores
 /// cancellation cannot hold up the report: the outcome is decided by whichever ends first.
 enum TaskExecution {
-    static func run(timeout: Duration?, _ body: @escaping @Sendable () async throws -> [UInt8]) async
-        -> ExecutionOutcome {
+    /// `stuck` hears +1 when a task is abandoned at its timeout while still running, and -1 when
+    /// such a task finally returns.
+    static func run(timeout: Duration?, stuck: @escaping @Sendable (Int) -> Void = { _ in },
+                    _ body: @escaping @Sendable () async throws -> [UInt8]) async -> ExecutionOutcome {
         guard let timeout else { return await outcome(of: body) }
-        let race = Race()
+        let race = Race(stuck: stuck)
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<ExecutionOutcome, Never>) in
                 race.start(continuation, timeout: timeout, body)
@@ -48,13 +50,23 @@ enum TaskExecution {
         }
 
         private let state = Mutex(State())
+        private let stuck: @Sendable (Int) -> Void
+
+        init(stuck: @escaping @Sendable (Int) -> Void) {
+            self.stuck = stuck
+        }
 
         func start(_ continuation: CheckedContinuation<ExecutionOutcome, Never>, timeout: Duration,
                    _ body: @escaping @Sendable () async throws -> [UInt8]) {
-            let work = Task { self.decide(await TaskExecution.outcome(of: body)) }
+            let work = Task {
+                let outcome = await TaskExecution.outcome(of: body)
+                if !self.decide(outcome), case .timedOut? = self.state.withLock({ $0.decided }) {
+                    self.stuck(-1)
+                }
+            }
             let timer = Task {
                 do { try await Task.sleep(for: timeout) } catch { return }
-                self.decide(.timedOut)
+                if self.decide(.timedOut) { self.stuck(1) }
             }
             let alreadyDecided = state.withLock { state -> ExecutionOutcome? in
                 state.work = work
@@ -70,17 +82,23 @@ enum TaskExecution {
             }
         }
 
-        func decide(_ outcome: ExecutionOutcome) {
-            let (continuation, work, timer) = state.withLock { state in
-                guard state.decided == nil else { return (nil, nil, nil) as (CheckedContinuation<ExecutionOutcome, Never>?, Task<Void, Never>?, Task<Void, Never>?) }
+        /// Settles the outcome if nothing has yet; returns whether this call did.
+        @discardableResult
+        func decide(_ outcome: ExecutionOutcome) -> Bool {
+            typealias Handles = (won: Bool, continuation: CheckedContinuation<ExecutionOutcome, Never>?,
+                                 work: Task<Void, Never>?, timer: Task<Void, Never>?)
+            let handles = state.withLock { state -> Handles in
+                guard state.decided == nil else { return (false, nil, nil, nil) }
                 state.decided = outcome
                 defer { state.continuation = nil }
-                return (state.continuation, state.work, state.timer)
+                return (true, state.continuation, state.work, state.timer)
             }
-            guard let continuation else { return }
-            work?.cancel()
-            timer?.cancel()
-            continuation.resume(returning: outcome)
+            if let continuation = handles.continuation {
+                handles.work?.cancel()
+                handles.timer?.cancel()
+                continuation.resume(returning: outcome)
+            }
+            return handles.won
         }
     }
 }

@@ -21,9 +21,13 @@ public final class Worker: Service {
         /// How many times one attempt may be handed to workers without an outcome (its worker died or
         /// lost its connection while running it) before it is dead-lettered and ends Crashed.
         public var maxDeliveries: Int
+        /// Drain and stop once this many timed-out tasks are still running (they ignored
+        /// cancellation and hold threads), so a supervisor can start a fresh process. nil: never.
+        public var recycleAfterStuck: Int?
 
         public init(queues: [String] = ["default"], concurrency: Int = 4, prefetch: Int? = nil,
-                    id: String = Worker.defaultID(), maxDeliveries: Int = 5) {
+                    id: String = Worker.defaultID(), maxDeliveries: Int = 5, recycleAfterStuck: Int? = nil) {
+            self.recycleAfterStuck = recycleAfterStuck
             self.queues = queues
             self.concurrency = concurrency
             self.prefetch = prefetch
@@ -45,6 +49,7 @@ public final class Worker: Service {
     private let consumers = Mutex<[any TaskConsumer]>([])
     private let counters = Mutex<(completed: Int, failed: Int, rejected: Int, requeued: Int)>((0, 0, 0, 0))
     private let unsettled = InFlight()
+    private let stuckTasks = Atomic<Int>(0)
 
     public init(broker: any Broker, registry: Registry, configuration: Configuration = .init(),
                 logger: Logger = Logger(label: "tributary.worker")) {
@@ -144,7 +149,9 @@ public final class Worker: Service {
                                   flowRunID: message.flowRunID, attempt: message.attempt,
                                   workerID: configuration.id, baseLogger: logger)
         let input = message.input
-        let outcome = await TaskExecution.run(timeout: message.timeout) { try await task.run(input, context) }
+        let outcome = await TaskExecution.run(timeout: message.timeout, stuck: { [self] change in
+            stuckChanged(by: change)
+        }) { try await task.run(input, context) }
         let report: ResultMessage
         switch outcome {
         case .completed(let output):
@@ -178,6 +185,17 @@ public final class Worker: Service {
                 delivery.settle(.ack)
             }
             unsettled.leave()
+        }
+    }
+
+    /// Counts tasks abandoned at their timeout that still hold a thread; past the limit, recycles.
+    private func stuckChanged(by change: Int) {
+        let stuck = stuckTasks.add(change, ordering: .relaxed).newValue
+        guard change > 0 else { return }
+        logger.warning("a timed-out task ignored cancellation and still holds a thread", metadata: ["stuck": "\(stuck)"])
+        if let limit = configuration.recycleAfterStuck, stuck >= limit {
+            logger.error("recycling: \(stuck) timed-out tasks still hold threads; draining so a fresh process can take over")
+            beginDrain()
         }
     }
 
