@@ -32,16 +32,8 @@ struct ConnectionErrorTests {
 
     @Test("a worker given a bad broker URL exits with the reason instead of hanging")
     func workerBadURL() async throws {
-        let process = Process()
-        process.executableURL = WorkerProcess.binDirectory.appendingPathComponent("trib")
-        process.arguments = ["worker", "--broker", "amqp://guest:guest@127.0.0.1:1/"]
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = Pipe()
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus != 0)
-        #expect(output.contains("cannot reach the broker at 127.0.0.1:1"))
+        let result = try Command.trib(["worker", "--broker", "amqp://guest:guest@127.0.0.1:1/"])
+        #expect(result.status != 0)
+        #expect(result.output.contains("cannot reach the broker at 127.0.0.1:1"))
     }
 }

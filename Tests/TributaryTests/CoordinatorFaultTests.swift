@@ -37,26 +37,3 @@ struct CoordinatorFaultTests {
         }
     }
 }
-
-extension BrokerAdmin {
-    /// Every queue on the default vhost with its ready + unacknowledged messages and consumers.
-    static func queues() throws -> [String: (messages: Int, consumers: Int)] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/rabbitmqctl")
-        process.arguments = ["-n", "rabbit@localhost", "-q", "list_queues", "--no-table-headers",
-                             "name", "messages", "consumers"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = Pipe()
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        var result: [String: (messages: Int, consumers: Int)] = [:]
-        for line in text.split(separator: "\n") {
-            let columns = line.split(separator: "\t")
-            guard columns.count == 3, let messages = Int(columns[1]), let consumers = Int(columns[2]) else { continue }
-            result[String(columns[0])] = (messages, consumers)
-        }
-        return result
-    }
-}

@@ -29,42 +29,31 @@ struct IsolationTests {
 
     @Test("a worker refused by the broker logs the reason but never the password")
     func passwordNeverLogged() async throws {
-        let process = Process()
-        process.executableURL = WorkerProcess.binDirectory.appendingPathComponent("trib")
-        process.arguments = ["worker", "--broker", "amqp://guest:Sup3r-Secret@localhost:5672/"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["TRIB_LOG_LEVEL"] = "trace"
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus != 0)
-        #expect(output.contains("refused the login of user 'guest'"))
-        #expect(!output.contains("Sup3r-Secret"))
+        let result = try Command.trib(["worker", "--broker", "amqp://guest:Sup3r-Secret@localhost:5672/"],
+                                      environment: ["TRIB_LOG_LEVEL": "trace"])
+        #expect(result.status != 0)
+        #expect(result.output.contains("refused the login of user 'guest'"))
+        #expect(!result.output.contains("Sup3r-Secret"))
     }
 }
 
 /// Broker administration for tests, through rabbitmqctl.
 enum BrokerAdmin {
-    static func rabbitmqctl(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/rabbitmqctl")
-        process.arguments = ["-n", "rabbit@localhost", "-q"] + arguments
-        process.standardOutput = Pipe()
-        process.standardError = Pipe()
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw WorkerProcessError("rabbitmqctl \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
-        }
-    }
-
     /// Creates a vhost (if missing) that the guest user may use.
     static func ensureVhost(_ name: String) throws {
-        try? rabbitmqctl(["add_vhost", name])
-        try rabbitmqctl(["set_permissions", "-p", name, "guest", ".*", ".*", ".*"])
+        _ = try? Command.rabbitmqctl(["add_vhost", name])
+        try Command.rabbitmqctl(["set_permissions", "-p", name, "guest", ".*", ".*", ".*"])
+    }
+
+    /// Every queue on the default vhost with its ready + unacknowledged messages and consumers.
+    static func queues() throws -> [String: (messages: Int, consumers: Int)] {
+        let text = try Command.rabbitmqctl(["list_queues", "--no-table-headers", "name", "messages", "consumers"])
+        var result: [String: (messages: Int, consumers: Int)] = [:]
+        for line in text.split(separator: "\n") {
+            let columns = line.split(separator: "\t")
+            guard columns.count == 3, let messages = Int(columns[1]), let consumers = Int(columns[2]) else { continue }
+            result[String(columns[0])] = (messages, consumers)
+        }
+        return result
     }
 }

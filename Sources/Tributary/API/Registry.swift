@@ -44,12 +44,7 @@ public struct Registry: Sendable {
         }
         if let problem = T.options.problem(taskName: T.name) { problems.append(problem) }
         tasks[T.name] = RegisteredTask(name: T.name, options: T.options) { bytes, context in
-            let input: T.Input
-            do {
-                input = try WireJSON.decode(T.Input.self, from: bytes)
-            } catch {
-                throw UndecodableInput(taskName: T.name, expected: String(describing: T.Input.self), error: error)
-            }
+            let input = try Self.decodeInput(T.Input.self, of: T.name, from: bytes)
             return try WireJSON.encode(try await T().run(input, context: context))
         }
     }
@@ -60,14 +55,18 @@ public struct Registry: Sendable {
             return
         }
         flows[F.name] = RegisteredFlow(name: F.name, run: { bytes, context in
-            let input: F.Input
-            do {
-                input = try WireJSON.decode(F.Input.self, from: bytes)
-            } catch {
-                throw UndecodableInput(taskName: F.name, expected: String(describing: F.Input.self), error: error)
-            }
+            let input = try Self.decodeInput(F.Input.self, of: F.name, from: bytes)
             return try WireJSON.encode(try await F().run(input, flow: context))
         }, taskRunner: F.taskRunner)
+    }
+
+    private static func decodeInput<Input: Decodable>(_ type: Input.Type, of name: String, from bytes: [UInt8]) throws
+        -> Input {
+        do {
+            return try WireJSON.decode(type, from: bytes)
+        } catch {
+            throw UndecodableInput(taskName: name, expected: String(describing: type), error: error)
+        }
     }
 }
 

@@ -1,0 +1,37 @@
+import Foundation
+
+/// Runs a program to its end and captures what it printed (stdout and stderr together).
+struct Command {
+    let status: Int32
+    let reason: Process.TerminationReason
+    let output: String
+
+    static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> Command {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return Command(status: process.terminationStatus, reason: process.terminationReason, output: output)
+    }
+
+    /// `trib` from the build directory.
+    static func trib(_ arguments: [String], environment: [String: String] = [:]) throws -> Command {
+        try run(WorkerProcess.binDirectory.appendingPathComponent("trib"), arguments, environment: environment)
+    }
+
+    /// `rabbitmqctl` against the local node; throws if it fails.
+    @discardableResult
+    static func rabbitmqctl(_ arguments: [String]) throws -> String {
+        let result = try run(URL(fileURLWithPath: "/usr/sbin/rabbitmqctl"), ["-n", "rabbit@localhost", "-q"] + arguments)
+        guard result.status == 0 else {
+            throw WorkerProcessError("rabbitmqctl \(arguments.joined(separator: " ")) failed: \(result.output)")
+        }
+        return result.output
+    }
+}
