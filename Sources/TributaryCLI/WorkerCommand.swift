@@ -34,6 +34,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Drain and exit once this many timed-out tasks still hold threads (they ignored cancellation).")
     var recycleAfterStuck: Int?
 
+    @Option(help: "The largest result, in bytes of JSON, a task may send back (default 16 MiB).")
+    var maxPayloadBytes: Int = Tributary.defaultMaxPayloadBytes
+
     func validate() throws {
         guard TributaryCommandLine.brokerURL(broker) != nil else {
             throw ValidationError("no broker given: pass --broker amqp://user:pass@host:5672/ or set TRIB_BROKER_URL")
@@ -44,6 +47,7 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         guard shutdownGrace >= 0 else { throw ValidationError("--shutdown-grace must be 0 or more seconds") }
         guard maxDeliveries >= 1 else { throw ValidationError("--max-deliveries must be 1 or more") }
+        guard maxPayloadBytes >= 1 else { throw ValidationError("--max-payload-bytes must be 1 or more") }
         if let recycleAfterStuck, recycleAfterStuck < 1 {
             throw ValidationError("--recycle-after-stuck must be 1 or more")
         }
@@ -66,7 +70,8 @@ struct WorkerCommand: AsyncParsableCommand {
                             configuration: .init(queues: queues.isEmpty ? ["default"] : queues,
                                                  concurrency: concurrency, prefetch: prefetch,
                                                  id: workerID, maxDeliveries: maxDeliveries,
-                                                 recycleAfterStuck: recycleAfterStuck),
+                                                 recycleAfterStuck: recycleAfterStuck,
+                                                 maxPayloadBytes: maxPayloadBytes),
                             logger: logger)
         // A worker that stops by itself (recycling) ends the group cleanly, like a signal would.
         let service = ServiceGroupConfiguration.ServiceConfiguration(

@@ -103,3 +103,12 @@ public struct BlockThread: TaskDefinition {
         return milliseconds
     }
 }
+
+/// A string of `count` characters: for size limits.
+public struct Blob: TaskDefinition {
+    public static let name = "blob"
+    public init() {}
+    public func run(_ count: Int, context: TaskContext) async throws -> String {
+        String(repeating: "x", count: max(count, 0))
+    }
+}

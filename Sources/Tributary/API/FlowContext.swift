@@ -23,6 +23,10 @@ public struct FlowContext: Sendable {
             bytes = []
             problem = "the input of '\(T.name)' could not be encoded as JSON: \(error)"
         }
+        if problem == nil, bytes.count > coordinator.maxPayloadBytes {
+            problem = "the input of '\(T.name)' is \(bytes.count) bytes of JSON, over the limit of "
+                + "\(coordinator.maxPayloadBytes); pass large data by reference (a path or URL) or raise maxPayloadBytes"
+        }
         problem = problem ?? options.problem(taskName: T.name)
         let run = TaskRun(id: id, taskName: T.name, options: options, flowRunID: flowRunID, input: bytes)
         if let problem {

@@ -20,29 +20,37 @@ public final class Tributary: Sendable {
     public let registry: Registry
     let logger: Logger
     let observer: (@Sendable (TaskEvent) -> Void)?
+    /// The largest task input, in bytes of JSON, a flow may send; larger ones fail at submit.
+    public let maxPayloadBytes: Int
+    /// 16 MiB: well under RabbitMQ's own message size limit, and large enough for any input that
+    /// should travel by message rather than by reference (a path or URL).
+    public static let defaultMaxPayloadBytes = 16 << 20
     private let connection = Mutex<Task<AMQPBroker, any Error>?>(nil)
 
     /// A client that sends tasks to workers through the RabbitMQ at `url`. It connects on first use.
-    public init(broker url: String, registry: Registry = Registry(), logger: Logger = Logger(label: "tributary"),
-                onEvent: (@Sendable (TaskEvent) -> Void)? = nil) {
-        self.transport = .rabbitMQ(url: url)
-        self.registry = registry
-        self.logger = logger
-        self.observer = onEvent
+    public convenience init(broker url: String, registry: Registry = Registry(),
+                            logger: Logger = Logger(label: "tributary"),
+                            maxPayloadBytes: Int = Tributary.defaultMaxPayloadBytes,
+                            onEvent: (@Sendable (TaskEvent) -> Void)? = nil) {
+        self.init(transport: .rabbitMQ(url: url), registry: registry, logger: logger, maxPayloadBytes: maxPayloadBytes,
+                  observer: onEvent)
     }
 
-    private init(transport: Transport, registry: Registry, logger: Logger, observer: (@Sendable (TaskEvent) -> Void)?) {
+    private init(transport: Transport, registry: Registry, logger: Logger, maxPayloadBytes: Int,
+                 observer: (@Sendable (TaskEvent) -> Void)?) {
         self.transport = transport
         self.registry = registry
         self.logger = logger
+        self.maxPayloadBytes = maxPayloadBytes
         self.observer = observer
     }
 
     /// The embedded default: no broker; tasks run on in-process workers, up to `concurrency` at once.
     public static func local(_ registry: Registry, concurrency: Int = 8, logger: Logger = Logger(label: "tributary"),
+                             maxPayloadBytes: Int = Tributary.defaultMaxPayloadBytes,
                              onEvent: (@Sendable (TaskEvent) -> Void)? = nil) -> Tributary {
         Tributary(transport: .embedded(concurrency: concurrency), registry: registry, logger: logger,
-                  observer: onEvent)
+                  maxPayloadBytes: maxPayloadBytes, observer: onEvent)
     }
 
     /// Runs a flow to its end and returns its output, or throws the error that failed it (a task's
@@ -115,7 +123,7 @@ public final class Tributary: Sendable {
         let broker = InMemoryBroker()
         let worker = Worker(broker: broker, registry: registry,
                             configuration: .init(queues: [InMemoryBroker.anyQueue], concurrency: inProcessConcurrency,
-                                                 id: "in-process"),
+                                                 id: "in-process", maxPayloadBytes: maxPayloadBytes),
                             logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await worker.run() }
@@ -127,7 +135,8 @@ public final class Tributary: Sendable {
     private func execute<Output: Sendable>(flowRunID: String, on broker: any Broker, logger: Logger,
                                            _ body: @escaping @Sendable (FlowContext) async throws -> Output)
         async throws -> Output {
-        let coordinator = Coordinator(broker: broker, flowRunID: flowRunID, logger: logger, observer: observer)
+        let coordinator = Coordinator(broker: broker, flowRunID: flowRunID, logger: logger, observer: observer,
+                                      maxPayloadBytes: maxPayloadBytes)
         try await coordinator.start()
         do {
             let output = try await body(FlowContext(coordinator: coordinator))

@@ -22,9 +22,13 @@ final class Coordinator: Sendable {
     /// that submits faster than the broker takes them holds a bounded backlog.
     private let publishWindow: AsyncSemaphore
 
+    /// The largest input a task may be sent with.
+    let maxPayloadBytes: Int
+
     init(broker: any Broker, flowRunID: String, logger: Logger, observer: (@Sendable (TaskEvent) -> Void)?,
-         publishWindow: Int = 1_000) {
+         maxPayloadBytes: Int, publishWindow: Int = 1_000) {
         self.broker = broker
+        self.maxPayloadBytes = maxPayloadBytes
         self.publishWindow = AsyncSemaphore(permits: publishWindow)
         self.replyQueueName = "trib.reply.\(flowRunID)"
         self.flowRunID = flowRunID

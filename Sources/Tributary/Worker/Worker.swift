@@ -24,10 +24,14 @@ public final class Worker: Service {
         /// Drain and stop once this many timed-out tasks are still running (they ignored
         /// cancellation and hold threads), so a supervisor can start a fresh process. nil: never.
         public var recycleAfterStuck: Int?
+        /// The largest result, in bytes of JSON, a task may send back; a larger one fails the attempt.
+        public var maxPayloadBytes: Int
 
         public init(queues: [String] = ["default"], concurrency: Int = 4, prefetch: Int? = nil,
-                    id: String = Worker.defaultID(), maxDeliveries: Int = 5, recycleAfterStuck: Int? = nil) {
+                    id: String = Worker.defaultID(), maxDeliveries: Int = 5, recycleAfterStuck: Int? = nil,
+                    maxPayloadBytes: Int = Tributary.defaultMaxPayloadBytes) {
             self.recycleAfterStuck = recycleAfterStuck
+            self.maxPayloadBytes = maxPayloadBytes
             self.queues = queues
             self.concurrency = concurrency
             self.prefetch = prefetch
@@ -154,6 +158,13 @@ public final class Worker: Service {
         }) { try await task.run(input, context) }
         let report: ResultMessage
         switch outcome {
+        case .completed(let output) where output.count > configuration.maxPayloadBytes:
+            counters.withLock { $0.failed += 1 }
+            report = result(for: message, .failed, error: RemoteError(
+                type: "OversizedResult",
+                message: "the result of '\(message.taskName)' is \(output.count) bytes of JSON, over the worker's limit "
+                    + "of \(configuration.maxPayloadBytes); return a reference (a path or URL) to large data",
+                retryable: false))
         case .completed(let output):
             counters.withLock { $0.completed += 1 }
             report = result(for: message, .completed, body: output)
