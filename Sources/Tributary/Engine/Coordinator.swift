@@ -16,7 +16,6 @@ final class Coordinator: Sendable {
     private let runs = Mutex<[String: TaskRun]>([:])
     private let timers = Mutex<[String: Task<Void, Never>]>([:])
     private let pendingSubmissions = Mutex<[String: Task<Void, Never>]>([:])
-    private let ignoredResults = Atomic<Int>(0)
     private let runCounter = Atomic<Int>(0)
     /// Task messages the broker has not confirmed yet; `send` waits while it is full, so a flow
     /// that submits faster than the broker takes them holds a bounded backlog.
@@ -41,9 +40,6 @@ final class Coordinator: Sendable {
     func nextTaskRunID() -> String {
         "\(flowRunID).\(runCounter.add(1, ordering: .relaxed).newValue)"
     }
-
-    /// Results that were ignored: duplicates from redelivery, or reports of attempts already ended.
-    var ignoredResultCount: Int { ignoredResults.load(ordering: .relaxed) }
 
     /// Opens the reply queue; results are handled as they arrive, on the transport's thread.
     func start() async throws {
@@ -102,7 +98,7 @@ final class Coordinator: Sendable {
     func handle(_ result: ResultMessage) {
         guard let run = runs.withLock({ $0[result.taskRunID] }), !run.currentState.isFinal,
               run.attempt == result.attempt else {
-            ignoredResults.add(1, ordering: .relaxed)
+            // A duplicate from redelivery, or a late report on an attempt that has already ended.
             logger.debug("ignored a result for an ended run or attempt", metadata: [
                 "task-run": "\(result.taskRunID)", "attempt": "\(result.attempt)", "status": "\(result.status.rawValue)",
             ])
