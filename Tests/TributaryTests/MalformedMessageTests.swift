@@ -14,6 +14,7 @@ struct MalformedMessageTests {
     func deadLettered(label: String, headers: AMQPTable, reason: String) async throws {
         let queue = TestBroker.uniqueQueue("malformed")
         try await withWorkers(1, queue: queue) { workers in
+            let deadLetters = try await DeadLetterWatch.start()
             let connection = try await AMQPConnection.connect(url: TestBroker.url)
             let id = "malformed-\(UUID().uuidString)"
             try await connection.publishConfirmed(OutboundMessage(
@@ -21,7 +22,8 @@ struct MalformedMessageTests {
                 properties: AMQPProperties(messageID: id, headers: headers),
                 body: Array("\u{FF}not json".utf8)))
             await connection.close()
-            let dead = try #require(try await DeadLetters.find(messageID: id), "\(label): not found in trib.dead")
+            let dead = try #require(try await deadLetters.find(messageID: id), "\(label): not found in trib.dead")
+            await deadLetters.stop()
             #expect(dead.properties.headers["x-trib-dead-reason"]?.stringValue?.contains(reason) == true)
             #expect(dead.body == Array("\u{FF}not json".utf8), "the body is kept as it came")
             #expect(workers[0].process.isRunning, "the worker stays up")

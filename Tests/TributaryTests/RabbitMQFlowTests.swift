@@ -116,6 +116,7 @@ struct RabbitMQFlowTests {
     func unknownTaskName() async throws {
         let queue = TestBroker.uniqueQueue("unknown")
         try await withWorkers(1, queue: queue) { _ in
+            let deadLetters = try await DeadLetterWatch.start()
             let client = Tributary(broker: TestBroker.url)
             let (state, runID) = try await client.run(flowNamed: "unknown") { flow in
                 let future = await flow.submit(NotRegistered.self, 1, options: TaskOptions(queue: queue))
@@ -124,8 +125,9 @@ struct RabbitMQFlowTests {
             #expect(state.name == "Failed")
             #expect(state.failure?.remoteType == "Rejected")
             #expect(state.failure?.message.contains("no task named 'not-registered'") == true)
-            let dead = try await DeadLetters.find(messageID: runID)
+            let dead = try await deadLetters.find(messageID: runID)
             #expect(dead?.properties.headers["x-trib-dead-reason"]?.stringValue?.contains("not-registered") == true)
+            await deadLetters.stop()
             await client.close()
         }
     }

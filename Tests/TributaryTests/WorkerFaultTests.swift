@@ -19,8 +19,10 @@ struct WorkerFaultTests {
             let futures = await flow.map(SlowIncrement.self, over: (0..<n).map { SlowIncrement.Input(value: $0, milliseconds: 20) },
                                          options: TaskOptions(queue: queue))
             var completedAtKill: [Int] = []
-            for round in 0..<3 {
-                try await Task.sleep(for: .milliseconds(400))
+            for (round, share) in [0.2, 0.45, 0.7].enumerated() {
+                while futures.filter({ $0.currentState.isCompleted }).count < Int(Double(n) * share) {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
                 completedAtKill.append(futures.filter { $0.currentState.isCompleted }.count)
                 try await pool.killAndRestart(index: round % 3, queue: queue)
             }
@@ -37,11 +39,13 @@ struct WorkerFaultTests {
     @Test("a poison task that crashes every worker running it ends Crashed and is dead-lettered; the rest complete")
     func poisonTask() async throws {
         let queue = TestBroker.uniqueQueue("poison")
+        let isolated = ["--max-deliveries", "2", "--prefetch", "1", "--concurrency", "1"]
         let pool = WorkerPool([
-            try await WorkerProcess(id: "p0-\(queue.suffix(6))", queue: queue, extraArguments: ["--max-deliveries", "2", "--prefetch", "1", "--concurrency", "1"]),
-            try await WorkerProcess(id: "p1-\(queue.suffix(6))", queue: queue, extraArguments: ["--max-deliveries", "2", "--prefetch", "1", "--concurrency", "1"]),
+            try await WorkerProcess(id: "p0-\(queue.suffix(6))", queue: queue, extraArguments: isolated),
+            try await WorkerProcess(id: "p1-\(queue.suffix(6))", queue: queue, extraArguments: isolated),
         ])
-        let supervising = Task { await pool.restartCrashed(queue: queue, extraArguments: ["--max-deliveries", "2", "--prefetch", "1", "--concurrency", "1"]) }
+        let deadLetters = try await DeadLetterWatch.start()
+        let supervising = Task { await pool.restartCrashed(queue: queue, extraArguments: isolated) }
         let client = Tributary(broker: TestBroker.url)
         let (poison, others, poisonID) = try await client.run(flowNamed: "poison") { flow in
             let poison = await flow.submit(CrashWorker.self, "bad record", options: TaskOptions(queue: queue))
@@ -56,7 +60,8 @@ struct WorkerFaultTests {
         #expect(others == Array(1...20))
         let crashed = pool.crashedProcesses
         #expect(crashed >= 2, "the poison task really crashed worker processes (\(crashed))")
-        let dead = try await DeadLetters.find(messageID: poisonID)
+        let dead = try await deadLetters.find(messageID: poisonID)
+        await deadLetters.stop()
         #expect(dead?.properties.headers["x-trib-dead-reason"]?.stringValue?.contains("crash the worker") == true)
     }
 }

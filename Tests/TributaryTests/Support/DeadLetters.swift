@@ -2,21 +2,41 @@ import AMQPClient
 import Foundation
 import Tributary
 
-/// Reads the dead-letter queue.
-enum DeadLetters {
-    /// Takes messages off `trib.dead` until the one with `messageID` turns up (or the queue is empty
-    /// for `limit`).
-    static func find(messageID: String, within limit: Duration = .seconds(10)) async throws -> AMQPDelivery? {
+/// A private copy of every dead letter from the moment it is started: a queue of the test's own
+/// bound to the fanout exchange `trib.dlx`, so tests running side by side never take each
+/// other's dead letters off the shared `trib.dead`.
+final class DeadLetterWatch: Sendable {
+    private let connection: AMQPConnection
+    private let queue: String
+
+    private init(connection: AMQPConnection, queue: String) {
+        self.connection = connection
+        self.queue = queue
+    }
+
+    static func start() async throws -> DeadLetterWatch {
         let connection = try await AMQPConnection.connect(url: TestBroker.url)
-        defer { Task { await connection.close() } }
+        let queue = "test.dead.\(UUID().uuidString)"
+        try await connection.declare(ExchangeDeclaration(name: AMQPBroker.deadLetterExchange, kind: .fanout))
+        try await connection.declare(QueueDeclaration(name: queue, durable: false, exclusive: true, autoDelete: true))
+        try await connection.bind(QueueBinding(queue: queue, exchange: AMQPBroker.deadLetterExchange, routingKey: ""))
+        return DeadLetterWatch(connection: connection, queue: queue)
+    }
+
+    /// The dead letter with `messageID`, waiting up to `limit` for it.
+    func find(messageID: String, within limit: Duration = .seconds(15)) async throws -> AMQPDelivery? {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
-            if let message = try await connection.get(queue: AMQPBroker.deadLetterQueue) {
+            if let message = try await connection.get(queue: queue) {
                 if message.properties.messageID == messageID { return message }
                 continue
             }
             try await Task.sleep(for: .milliseconds(100))
         }
         return nil
+    }
+
+    func stop() async {
+        await connection.close()
     }
 }
