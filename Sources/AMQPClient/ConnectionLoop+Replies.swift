@@ -84,14 +84,7 @@ extension ConnectionLoop {
         for pending in failed { pending.onConfirm?(.failure(error)) }
         generation += 1
         for tag in consumerOrder {
-            if let record = consumers[tag] {
-                amqp_basic_qos(state, Self.dataChannel, 0, record.prefetch, 0)
-                try checkReply(amqp_get_rpc_reply(state), on: channel, doing: "set prefetch")
-                var arena = CArena()
-                amqp_basic_consume(state, Self.dataChannel, arena.bytes(record.queue), arena.bytes(record.tag),
-                                   0, record.noAck ? 1 : 0, 0, amqp_table_t(num_entries: 0, entries: nil))
-                try checkReply(amqp_get_rpc_reply(state), on: channel, doing: "consume from queue '\(record.queue)'")
-            }
+            if let record = consumers[tag] { try startConsumer(record) }
         }
     }
 

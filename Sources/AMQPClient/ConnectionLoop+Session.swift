@@ -211,7 +211,8 @@ extension ConnectionLoop {
         try checkReply(amqp_get_rpc_reply(state), doing: "find queue '\(queue)' to consume from")
     }
 
-    private func startConsumer(_ record: ConsumerRecord) throws(AMQPError) {
+    /// Sets the consumer's prefetch and starts it on the data channel.
+    func startConsumer(_ record: ConsumerRecord) throws(AMQPError) {
         guard let state = connection else { throw AMQPError(.connectionLost, message: "not connected") }
         amqp_basic_qos(state, Self.dataChannel, 0, record.prefetch, 0)
         try checkReply(amqp_get_rpc_reply(state), on: Self.dataChannel, doing: "set prefetch \(record.prefetch)")
