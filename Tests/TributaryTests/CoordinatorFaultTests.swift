@@ -11,7 +11,7 @@ struct CoordinatorFaultTests {
         try await withWorkers([worker]) {
             let client = Process()
             client.executableURL = WorkerProcess.binDirectory.appendingPathComponent("trib")
-            client.arguments = ["run", "slow-fanout", #"{"count": 40, "milliseconds": 200, "queue": "\#(queue)"}"#,
+            client.arguments = ["run", "slow-fanout", #"{"count": 100, "milliseconds": 300, "queue": "\#(queue)"}"#,
                                 "--broker", TestBroker.url, "--no-progress"]
             let output = Pipe()
             client.standardOutput = output
