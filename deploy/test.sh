@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# openssl: the TLS tests generate certificates; iproute2: the network-cut tests build namespaces.
+bash deploy/install.sh openssl iproute2
 bash deploy/rabbitmq.sh start
 swift build --build-tests
 swift test --skip-build --skip BrokerRestartTests "$@"

@@ -25,6 +25,12 @@ extension ConnectionLoop {
         var connectTimeout = timeval(configuration.connectTimeout)
         let opened = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &connectTimeout)
         guard opened == AMQP_STATUS_OK.rawValue else {
+            if opened == AMQP_STATUS_SSL_PEER_VERIFY_FAILED.rawValue
+                || opened == AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED.rawValue {
+                throw AMQPError(.unreachable, message: "the broker at \(where_) presented a TLS certificate this "
+                    + "client does not accept (\(statusText(opened))); if your own CA signed it, pass its PEM file as "
+                    + "cacertfile=PATH in the URL's query, and connect by the host name the certificate names")
+            }
             throw AMQPError(.unreachable, message: "cannot reach the broker at \(where_): \(statusText(opened)); "
                 + "check that RabbitMQ is running there (deploy/rabbitmq.sh start) and the host and port are right")
         }

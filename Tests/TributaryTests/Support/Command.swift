@@ -20,6 +20,11 @@ struct Command {
         return Command(status: process.terminationStatus, reason: process.terminationReason, output: output)
     }
 
+    /// Throws with the command's output unless it exited 0.
+    static func require(_ command: Command) throws {
+        guard command.status == 0 else { throw WorkerProcessError("command failed:\n\(command.output)") }
+    }
+
     /// `trib` from the build directory.
     static func trib(_ arguments: [String], environment: [String: String] = [:]) throws -> Command {
         try run(WorkerProcess.binDirectory.appendingPathComponent("trib"), arguments, environment: environment)
