@@ -19,6 +19,9 @@ public struct AMQPError: Error, Sendable, Equatable, CustomStringConvertible {
         case closed
         /// The broker did not confirm a publish (basic.nack).
         case publishRejected
+        /// A message that cannot go on the wire (a name over 255 bytes, headers larger than a frame).
+        /// Only that publish fails; the connection carries on.
+        case invalidMessage
         /// rabbitmq-c reported an error of its own.
         case library
     }

@@ -48,4 +48,6 @@ struct ConsumerRecord: Sendable {
 struct PendingPublish: Sendable {
     let message: OutboundMessage
     let onConfirm: ConfirmHandler?
+    /// How many times the broker closed the connection while this publish was unconfirmed.
+    var brokerClosures = 0
 }

@@ -77,14 +77,27 @@ extension ConnectionLoop {
     }
 
     /// Forgets the C connection without a handshake; unconfirmed publishes wait to be re-sent.
-    func dropSession() {
+    /// When the broker itself closed the connection (`brokerError`), a publish that was in flight
+    /// each of the last ``maxBrokerClosuresPerPublish`` times is taken to be what the broker cannot
+    /// take: it fails instead of being sent again, so it cannot close the connection for ever.
+    func dropSession(brokerError: AMQPError? = nil) {
         if let state = connection {
             amqp_destroy_connection(state)
             connection = nil
         }
         partialDelivery = nil
-        let pending = unconfirmed.sorted { $0.key < $1.key }.map(\.value)
+        var pending = unconfirmed.sorted { $0.key < $1.key }.map(\.value)
         unconfirmed.removeAll()
+        if let brokerError {
+            for index in pending.indices { pending[index].brokerClosures += 1 }
+            let poison = pending.filter { $0.brokerClosures >= Self.maxBrokerClosuresPerPublish }
+            pending.removeAll { $0.brokerClosures >= Self.maxBrokerClosuresPerPublish }
+            for publish in poison {
+                publish.onConfirm?(.failure(AMQPError(.invalidMessage, message: "the broker closed the connection "
+                    + "each of the \(Self.maxBrokerClosuresPerPublish) times this message was in flight (last: "
+                    + "\(brokerError)); it is not sent again")))
+            }
+        }
         for publish in pending.reversed() { toResend.prepend(publish) }
     }
 
@@ -172,6 +185,12 @@ extension ConnectionLoop {
         guard let state = connection else {
             toResend.append(pending)
             throw AMQPError(.connectionLost, message: "not connected")
+        }
+        do throws(AMQPError) {
+            try pending.message.checkFits(frameMax: Int(amqp_get_frame_max(state)))
+        } catch {
+            pending.onConfirm?(.failure(error))
+            return
         }
         var arena = CArena()
         let exchange = arena.bytes(pending.message.exchange)

@@ -16,6 +16,9 @@ final class ConnectionLoop: @unchecked Sendable {
         var terminalError: AMQPError?
     }
 
+    /// How often the broker may close the connection while one publish is in flight before that
+    /// publish fails rather than being sent again.
+    static let maxBrokerClosuresPerPublish = 5
     static let dataChannel: amqp_channel_t = 1
     static let controlChannel: amqp_channel_t = 2
 
@@ -141,7 +144,7 @@ final class ConnectionLoop: @unchecked Sendable {
         logger.warning("connection to the broker lost; reconnecting", metadata: [
             "broker": "\(configuration.redactedURL)", "error": "\(error)",
         ])
-        dropSession()
+        dropSession(brokerError: error.kind == .connectionClosedByBroker ? error : nil)
         var attempt = 0
         while true {
             attempt += 1

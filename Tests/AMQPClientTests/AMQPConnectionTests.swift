@@ -85,6 +85,28 @@ struct AMQPConnectionTests {
         await connection.close()
     }
 
+    @Test("a message that cannot go on the wire fails alone with a clear error; the connection carries on",
+          arguments: [
+              ("headers larger than a frame", AMQPProperties(headers: ["x-big": .string(String(repeating: "a", count: 200_000))]),
+               "more than one AMQP frame"),
+              ("a task name over 255 bytes", AMQPProperties(type: String(repeating: "t", count: 300)), "at most 255"),
+              ("a NaN in a header (RabbitMQ would close the connection)", AMQPProperties(headers: ["x-n": .double(.nan)]),
+               "only finite numbers"),
+          ])
+    func unsendableMessage(label: String, properties: AMQPProperties, reason: String) async throws {
+        let connection = try await TestBroker.connect()
+        let queue = TestBroker.uniqueQueue("unsendable")
+        try await connection.declare(QueueDeclaration(name: queue, durable: false, autoDelete: true))
+        let error = await #expect(throws: AMQPError.self, "\(label)") {
+            try await connection.publishConfirmed(OutboundMessage(routingKey: queue, properties: properties, body: [1]))
+        }
+        #expect(error?.kind == .invalidMessage)
+        #expect(error?.message.contains(reason) == true)
+        try await connection.publishConfirmed(OutboundMessage(routingKey: queue, body: [7]))
+        #expect(try await connection.get(queue: queue)?.body == [7])
+        await connection.close()
+    }
+
     @Test("re-declaring a queue with other arguments fails with PRECONDITION_FAILED")
     func preconditionFailed() async throws {
         let connection = try await TestBroker.connect()

@@ -26,6 +26,10 @@ public final class Tributary: Sendable {
     /// should travel by message rather than by reference (a path or URL).
     public static let defaultMaxPayloadBytes = 16 << 20
     private let connection = Mutex<Task<AMQPBroker, any Error>?>(nil)
+    private let counters = StatisticsCounters()
+
+    /// Duplicates and malformed replies this client absorbed, over every flow it ran.
+    public var statistics: ClientStatistics { counters.snapshot }
 
     /// A client that sends tasks to workers through the RabbitMQ at `url`. It connects on first use.
     public convenience init(broker url: String, registry: Registry = Registry(),
@@ -136,7 +140,7 @@ public final class Tributary: Sendable {
                                            _ body: @escaping @Sendable (FlowContext) async throws -> Output)
         async throws -> Output {
         let coordinator = Coordinator(broker: broker, flowRunID: flowRunID, logger: logger, observer: observer,
-                                      maxPayloadBytes: maxPayloadBytes)
+                                      statistics: counters, maxPayloadBytes: maxPayloadBytes)
         try await coordinator.start()
         do {
             let output = try await body(FlowContext(coordinator: coordinator))

@@ -13,6 +13,7 @@ final class Coordinator: Sendable {
     private let replyQueue = Mutex<ReplyQueue?>(nil)
     let logger: Logger
     private let observer: (@Sendable (TaskEvent) -> Void)?
+    private let statistics: StatisticsCounters
     private let runs = Mutex<[String: TaskRun]>([:])
     private let timers = Mutex<[String: Task<Void, Never>]>([:])
     private let pendingSubmissions = Mutex<[String: Task<Void, Never>]>([:])
@@ -25,8 +26,9 @@ final class Coordinator: Sendable {
     let maxPayloadBytes: Int
 
     init(broker: any Broker, flowRunID: String, logger: Logger, observer: (@Sendable (TaskEvent) -> Void)?,
-         maxPayloadBytes: Int, publishWindow: Int = 1_000) {
+         statistics: StatisticsCounters, maxPayloadBytes: Int, publishWindow: Int = 1_000) {
         self.broker = broker
+        self.statistics = statistics
         self.maxPayloadBytes = maxPayloadBytes
         self.publishWindow = AsyncSemaphore(permits: publishWindow)
         self.replyQueueName = "trib.reply.\(flowRunID)"
@@ -43,7 +45,9 @@ final class Coordinator: Sendable {
 
     /// Opens the reply queue; results are handled as they arrive, on the transport's thread.
     func start() async throws {
-        let queue = try await broker.openReplyQueue(named: replyQueueName) { [weak self] in self?.handle($0) }
+        let statistics = self.statistics
+        let queue = try await broker.openReplyQueue(named: replyQueueName, onResult: { [weak self] in self?.handle($0) },
+                                                    onMalformed: { statistics.malformedReplies.add(1, ordering: .relaxed) })
         replyQueue.withLock { $0 = queue }
     }
 
@@ -99,6 +103,7 @@ final class Coordinator: Sendable {
         guard let run = runs.withLock({ $0[result.taskRunID] }), !run.currentState.isFinal,
               run.attempt == result.attempt else {
             // A duplicate from redelivery, or a late report on an attempt that has already ended.
+            if result.status != .running { statistics.duplicateResults.add(1, ordering: .relaxed) }
             logger.debug("ignored a result for an ended run or attempt", metadata: [
                 "task-run": "\(result.taskRunID)", "attempt": "\(result.attempt)", "status": "\(result.status.rawValue)",
             ])

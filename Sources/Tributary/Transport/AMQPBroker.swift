@@ -62,21 +62,23 @@ public final class AMQPBroker: Broker {
         }
     }
 
-    public func openReplyQueue(named name: String, onResult: @escaping @Sendable (ResultMessage) -> Void)
-        async throws -> ReplyQueue {
+    public func openReplyQueue(named name: String, onResult: @escaping @Sendable (ResultMessage) -> Void,
+                               onMalformed: @escaping @Sendable () -> Void) async throws -> ReplyQueue {
         try await connection.declare(QueueDeclaration(name: name, durable: false, exclusive: true, autoDelete: true))
         let logger = self.logger
+        let connection = self.connection
         // No acks: the queue is this process's own, and a result it cannot take is moot.
         let tag = try await connection.consume(queue: name, prefetch: 0, noAck: true, onDelivery: { delivery in
             switch WireFormat.decodeResult(delivery) {
             case .success(let result): onResult(result)
             case .failure(let problem):
-                logger.error("dropped a malformed message on the reply queue", metadata: [
+                logger.error("dead-lettered a malformed message on the reply queue", metadata: [
                     "reason": "\(problem.reason)", "queue": "\(name)",
                 ])
+                connection.publish(Self.deadLetterCopy(of: delivery, reason: problem.reason))
+                onMalformed()
             }
         }, onEnd: {})
-        let connection = self.connection
         return ReplyQueue(name: name) {
             try? await connection.cancel(consumerTag: tag)
             try? await connection.delete(queue: name)
@@ -103,13 +105,7 @@ public final class AMQPBroker: Broker {
         case .requeue:
             connection.nack(delivery.tag, requeue: true)
         case .deadLetter(let reason):
-            var properties = delivery.properties
-            properties.headers["x-trib-dead-reason"] = .string(reason)
-            properties.headers["x-trib-original-queue"] = .string(delivery.routingKey)
-            properties.persistent = true
-            let copy = OutboundMessage(exchange: deadLetterExchange, routingKey: delivery.routingKey,
-                                       properties: properties, body: delivery.body)
-            connection.publish(copy) { result in
+            connection.publish(deadLetterCopy(of: delivery, reason: reason)) { result in
                 switch result {
                 case .success: connection.ack(delivery.tag)
                 // The queue's own dead-letter exchange takes it, without the reason header.
@@ -117,6 +113,16 @@ public final class AMQPBroker: Broker {
                 }
             }
         }
+    }
+
+    /// `delivery` addressed to the dead-letter exchange, with why it is there and where it came from.
+    private static func deadLetterCopy(of delivery: AMQPDelivery, reason: String) -> OutboundMessage {
+        var properties = delivery.properties
+        properties.headers["x-trib-dead-reason"] = .string(reason)
+        properties.headers["x-trib-original-queue"] = .string(delivery.routingKey)
+        properties.persistent = true
+        return OutboundMessage(exchange: deadLetterExchange, routingKey: delivery.routingKey,
+                               properties: properties, body: delivery.body)
     }
 
     public func publish(result: ResultMessage, to replyQueue: String,

@@ -6,9 +6,10 @@ public protocol Broker: Sendable {
     /// Publishes a task; `onConfirm` gets nil once the broker holds it, or the error.
     func publish(task: TaskMessage, onConfirm: @escaping @Sendable ((any Error)?) -> Void)
     /// Opens a queue of this process's own for results, named `name`; it goes away with the process.
-    /// `onResult` is called for each result as it arrives (on the transport's thread: keep it short).
-    func openReplyQueue(named name: String, onResult: @escaping @Sendable (ResultMessage) -> Void) async throws
-        -> ReplyQueue
+    /// `onResult` is called for each result as it arrives (on the transport's thread: keep it short);
+    /// `onMalformed` for each message that is not a valid result, after it was dead-lettered.
+    func openReplyQueue(named name: String, onResult: @escaping @Sendable (ResultMessage) -> Void,
+                        onMalformed: @escaping @Sendable () -> Void) async throws -> ReplyQueue
     /// Starts taking tasks from `queue`, at most `prefetch` unacknowledged at a time.
     func consumeTasks(from queue: String, prefetch: Int) async throws -> any TaskConsumer
     /// Publishes a result (or a running report); `onConfirm` gets nil once the broker holds it, or the error.

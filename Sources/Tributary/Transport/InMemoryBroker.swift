@@ -62,8 +62,8 @@ public final class InMemoryBroker: Broker {
         }
     }
 
-    public func openReplyQueue(named name: String, onResult: @escaping @Sendable (ResultMessage) -> Void)
-        async throws -> ReplyQueue {
+    public func openReplyQueue(named name: String, onResult: @escaping @Sendable (ResultMessage) -> Void,
+                               onMalformed: @escaping @Sendable () -> Void) async throws -> ReplyQueue {
         state.withLock { $0.replies[name] = onResult }
         return ReplyQueue(name: name) { [weak self] in
             _ = self?.state.withLock { $0.replies.removeValue(forKey: name) }

@@ -27,7 +27,7 @@ final class DeadLetterWatch: Sendable {
     func find(messageID: String, within limit: Duration = .seconds(15)) async throws -> AMQPDelivery? {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
-            if let message = try await connection.get(queue: queue) {
+            if let message = try await next() {
                 if message.properties.messageID == messageID { return message }
                 continue
             }
@@ -36,7 +36,28 @@ final class DeadLetterWatch: Sendable {
         return nil
     }
 
+    /// The next dead letter, or nil if none is waiting.
+    func next() async throws -> AMQPDelivery? {
+        try await connection.get(queue: queue)
+    }
+
     func stop() async {
         await connection.close()
+    }
+}
+
+extension DeadLetterWatch {
+    /// Every dead letter that carries `header`, keyed by its value, until `count` are in or `limit` passes.
+    func collect(byHeader header: String, count: Int, within limit: Duration) async throws -> [String: AMQPDelivery] {
+        var found: [String: AMQPDelivery] = [:]
+        let deadline = ContinuousClock.now + limit
+        while found.count < count, ContinuousClock.now < deadline {
+            guard let message = try await next() else {
+                try await Task.sleep(for: .milliseconds(100))
+                continue
+            }
+            if let key = message.properties.headers[header]?.stringValue { found[key] = message }
+        }
+        return found
     }
 }
