@@ -54,6 +54,8 @@ public struct Nap: TaskDefinition {
     public struct Report: Codable, Sendable, Equatable {
         public var workerID: String
         public var attempt: Int
+        /// More than 1 when the message was redelivered after a worker was lost.
+        public var deliveries: Int
     }
 
     public static let name = "nap"
@@ -62,7 +64,7 @@ public struct Nap: TaskDefinition {
         if input.onlyUpToAttempt == 0 || context.attempt <= input.onlyUpToAttempt {
             try await Task.sleep(for: .milliseconds(input.milliseconds))
         }
-        return Report(workerID: context.workerID, attempt: context.attempt)
+        return Report(workerID: context.workerID, attempt: context.attempt, deliveries: context.deliveries)
     }
 }
 

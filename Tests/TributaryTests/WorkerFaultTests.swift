@@ -28,8 +28,10 @@ struct WorkerFaultTests {
             }
             return (try await futures.values().reduce(0, +), completedAtKill)
         }
+        let duplicates = client.statistics.duplicateResultsIgnored
         await client.close()
         await pool.disposeAll()
+        print("worker kills: 3 SIGKILLs, \(duplicates) duplicate results absorbed by the coordinator")
         #expect(total == (1...n).reduce(0, +), "every task's result, once")
         #expect(pool.kills == 3, "three workers were killed by SIGKILL")
         #expect(completedWhenKilled.allSatisfy { $0 < n }, "each kill came while the flow still had work: \(completedWhenKilled)")

@@ -9,6 +9,10 @@ public struct TaskContext: Sendable {
     public let attempt: Int
     /// The worker running this attempt.
     public let workerID: String
+    /// How many times this attempt's message has been handed to a worker, this time included: more
+    /// than 1 after a worker was lost while holding it (killed, cut off), so the attempt may have
+    /// run before. Tasks with side effects can check it (Celery's `redelivered`).
+    public let deliveries: Int
     let baseLogger: Logger
 
     /// A logger whose messages carry the flow-run and task-run ids. Built when asked for: most

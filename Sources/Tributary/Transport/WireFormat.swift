@@ -67,7 +67,9 @@ enum WireFormat {
         let reportRunning: Bool
         if case .bool(let b)? = p.headers[Header.reportRunning] { reportRunning = b } else { reportRunning = false }
         let deliveries = Int(clamping: p.headers[Header.deliveries]?.intValue ?? 1)
-        guard deliveries >= 1 else { return malformed("header \(Header.deliveries) must be an integer from 1") }
+        guard (1...1_000_000).contains(deliveries) else {
+            return malformed("header \(Header.deliveries) must be an integer from 1 to 1000000")
+        }
         return .success(TaskMessage(taskRunID: runID, flowRunID: p.headers[Header.flowRun]?.stringValue ?? "",
                                     taskName: name, queue: delivery.routingKey, attempt: Int(attempt),
                                     timeout: timeout, replyTo: replyTo, persistent: p.persistent,

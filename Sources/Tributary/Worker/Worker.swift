@@ -138,7 +138,10 @@ public final class Worker: Service {
         case .success(let decoded):
             message = decoded
         }
-        if delivery.redelivered, await recount(delivery, message) { return }
+        // A message whose count is already past the limit (a copy re-queued by `recount`, or a
+        // producer's own) is dead-lettered by the same path, without running.
+        if delivery.redelivered || message.deliveries > configuration.maxDeliveries,
+           await recount(delivery, message) { return }
         guard let task = registry.task(named: message.taskName) else {
             let known = registry.taskNames.joined(separator: ", ")
             await reject(delivery, reason: "worker \(configuration.id) has no task named '\(message.taskName)' "
@@ -151,7 +154,7 @@ public final class Worker: Service {
         }
         let context = TaskContext(taskName: message.taskName, taskRunID: message.taskRunID,
                                   flowRunID: message.flowRunID, attempt: message.attempt,
-                                  workerID: configuration.id, baseLogger: logger)
+                                  workerID: configuration.id, deliveries: message.deliveries, baseLogger: logger)
         let input = message.input
         let outcome = await TaskExecution.run(timeout: message.timeout, stuck: { [self] change in
             stuckChanged(by: change)

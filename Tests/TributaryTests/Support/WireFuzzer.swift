@@ -34,7 +34,7 @@ struct WireFuzzer {
         var body = Array("41".utf8)
         var breaks = Set<Int>()
         while breaks.count < Int.random(in: 1...3, using: &random) { breaks.insert(Int.random(in: 0..<11, using: &random)) }
-        for kind in breaks {
+        for kind in breaks.sorted() {
             switch kind {
             case 0: properties.headers["x-trib-wire"] = nil
             case 1: properties.headers["x-trib-wire"] = wrongValue(excluding: 1)
@@ -42,7 +42,7 @@ struct WireFuzzer {
             case 3: properties.type = Bool.random(using: &random) ? nil : ""
             case 4: properties.type = "no-such-task-" + randomText(length: Int.random(in: 1...200, using: &random))
             case 5: properties.replyTo = Bool.random(using: &random) ? nil : ""
-            case 6: properties.headers["x-trib-attempt"] = Bool.random(using: &random) ? nil : wrongValue(excluding: 1)
+            case 6: properties.headers["x-trib-attempt"] = invalidAttempt()
             case 7: properties.headers["x-trib-timeout-ms"] = wrongPositive()
             case 8: properties.contentType = "text/" + randomText(length: Int.random(in: 1...30, using: &random))
             case 9: properties.headers["x-trib-deliveries"] = Bool.random(using: &random) ? .int(0) : .int(Int64.max)
@@ -62,7 +62,7 @@ struct WireFuzzer {
         ])
         var breaks = Set<Int>()
         while breaks.count < Int.random(in: 1...3, using: &random) { breaks.insert(Int.random(in: 0..<5, using: &random)) }
-        for kind in breaks {
+        for kind in breaks.sorted() {
             switch kind {
             case 0: properties.headers["x-trib-wire"] = nil
             case 1: properties.headers["x-trib-wire"] = wrongValue(excluding: 1)
@@ -89,6 +89,17 @@ struct WireFuzzer {
         default:
             let value = Int64.random(in: -1_000_000...1_000_000, using: &random)
             return .int(value == excluded ? value + 2 : value)
+        }
+    }
+
+    /// Missing, of a wrong type, or outside 1...1,000,000.
+    private mutating func invalidAttempt() -> AMQPFieldValue? {
+        switch Int.random(in: 0..<5, using: &random) {
+        case 0: return nil
+        case 1: return .int(0)
+        case 2: return .int(-Int64.random(in: 1...Int64.max, using: &random))
+        case 3: return .int(Int64.random(in: 1_000_001...Int64.max, using: &random))
+        default: return .string("1")
         }
     }
 

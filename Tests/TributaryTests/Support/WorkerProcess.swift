@@ -14,16 +14,19 @@ final class WorkerProcess: @unchecked Sendable {
         return URL(fileURLWithPath: exe).deletingLastPathComponent()
     }
 
-    /// Starts a worker and waits until it says it is ready.
+    /// Starts a worker and waits until it says it is ready. `launcher` runs it through another
+    /// program that execs it (such as `ip netns exec NAME`), so the process is still the worker.
     init(id: String, queue: String, concurrency: Int = 4, prefetch: Int? = nil, shutdownGrace: Int = 30,
-         broker: String = TestBroker.url, extraArguments: [String] = []) async throws {
+         broker: String = TestBroker.url, extraArguments: [String] = [], launcher: [String] = []) async throws {
         self.id = id
         logURL = FileManager.default.temporaryDirectory.appendingPathComponent("trib-\(id)-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
-        process.executableURL = Self.binDirectory.appendingPathComponent("trib")
-        var arguments = ["worker", "--broker", broker, "--queue", queue, "--concurrency", "\(concurrency)",
-                         "--id", id, "--shutdown-grace", "\(shutdownGrace)"]
+        let trib = Self.binDirectory.appendingPathComponent("trib")
+        process.executableURL = launcher.first.map { URL(fileURLWithPath: $0) } ?? trib
+        var arguments = launcher.isEmpty ? [] : Array(launcher.dropFirst()) + [trib.path]
+        arguments += ["worker", "--broker", broker, "--queue", queue, "--concurrency", "\(concurrency)",
+                      "--id", id, "--shutdown-grace", "\(shutdownGrace)"]
         if let prefetch { arguments += ["--prefetch", "\(prefetch)"] }
         arguments += extraArguments
         process.arguments = arguments
