@@ -10,7 +10,8 @@ public struct FlowContext: Sendable {
     public var logger: Logger { coordinator.logger }
 
     /// Submits a task run and returns its future at once. The run is sent when every future in
-    /// `waitFor` has completed; if one of them did not, the run ends Cancelled without running.
+    /// `waitFor` has completed; if one of them did not, the run ends Cancelled without running,
+    /// unless that dependency was given as `future.allowingFailure()`.
     public func submit<T: TaskDefinition>(_ task: T.Type, _ input: T.Input, waitFor: [any TaskDependency] = [],
                                           options: TaskOptions? = nil) async -> TaskFuture<T.Output> {
         let options = options ?? T.options

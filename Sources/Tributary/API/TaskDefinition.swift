@@ -31,12 +31,15 @@ public protocol FlowDefinition: Sendable {
     static var name: String { get }
     /// Where the flow's tasks run; `.workers` (the default) is the client's broker.
     static var taskRunner: TaskRunner { get }
+    /// Code to run when a run of the flow ends, by its final state (none by default).
+    static var hooks: FlowHooks { get }
     init()
     func run(_ input: Input, flow: FlowContext) async throws -> Output
 }
 
 extension FlowDefinition {
     public static var taskRunner: TaskRunner { .workers }
+    public static var hooks: FlowHooks { FlowHooks() }
 }
 
 /// Where a flow's tasks run, like Prefect's task runners.

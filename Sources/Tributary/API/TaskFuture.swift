@@ -4,6 +4,12 @@ public protocol TaskDependency: Sendable {
     var taskName: String { get }
     /// Waits until the run has ended and returns its final state.
     func finalState() async -> TaskState
+    /// Whether a run waiting for this one is sent even when this one did not complete.
+    var allowsFailure: Bool { get }
+}
+
+extension TaskDependency {
+    public var allowsFailure: Bool { false }
 }
 
 /// The handle to a submitted task run: returned at once, resolved when a worker's result arrives.
@@ -17,6 +23,7 @@ public struct TaskFuture<Output: Codable & Sendable>: TaskDependency {
     /// it ended badly.
     public var value: Output {
         get async throws {
+            run.markObserved()
             let final = await run.finished()
             if let failure = final.failure { throw failure }
             guard let bytes = run.output else {
@@ -36,7 +43,17 @@ public struct TaskFuture<Output: Codable & Sendable>: TaskDependency {
 
     /// The final state, without throwing: for flows that branch on failure.
     public var state: TaskState {
-        get async { await run.finished() }
+        get async {
+            run.markObserved()
+            return await run.finished()
+        }
+    }
+
+    /// This run as a dependency that lets the waiting run go ahead whatever this one's outcome
+    /// (Prefect's `allow_failure`). The waiting run is sent once this one has ended; the flow reads
+    /// this one's state to see how it ended. Waiting this way counts as handling its failure.
+    public func allowingFailure() -> AllowedFailure<Output> {
+        AllowedFailure(upstream: self)
     }
 
     /// The state right now (Pending, Running, Retrying, or final).
@@ -60,4 +77,13 @@ extension Array {
         for future in self { states.append(await future.state) }
         return states
     }
+}
+
+/// A dependency on a run whose failure does not stop the waiting run: see ``TaskFuture/allowingFailure()``.
+public struct AllowedFailure<Output: Codable & Sendable>: TaskDependency {
+    let upstream: TaskFuture<Output>
+    public var taskRunID: String { upstream.taskRunID }
+    public var taskName: String { upstream.taskName }
+    public var allowsFailure: Bool { true }
+    public func finalState() async -> TaskState { await upstream.state }
 }

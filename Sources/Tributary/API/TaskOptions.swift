@@ -14,9 +14,23 @@ public struct TaskOptions: Sendable {
     public var tags: Set<String>
     /// Persistent messages survive a broker restart; transient ones are faster.
     public var persistent: Bool
+    /// Reuse a stored result instead of running, and store this run's result; nil: always run.
+    public var cache: CachePolicy?
+    /// Run by the coordinator when the run ends Completed (not Cached).
+    public var onCompletion: [TaskHook]
+    /// Run when the run ends Failed, Crashed or TimedOut.
+    public var onFailure: [TaskHook]
+    /// Run each time a failed attempt is retried.
+    public var onRetry: [TaskHook]
 
     public init(retries: Int = 0, retryDelay: RetryDelay = .none, retryCondition: (@Sendable (RemoteError) -> Bool)? = nil,
-                timeout: Duration? = nil, queue: String = "default", tags: Set<String> = [], persistent: Bool = true) {
+                timeout: Duration? = nil, queue: String = "default", tags: Set<String> = [], persistent: Bool = true,
+                cache: CachePolicy? = nil, onCompletion: [TaskHook] = [], onFailure: [TaskHook] = [],
+                onRetry: [TaskHook] = []) {
+        self.cache = cache
+        self.onCompletion = onCompletion
+        self.onFailure = onFailure
+        self.onRetry = onRetry
         self.retries = retries
         self.retryDelay = retryDelay
         self.retryCondition = retryCondition

@@ -4,6 +4,8 @@ public enum TaskState: Sendable, Equatable, CustomStringConvertible {
     case running
     case retrying
     case completed
+    /// Completed by reusing a stored result (a cache hit): it never reached a worker.
+    case cached
     case failed(TaskFailure)
     case crashed(TaskFailure)
     case cancelled(TaskFailure)
@@ -16,6 +18,7 @@ public enum TaskState: Sendable, Equatable, CustomStringConvertible {
         case .running: "Running"
         case .retrying: "Retrying"
         case .completed: "Completed"
+        case .cached: "Cached"
         case .failed: "Failed"
         case .crashed: "Crashed"
         case .cancelled: "Cancelled"
@@ -31,7 +34,16 @@ public enum TaskState: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var isCompleted: Bool { self == .completed }
+    /// Completed or Cached: the run has an output.
+    public var isCompleted: Bool { self == .completed || self == .cached }
+
+    /// Failed, Crashed or TimedOut: the run itself went wrong (Cancelled runs never ran).
+    public var isFailure: Bool {
+        switch self {
+        case .failed, .crashed, .timedOut: true
+        default: false
+        }
+    }
 
     /// The failure of a run that ended badly; nil otherwise.
     public var failure: TaskFailure? {

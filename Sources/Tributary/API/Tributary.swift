@@ -22,6 +22,8 @@ public final class Tributary: Sendable {
     let observer: (@Sendable (TaskEvent) -> Void)?
     /// The largest task input, in bytes of JSON, a flow may send; larger ones fail at submit.
     public let maxPayloadBytes: Int
+    /// Where results of tasks with a cache policy are kept.
+    public let resultStore: any ResultStore
     /// 16 MiB: well under RabbitMQ's own message size limit, and large enough for any input that
     /// should travel by message rather than by reference (a path or URL).
     public static let defaultMaxPayloadBytes = 16 << 20
@@ -35,14 +37,16 @@ public final class Tributary: Sendable {
     public convenience init(broker url: String, registry: Registry = Registry(),
                             logger: Logger = Logger(label: "tributary"),
                             maxPayloadBytes: Int = Tributary.defaultMaxPayloadBytes,
+                            resultStore: any ResultStore = LocalResultStore(),
                             onEvent: (@Sendable (TaskEvent) -> Void)? = nil) {
         self.init(transport: .rabbitMQ(url: url), registry: registry, logger: logger, maxPayloadBytes: maxPayloadBytes,
-                  observer: onEvent)
+                  resultStore: resultStore, observer: onEvent)
     }
 
     private init(transport: Transport, registry: Registry, logger: Logger, maxPayloadBytes: Int,
-                 observer: (@Sendable (TaskEvent) -> Void)?) {
+                 resultStore: any ResultStore, observer: (@Sendable (TaskEvent) -> Void)?) {
         self.transport = transport
+        self.resultStore = resultStore
         self.registry = registry
         self.logger = logger
         self.maxPayloadBytes = maxPayloadBytes
@@ -52,15 +56,16 @@ public final class Tributary: Sendable {
     /// The embedded default: no broker; tasks run on in-process workers, up to `concurrency` at once.
     public static func local(_ registry: Registry, concurrency: Int = 8, logger: Logger = Logger(label: "tributary"),
                              maxPayloadBytes: Int = Tributary.defaultMaxPayloadBytes,
+                             resultStore: any ResultStore = LocalResultStore(),
                              onEvent: (@Sendable (TaskEvent) -> Void)? = nil) -> Tributary {
         Tributary(transport: .embedded(concurrency: concurrency), registry: registry, logger: logger,
-                  maxPayloadBytes: maxPayloadBytes, observer: onEvent)
+                  maxPayloadBytes: maxPayloadBytes, resultStore: resultStore, observer: onEvent)
     }
 
     /// Runs a flow to its end and returns its output, or throws the error that failed it (a task's
     /// ``TaskFailure`` when the flow did not handle it).
     public func run<F: FlowDefinition>(_ flow: F.Type, _ input: F.Input) async throws -> F.Output {
-        try await runFlow(named: F.name, taskRunner: F.taskRunner) { context in
+        try await runFlow(named: F.name, taskRunner: F.taskRunner, hooks: F.hooks) { context in
             try await F().run(input, flow: context)
         }
     }
@@ -71,14 +76,17 @@ public final class Tributary: Sendable {
             let known = registry.flowNames.joined(separator: ", ")
             throw TributaryError.unknownFlow(name: name, known: known.isEmpty ? "none" : known)
         }
-        return try await runFlow(named: name, taskRunner: flow.taskRunner) { try await flow.run(input, $0) }
+        return try await runFlow(named: name, taskRunner: flow.taskRunner, hooks: flow.hooks) {
+            try await flow.run(input, $0)
+        }
     }
 
     /// Runs a closure as a flow named `name`: a flow written inline rather than as a type.
     public func run<Output: Sendable>(flowNamed name: String, taskRunner: TaskRunner = .workers,
+                                      hooks: FlowHooks = FlowHooks(),
                                       _ body: @escaping @Sendable (FlowContext) async throws -> Output)
         async throws -> Output {
-        try await runFlow(named: name, taskRunner: taskRunner, body)
+        try await runFlow(named: name, taskRunner: taskRunner, hooks: hooks, body)
     }
 
     /// Closes the broker connection, if one was opened.
@@ -87,7 +95,7 @@ public final class Tributary: Sendable {
         if let broker = try? await task?.value { await broker.close() }
     }
 
-    private func runFlow<Output: Sendable>(named name: String, taskRunner: TaskRunner,
+    private func runFlow<Output: Sendable>(named name: String, taskRunner: TaskRunner, hooks: FlowHooks,
                                            _ body: @escaping @Sendable (FlowContext) async throws -> Output)
         async throws -> Output {
         let flowRunID = UUID().uuidString.lowercased()
@@ -102,10 +110,26 @@ public final class Tributary: Sendable {
                 try await self.execute(flowRunID: flowRunID, on: broker, logger: logger, body)
             }
             logger.info("flow run Completed", metadata: ["duration": "\(started.duration(to: .now))"])
+            await runHooks(hooks, FlowRunInfo(flowName: name, flowRunID: flowRunID, state: .completed, error: nil,
+                                              duration: started.duration(to: .now)), logger: logger)
             return output
         } catch {
-            logger.error("flow run Failed", metadata: ["error": "\(error)"])
+            let state = FlowState(endedBy: error)
+            logger.error("flow run \(state.rawValue)", metadata: ["error": "\(error)"])
+            await runHooks(hooks, FlowRunInfo(flowName: name, flowRunID: flowRunID, state: state, error: error,
+                                              duration: started.duration(to: .now)), logger: logger)
             throw error
+        }
+    }
+
+    /// Runs the hooks for the flow run's final state, one after another; a hook's error is logged.
+    private func runHooks(_ hooks: FlowHooks, _ info: FlowRunInfo, logger: Logger) async {
+        for hook in hooks.hooks(for: info.state) {
+            do {
+                try await hook.body(info)
+            } catch {
+                logger.error("a flow hook failed", metadata: ["error": "\(error)"])
+            }
         }
     }
 
@@ -140,12 +164,14 @@ public final class Tributary: Sendable {
                                            _ body: @escaping @Sendable (FlowContext) async throws -> Output)
         async throws -> Output {
         let coordinator = Coordinator(broker: broker, flowRunID: flowRunID, logger: logger, observer: observer,
-                                      statistics: counters, maxPayloadBytes: maxPayloadBytes)
+                                      statistics: counters, resultStore: resultStore, maxPayloadBytes: maxPayloadBytes)
         try await coordinator.start()
         do {
             let output = try await body(FlowContext(coordinator: coordinator))
             await coordinator.waitForOutstanding()
             await coordinator.shutdown()
+            let unhandled = coordinator.unhandledFailures
+            if !unhandled.isEmpty { throw UnhandledTaskFailures(failures: unhandled) }
             return output
         } catch {
             await coordinator.shutdown()

@@ -14,6 +14,12 @@ final class Coordinator: Sendable {
     let logger: Logger
     private let observer: (@Sendable (TaskEvent) -> Void)?
     private let statistics: StatisticsCounters
+    /// Where results of runs with a cache policy are looked up and kept.
+    private let resultStore: any ResultStore
+    /// Hooks and result-store writes still running; the flow waits for them before it ends.
+    private let background = Mutex<[UUID: Task<Void, Never>]>([:])
+    /// Runs that ended Failed, Crashed or TimedOut, for the flow's final state.
+    private let failedRuns = Mutex<[TaskRun]>([])
     private let runs = Mutex<[String: TaskRun]>([:])
     private let timers = Mutex<[String: Task<Void, Never>]>([:])
     private let pendingSubmissions = Mutex<[String: Task<Void, Never>]>([:])
@@ -26,8 +32,10 @@ final class Coordinator: Sendable {
     let maxPayloadBytes: Int
 
     init(broker: any Broker, flowRunID: String, logger: Logger, observer: (@Sendable (TaskEvent) -> Void)?,
-         statistics: StatisticsCounters, maxPayloadBytes: Int, publishWindow: Int = 1_000) {
+         statistics: StatisticsCounters, resultStore: any ResultStore, maxPayloadBytes: Int,
+         publishWindow: Int = 1_000) {
         self.broker = broker
+        self.resultStore = resultStore
         self.statistics = statistics
         self.maxPayloadBytes = maxPayloadBytes
         self.publishWindow = AsyncSemaphore(permits: publishWindow)
@@ -56,13 +64,14 @@ final class Coordinator: Sendable {
         runs.withLock { $0[run.id] = run }
         emit(run, .pending)
         if dependencies.isEmpty {
+            if await reuseCachedResult(run) { return }
             await send(run, attempt: 1)
             return
         }
         let task = Task {
             for dependency in dependencies {
                 let final = await dependency.finalState()
-                guard final.isCompleted else {
+                guard final.isCompleted || dependency.allowsFailure else {
                     self.end(run, .cancelled(run.failure("Cancelled", RemoteError(
                         type: "UpstreamFailed",
                         message: "not run: task '\(dependency.taskName)' (run \(dependency.taskRunID)) "
@@ -70,9 +79,74 @@ final class Coordinator: Sendable {
                     return
                 }
             }
+            if await self.reuseCachedResult(run) { return }
             await self.send(run, attempt: 1)
         }
         pendingSubmissions.withLock { $0[run.id] = task }
+    }
+
+    /// Ends the run Cached if its cache policy finds a valid stored result. A store that cannot
+    /// be read is logged and the run goes ahead: a cache never stops work.
+    private func reuseCachedResult(_ run: TaskRun) async -> Bool {
+        guard let policy = run.options.cache else { return false }
+        let key = policy.storeKey(taskName: run.taskName, input: run.input)
+        do {
+            guard let stored = try await resultStore.read(key: key), stored.isValid() else { return false }
+            end(run, .cached, output: stored.output)
+            return true
+        } catch {
+            logger.warning("could not read the result store; running the task", metadata: [
+                "task-run": "\(run.id)", "error": "\(error)",
+            ])
+            return false
+        }
+    }
+
+    private func storeResult(of run: TaskRun, output: [UInt8]) {
+        guard let policy = run.options.cache else { return }
+        let key = policy.storeKey(taskName: run.taskName, input: run.input)
+        let now = Date()
+        let stored = StoredResult(taskName: run.taskName, output: output, storedAt: now,
+                                  expiresAt: policy.expiration.map { now.addingTimeInterval($0.timeInterval) })
+        inBackground { [resultStore, logger] in
+            do {
+                try await resultStore.write(stored, key: key)
+            } catch {
+                logger.warning("could not store a result for caching", metadata: [
+                    "task-run": "\(run.id)", "error": "\(error)",
+                ])
+            }
+        }
+    }
+
+    private func runHooks(_ hooks: [TaskHook], _ run: TaskRun, _ state: TaskState, error: RemoteError?) {
+        guard !hooks.isEmpty else { return }
+        let info = TaskRunInfo(taskName: run.taskName, taskRunID: run.id, flowRunID: flowRunID, attempt: run.attempt,
+                               state: state, error: error)
+        inBackground { [logger] in
+            for hook in hooks {
+                do {
+                    try await hook.body(info)
+                } catch {
+                    logger.error("a task hook failed", metadata: ["task-run": "\(info.taskRunID)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Runs `work` as part of this flow run: the flow does not end before it has.
+    private func inBackground(_ work: @escaping @Sendable () async -> Void) {
+        let id = UUID()
+        let task = Task {
+            await work()
+            _ = self.background.withLock { $0.removeValue(forKey: id) }
+        }
+        background.withLock { $0[id] = task }
+    }
+
+    /// The runs that ended Failed, Crashed or TimedOut and whose outcome the flow never looked at.
+    var unhandledFailures: [TaskFailure] {
+        failedRuns.withLock { $0 }.filter { !$0.wasObserved }.compactMap { $0.currentState.failure }
     }
 
     private func send(_ run: TaskRun, attempt: Int) async {
@@ -139,6 +213,7 @@ final class Coordinator: Sendable {
         if attempt <= run.options.retries && retryAllowed {
             guard run.transition(to: .retrying) else { return }
             emit(run, .retrying)
+            runHooks(run.options.onRetry, run, .retrying, error: error)
             let delay = run.options.retryDelay.delay(beforeRetry: attempt)
             logger.info("task attempt failed; retrying", metadata: [
                 "task": "\(run.taskName)", "task-run": "\(run.id)", "attempt": "\(attempt)",
@@ -190,6 +265,13 @@ final class Coordinator: Sendable {
                 "task": "\(run.taskName)", "task-run": "\(run.id)", "error": "\(failure.error)",
             ])
         }
+        if final == .completed, let output {
+            storeResult(of: run, output: output)
+            runHooks(run.options.onCompletion, run, final, error: nil)
+        } else if final.isFailure {
+            failedRuns.withLock { $0.append(run) }
+            runHooks(run.options.onFailure, run, final, error: final.failure?.error)
+        }
         emit(run, final)
     }
 
@@ -198,10 +280,14 @@ final class Coordinator: Sendable {
                             attempt: run.attempt, state: state))
     }
 
-    /// Waits until every run submitted so far has ended.
+    /// Waits until every run submitted so far has ended, and its hooks and result writes are done.
+    /// (Waiting here does not count as the flow looking at a run's outcome.)
     func waitForOutstanding() async {
         while let next = runs.withLock({ $0.values.first }) {
             _ = await next.finished()
+        }
+        while let next = background.withLock({ $0.popFirst()?.value }) {
+            await next.value
         }
     }
 

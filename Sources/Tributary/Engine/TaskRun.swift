@@ -14,6 +14,7 @@ final class TaskRun: Sendable {
         var taskState: TaskState = .pending
         var output: [UInt8]?
         var onFinish: [@Sendable (TaskState) -> Void] = []
+        var observed = false
     }
 
     private let state = Mutex(State())
@@ -72,6 +73,15 @@ final class TaskRun: Sendable {
             return nil
         }
         if let final { callback(final) }
+    }
+
+    /// Whether the flow looked at the run's outcome (its value, its state, or as a dependency):
+    /// a failure it looked at counts as handled.
+    var wasObserved: Bool { state.withLock { $0.observed } }
+
+    /// Records that the flow looked at the run's outcome.
+    func markObserved() {
+        state.withLock { $0.observed = true }
     }
 
     /// Waits for the final state.

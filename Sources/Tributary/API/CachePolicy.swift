@@ -1,0 +1,54 @@
+import Crypto
+import Foundation
+
+/// When a task run may reuse an earlier run's result instead of running: Prefect's cache policies.
+/// A run with a cache policy looks its key up in the client's ``ResultStore``; a result that is
+/// there and not expired ends the run Cached without sending it to a worker, and a run that
+/// completes stores its result under the key.
+///
+/// ```swift
+/// TaskOptions(cache: .inputs(version: "2", expiration: .seconds(3600)))   // same task, same input
+/// TaskOptions(cache: .key("train-\(alpha)-\(datasetDate)"))               // a key of your own
+/// ```
+public struct CachePolicy: Sendable, Equatable {
+    enum Source: Sendable, Equatable {
+        case inputs(version: String)
+        case key(String)
+    }
+
+    let source: Source
+    /// How long a stored result may be reused; nil keeps it for ever.
+    public var expiration: Duration?
+
+    /// Keyed by the task's name, `version` and its JSON input: change `version` when the task's
+    /// code changes what it returns.
+    public static func inputs(version: String = "1", expiration: Duration? = nil) -> CachePolicy {
+        CachePolicy(source: .inputs(version: version), expiration: expiration)
+    }
+
+    /// Keyed by the task's name and a key the flow computes (a key function's result).
+    public static func key(_ key: String, expiration: Duration? = nil) -> CachePolicy {
+        CachePolicy(source: .key(key), expiration: expiration)
+    }
+
+    /// The store key for a run of `taskName` with `input`: a SHA-256, safe as a file name.
+    func storeKey(taskName: String, input: [UInt8]) -> String {
+        var hash = SHA256()
+        hash.update(data: Array(taskName.utf8) + [0])
+        switch source {
+        case .inputs(let version):
+            hash.update(data: Array("inputs:\(version)".utf8) + [0])
+            hash.update(data: input)
+        case .key(let key):
+            hash.update(data: Array("key:\(key)".utf8))
+        }
+        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, for `Date` arithmetic.
+    var timeInterval: TimeInterval {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

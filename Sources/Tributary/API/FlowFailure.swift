@@ -1,0 +1,27 @@
+import AMQPClient
+
+/// A flow whose body returned while task runs it submitted had failed and it never looked at them
+/// (their value, their state, or as a dependency): the flow is Failed, as in Prefect.
+public struct UnhandledTaskFailures: Error, CustomStringConvertible {
+    public let failures: [TaskFailure]
+
+    public var description: String {
+        let listed = failures.prefix(5).map { "'\($0.taskName)' (run \($0.taskRunID)) \($0.stateName): \($0.message)" }
+        let more = failures.count > 5 ? " and \(failures.count - 5) more" : ""
+        return "the flow returned, but \(failures.count) task run(s) it submitted failed and it never looked at them: "
+            + listed.joined(separator: "; ") + more
+            + "; await their value or state (or wait for them with allowFailure) to handle a failure"
+    }
+}
+
+extension FlowState {
+    /// The final state a flow run ends in when `error` ends it: Cancelled for cancellation,
+    /// Crashed when the broker could not be used, Failed otherwise.
+    init(endedBy error: any Error) {
+        switch error {
+        case is CancellationError: self = .cancelled
+        case is AMQPError: self = .crashed
+        default: self = .failed
+        }
+    }
+}
