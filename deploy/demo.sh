@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds `trib` and runs the demo flow (training-pipeline) twice: on the embedded default (no
-# broker), then over a local RabbitMQ (started here) with two worker processes. Both print the
-# same result. `deploy/demo.sh --embedded` runs only the first.
+# Builds `trib` and runs the demo flow (training-pipeline): on the embedded default (no broker),
+# then over a local RabbitMQ (started here) with two worker processes, twice. The second run over
+# RabbitMQ takes extract, validate and train from the result store (Cached) instead of running
+# them. Each run ends with a notification from the flow's hooks (to the log; also POSTed to
+# TRIB_WEBHOOK_URL if set). `deploy/demo.sh --embedded` runs only the first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -9,10 +11,14 @@ bash deploy/install.sh
 swift build --product trib
 trib=$(swift build --show-bin-path)/trib
 input='{"pages": 6, "alphas": [0, 0.1, 1, 10, 100], "threshold": 0.95}'
+# notice: shows the hooks' notifications (and warnings) but not every task's progress.
+export TRIB_LOG_LEVEL=${TRIB_LOG_LEVEL:-notice}
+mkdir -p .deploy
+rm -rf .deploy/results-embedded .deploy/results
 
 echo
 echo "== training-pipeline on the embedded default (no broker)"
-"$trib" run training-pipeline "$input"
+TRIB_RESULT_STORE=.deploy/results-embedded "$trib" run training-pipeline "$input"
 
 if [ "${1:-}" = "--embedded" ]; then
     exit 0
@@ -27,7 +33,6 @@ stop_workers() {
 }
 trap stop_workers EXIT
 
-mkdir -p .deploy
 for n in 1 2; do
     "$trib" worker --concurrency 4 --id "demo-worker-$n" >".deploy/demo-worker-$n.log" 2>&1 &
     workers+=($!)
@@ -36,6 +41,11 @@ for n in 1 2; do
     for _ in $(seq 100); do grep -q "worker ready" ".deploy/demo-worker-$n.log" && break; sleep 0.1; done
 done
 
+export TRIB_RESULT_STORE=.deploy/results
 echo
 echo "== training-pipeline over RabbitMQ with 2 worker processes (logs: .deploy/demo-worker-*.log)"
-TRIB_LOG_LEVEL=${TRIB_LOG_LEVEL:-info} "$trib" run training-pipeline "$input"
+"$trib" run training-pipeline "$input"
+
+echo
+echo "== the same run again: extract, validate and train are reused from the result store (reusedFromCache)"
+"$trib" run training-pipeline "$input"

@@ -5,7 +5,7 @@ public enum Examples {
     public static let tasks: [any TaskDefinition.Type] = [
         Increment.self, Square.self, Sum.self,
         Flaky.self, AlwaysFails.self, Nap.self, Burn.self, SlowIncrement.self, CrashWorker.self, BlockThread.self, Blob.self,
-        Extract.self, Validate.self, Train.self, Evaluate.self, Promote.self,
+        Extract.self, Validate.self, Train.self, Evaluate.self, Promote.self, FetchBaseline.self,
     ]
 
     public static let flows: [any FlowDefinition.Type] = [TrainingPipeline.self, SlowFanout.self]

@@ -2,8 +2,13 @@ import Foundation
 
 /// JSON encoding of task inputs, outputs and errors on the wire.
 enum WireJSON {
-    // Configured once and never changed, so one instance of each serves every thread.
-    private static let encoder = JSONEncoder()
+    // Configured once and never changed, so one instance of each serves every thread. Sorted keys
+    // make the same value encode to the same bytes in every process, which cache keys rely on.
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }()
     private static let decoder = JSONDecoder()
 
     static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {

@@ -10,7 +10,7 @@ public struct Extract: TaskDefinition {
 
     public static let name = "extract"
     public static let options = TaskOptions(retries: 3, retryDelay: .exponential(base: .milliseconds(50), jitter: 0.1),
-                                            timeout: .seconds(30))
+                                            timeout: .seconds(30), cache: PipelineCache.policy)
     public init() {}
     public func run(_ page: Int, context: TaskContext) async throws -> [String] {
         if page % 3 == 1 && context.attempt == 1 { throw ServiceUnavailable(page: page) }
@@ -27,6 +27,7 @@ public struct ValidatedRows: Codable, Sendable, Equatable {
 /// Parses CSV rows into numbers; a malformed row is rejected with a reason, never guessed at.
 public struct Validate: TaskDefinition {
     public static let name = "validate"
+    public static let options = TaskOptions(cache: PipelineCache.policy)
     public init() {}
     public func run(_ lines: [String], context: TaskContext) async throws -> ValidatedRows {
         var result = ValidatedRows(rows: [], rejected: [])
@@ -61,6 +62,7 @@ public struct Train: TaskDefinition {
     }
 
     public static let name = "train"
+    public static let options = TaskOptions(cache: PipelineCache.policy)
     public init() {}
     public func run(_ input: Input, context: TaskContext) async throws -> Model {
         Model(alpha: input.alpha, weights: try LeastSquares.fitRidge(rows: input.rows, alpha: input.alpha))
@@ -92,5 +94,26 @@ public struct Promote: TaskDefinition {
     public init() {}
     public func run(_ score: Evaluate.Score, context: TaskContext) async throws -> String {
         "ridge-alpha-\(score.alpha)"
+    }
+}
+
+/// The pipeline's expensive steps (extract, validate, train) keep their results for an hour, so a
+/// re-run (after a failure downstream, say) skips them.
+enum PipelineCache {
+    static let policy = CachePolicy.inputs(version: "1", expiration: .seconds(3600))
+}
+
+/// The R² of the model now in production, from a model registry. The simulated registry is empty
+/// until a baseline is given, and then this fails: the flow branches on that failure.
+public struct FetchBaseline: TaskDefinition {
+    public struct RegistryEmpty: Error, NonRetryableError, CustomStringConvertible {
+        public var description: String { "the model registry has no production model yet" }
+    }
+
+    public static let name = "fetch-baseline"
+    public init() {}
+    public func run(_ baseline: Double?, context: TaskContext) async throws -> Double {
+        guard let baseline else { throw RegistryEmpty() }
+        return baseline
     }
 }

@@ -1,17 +1,25 @@
+import Foundation
 import Tributary
 
 /// The demo: extract pages from a flaky API (retries), validate rows (malformed ones rejected and
 /// counted), train ridge models over several alphas in parallel, evaluate them on held-out rows,
-/// and promote the best only if it beats the threshold — a branch decided at run time.
+/// and promote the best only if it beats the threshold and the production model — a branch
+/// decided at run time. Extract, validate and train are cached, so a re-run skips them; fetching
+/// the production model's score may fail, and the flow takes another branch when it does. Its
+/// hooks send a notification when it ends (to the log, and to `TRIB_WEBHOOK_URL` if set).
 public struct TrainingPipeline: FlowDefinition {
     public struct Input: Codable, Sendable {
         public var pages: Int
         public var alphas: [Double]
         public var threshold: Double
-        public init(pages: Int = 6, alphas: [Double] = [0, 0.1, 1, 10, 100], threshold: Double = 0.95) {
+        /// The production model's R², as the (simulated) model registry knows it; nil: none yet.
+        public var baseline: Double?
+        public init(pages: Int = 6, alphas: [Double] = [0, 0.1, 1, 10, 100], threshold: Double = 0.95,
+                    baseline: Double? = nil) {
             self.pages = pages
             self.alphas = alphas
             self.threshold = threshold
+            self.baseline = baseline
         }
     }
 
@@ -23,6 +31,11 @@ public struct TrainingPipeline: FlowDefinition {
         public var best: Evaluate.Score
         public var promoted: String?
         public var decision: String
+        /// What the flow compared against: the production model, or the threshold alone when
+        /// fetching it failed.
+        public var comparedWith: String
+        /// Task runs that reused a stored result instead of running.
+        public var reusedFromCache: Int
     }
 
     public struct NoData: Error, NonRetryableError, CustomStringConvertible {
@@ -30,11 +43,23 @@ public struct TrainingPipeline: FlowDefinition {
     }
 
     public static let name = "training-pipeline"
+    public static var hooks: FlowHooks {
+        var notifiers: [any Notifier] = [LogNotifier()]
+        if let url = ProcessInfo.processInfo.environment["TRIB_WEBHOOK_URL"], !url.isEmpty {
+            notifiers.append(WebhookNotifier(url: url))
+        }
+        let notify = notifiers.map(FlowHook.notify)
+        return FlowHooks(onCompletion: notify, onFailure: notify, onCrashed: notify)
+    }
+
     public init() {}
 
     public func run(_ input: Input, flow: FlowContext) async throws -> Summary {
-        let pages = try await flow.map(Extract.self, over: 0..<input.pages).values()
-        let validated = try await flow.map(Validate.self, over: pages).values()
+        let baseline = await flow.submit(FetchBaseline.self, input.baseline)
+        let extracted = await flow.map(Extract.self, over: 0..<input.pages)
+        let pages = try await extracted.values()
+        let validations = await flow.map(Validate.self, over: pages)
+        let validated = try await validations.values()
         let rows = validated.flatMap(\.rows)
         let rejected = validated.flatMap(\.rejected)
         guard rows.count >= 10 else { throw NoData() }
@@ -49,13 +74,24 @@ public struct TrainingPipeline: FlowDefinition {
         }
         let scores = try await evaluations.values()
         let best = scores.max { $0.r2 < $1.r2 }!
-        var summary = Summary(rowsAccepted: rows.count, rowsRejected: rejected.count, firstRejection: rejected.first,
-                              scores: scores, best: best, promoted: nil, decision: "")
-        if best.r2 > input.threshold {
-            summary.promoted = try await flow.call(Promote.self, best)
-            summary.decision = "promoted: R² \(rounded(best.r2)) beats the threshold \(input.threshold)"
+
+        // Run-on-failure branch: without a production model to beat, judge by the threshold alone.
+        let bar: Double, comparedWith: String
+        if case .failed(let failure) = await baseline.state {
+            (bar, comparedWith) = (input.threshold, "the threshold \(input.threshold) alone (\(failure.message))")
         } else {
-            summary.decision = "kept the current model: R² \(rounded(best.r2)) does not beat \(input.threshold)"
+            let production = try await baseline.value
+            (bar, comparedWith) = (max(input.threshold, production), "the production model's R² \(production)")
+        }
+        let states = await extracted.states() + validations.states() + models.states()
+        var summary = Summary(rowsAccepted: rows.count, rowsRejected: rejected.count, firstRejection: rejected.first,
+                              scores: scores, best: best, promoted: nil, decision: "", comparedWith: comparedWith,
+                              reusedFromCache: states.filter { $0 == .cached }.count)
+        if best.r2 > bar {
+            summary.promoted = try await flow.call(Promote.self, best)
+            summary.decision = "promoted: R² \(rounded(best.r2)) beats \(rounded(bar))"
+        } else {
+            summary.decision = "kept the current model: R² \(rounded(best.r2)) does not beat \(rounded(bar))"
         }
         return summary
     }
