@@ -169,13 +169,13 @@ struct ReconnectTests {
         #expect(before.body == [1])
         connection.ack(before.tag)
 
-        #expect(try BrokerControl.closeConnection(named: name) == 1, "the broker closed our connection")
+        #expect(try await BrokerControl.closeConnection(named: name) == 1, "the broker closed our connection")
 
         try await connection.publishConfirmed(OutboundMessage(routingKey: queue, body: [2]))
         let after = try #require(await deliveries.next())
         #expect(after.body == [2], "the same consumer stream goes on after the reconnect")
         connection.ack(after.tag)
-        #expect(try BrokerControl.closeConnection(named: name) == 1, "the connection came back under its name")
+        #expect(try await BrokerControl.closeConnection(named: name) == 1, "the connection came back under its name")
         try await connection.publishConfirmed(OutboundMessage(routingKey: queue, body: [3]))
         #expect(await deliveries.next()?.body == [3])
         try await connection.delete(queue: queue)

@@ -24,7 +24,7 @@ struct BacklogTests {
             while client.isRunning {
                 clientPeak = max(clientPeak, Self.peakRSS(of: client.processIdentifier) ?? 0)
                 workerPeak = max(workerPeak, Self.peakRSS(of: worker.process.processIdentifier) ?? 0)
-                deepestBacklog = max(deepestBacklog, (try? BrokerAdmin.queues()["trib.q.\(queue)"]?.messages) ?? 0)
+                deepestBacklog = max(deepestBacklog, (try? await BrokerAdmin.queues()["trib.q.\(queue)"]?.messages) ?? 0)
                 try await Task.sleep(for: .milliseconds(300))
             }
             let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

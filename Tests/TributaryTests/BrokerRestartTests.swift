@@ -22,9 +22,9 @@ struct BrokerRestartTests {
                                              options: TaskOptions(queue: queue))
                 try await Task.sleep(for: .milliseconds(500))
                 let completed = futures.filter { $0.currentState.isCompleted }.count
-                try Command.rabbitmqctl(["stop_app"])
+                try await Command.rabbitmqctl(["stop_app"])
                 try await Task.sleep(for: .seconds(2))
-                try Command.rabbitmqctl(["start_app"])
+                try await Command.rabbitmqctl(["start_app"])
                 return (try await futures.values().reduce(0, +), completed)
             }
             await client.close()

@@ -32,7 +32,7 @@ struct ConnectionErrorTests {
 
     @Test("a worker given a bad broker URL exits with the reason instead of hanging")
     func workerBadURL() async throws {
-        let result = try Command.trib(["worker", "--broker", "amqp://guest:guest@127.0.0.1:1/"])
+        let result = try await Command.trib(["worker", "--broker", "amqp://guest:guest@127.0.0.1:1/"])
         #expect(result.status != 0)
         #expect(result.output.contains("cannot reach the broker at 127.0.0.1:1"))
     }

@@ -25,10 +25,10 @@ struct CoordinatorFaultTests {
             #expect(output.fileHandleForReading.readDataToEndOfFile().isEmpty, "the flow never printed a result")
 
             let deadline = ContinuousClock.now + .seconds(30)
-            var queues = try BrokerAdmin.queues()
+            var queues = try await BrokerAdmin.queues()
             while (queues["trib.q.\(queue)"]?.messages ?? 1) > 0 && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(200))
-                queues = try BrokerAdmin.queues()
+                queues = try await BrokerAdmin.queues()
             }
             #expect(queues["trib.q.\(queue)"]?.messages == 0, "the worker took every task the dead client left")
             #expect(worker.process.isRunning, "the worker carried on")

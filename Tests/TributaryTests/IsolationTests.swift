@@ -10,7 +10,7 @@ struct IsolationTests {
         let queue = TestBroker.uniqueQueue("tenant")
         var reports: [String: Set<String>] = [:]
         for tenant in ["trib-tenant-a", "trib-tenant-b"] {
-            try BrokerAdmin.ensureVhost(tenant)
+            try await BrokerAdmin.ensureVhost(tenant)
             let url = "amqp://guest:guest@localhost:5672/\(tenant)"
             let worker = try await WorkerProcess(id: "\(tenant)-worker", queue: queue, broker: url)
             try await withWorkers([worker]) {
@@ -29,7 +29,7 @@ struct IsolationTests {
 
     @Test("a worker refused by the broker logs the reason but never the password")
     func passwordNeverLogged() async throws {
-        let result = try Command.trib(["worker", "--broker", "amqp://guest:Sup3r-Secret@localhost:5672/"],
+        let result = try await Command.trib(["worker", "--broker", "amqp://guest:Sup3r-Secret@localhost:5672/"],
                                       environment: ["TRIB_LOG_LEVEL": "trace"])
         #expect(result.status != 0)
         #expect(result.output.contains("refused the login of user 'guest'"))
@@ -40,14 +40,14 @@ struct IsolationTests {
 /// Broker administration for tests, through rabbitmqctl.
 enum BrokerAdmin {
     /// Creates a vhost (if missing) that the guest user may use.
-    static func ensureVhost(_ name: String) throws {
-        _ = try? Command.rabbitmqctl(["add_vhost", name])
-        try Command.rabbitmqctl(["set_permissions", "-p", name, "guest", ".*", ".*", ".*"])
+    static func ensureVhost(_ name: String) async throws {
+        _ = try? await Command.rabbitmqctl(["add_vhost", name])
+        try await Command.rabbitmqctl(["set_permissions", "-p", name, "guest", ".*", ".*", ".*"])
     }
 
     /// Every queue on the default vhost with its ready + unacknowledged messages and consumers.
-    static func queues() throws -> [String: (messages: Int, consumers: Int)] {
-        let text = try Command.rabbitmqctl(["list_queues", "--no-table-headers", "name", "messages", "consumers"])
+    static func queues() async throws -> [String: (messages: Int, consumers: Int)] {
+        let text = try await Command.rabbitmqctl(["list_queues", "--no-table-headers", "name", "messages", "consumers"])
         var result: [String: (messages: Int, consumers: Int)] = [:]
         for line in text.split(separator: "\n") {
             let columns = line.split(separator: "\t")

@@ -16,11 +16,23 @@ struct NetworkCutTests {
           .enabled(if: NetworkCutTests.namespacesAvailable()))
     func cutWorker() async throws {
         // guest may only connect from localhost; the workers come from other addresses.
-        _ = try? Command.rabbitmqctl(["add_user", Self.user, Self.password])
-        try Command.rabbitmqctl(["set_permissions", "-p", "/", Self.user, ".*", ".*", ".*"])
-        let cutHost = try NetworkNamespace.create(index: 1)
-        let otherHost = try NetworkNamespace.create(index: 2)
-        defer { cutHost.remove(); otherHost.remove() }
+        _ = try? await Command.rabbitmqctl(["add_user", Self.user, Self.password])
+        try await Command.rabbitmqctl(["set_permissions", "-p", "/", Self.user, ".*", ".*", ".*"])
+        let cutHost = try await NetworkNamespace.create(index: 1)
+        let otherHost: NetworkNamespace
+        do { otherHost = try await NetworkNamespace.create(index: 2) } catch { await cutHost.remove(); throw error }
+        do {
+            try await cutAndReconnect(cutHost: cutHost, otherHost: otherHost)
+        } catch {
+            await cutHost.remove()
+            await otherHost.remove()
+            throw error
+        }
+        await cutHost.remove()
+        await otherHost.remove()
+    }
+
+    private func cutAndReconnect(cutHost: NetworkNamespace, otherHost: NetworkNamespace) async throws {
 
         let queue = TestBroker.uniqueQueue("netcut")
         func worker(_ id: String, on host: NetworkNamespace) async throws -> WorkerProcess {
@@ -41,14 +53,14 @@ struct NetworkCutTests {
                 try await Self.waitUntil("the first 60 tasks", within: .seconds(60)) {
                     futures.filter { $0.currentState.isCompleted }.count >= 60
                 }
-                try cutHost.cut()
+                try await cutHost.cut()
                 try await Self.waitUntil("the broker to drop the cut-off worker's connection", within: .seconds(60)) {
-                    try !Self.brokerHasConnection(from: cutHost.address)
+                    try await !Self.brokerHasConnection(from: cutHost.address)
                 }
                 // Every task completes while the worker is still cut off.
                 let reports = try await futures.values()
                 let duplicatesBefore = client.statistics.duplicateResultsIgnored
-                try cutHost.restore()
+                try await cutHost.restore()
                 try await Self.waitUntil("the cut-off worker to reconnect", within: .seconds(60)) {
                     cutWorker.log.contains("reconnected to the broker")
                 }
@@ -91,14 +103,14 @@ struct NetworkCutTests {
     }
 
     /// Whether the broker has a connection from `address`.
-    static func brokerHasConnection(from address: String) throws -> Bool {
-        try Command.rabbitmqctl(["list_connections", "--no-table-headers", "peer_host"])
+    static func brokerHasConnection(from address: String) async throws -> Bool {
+        try await Command.rabbitmqctl(["list_connections", "--no-table-headers", "peer_host"])
             .split(separator: "\n").contains { $0.trimmingCharacters(in: .whitespaces) == address }
     }
 
-    static func waitUntil(_ what: String, within limit: Duration, _ condition: () throws -> Bool) async throws {
+    static func waitUntil(_ what: String, within limit: Duration, _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + limit
-        while try !condition() {
+        while try await !condition() {
             guard ContinuousClock.now < deadline else { throw WorkerProcessError("timed out waiting for \(what)") }
             try await Task.sleep(for: .milliseconds(100))
         }

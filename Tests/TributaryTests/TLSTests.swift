@@ -18,7 +18,7 @@ struct TLSTests {
                     try await flow.map(Square.self, over: Array(1...20), options: TaskOptions(queue: queue)).values()
                 }
                 // The node has no plain listener, and it reports each connection's transport.
-                let connections = try node.connections()
+                let connections = try await node.connections()
                 await client.close()
                 #expect(squares == (1...20).map { $0 * $0 })
                 #expect(connections.count >= 2)

@@ -16,7 +16,7 @@ struct WorkerFaultTests {
         let client = Tributary(broker: TestBroker.url)
         let n = 5_000
         let (total, completedWhenKilled) = try await client.run(flowNamed: "kill9") { flow in
-            let futures = await flow.map(SlowIncrement.self, over: (0..<n).map { SlowIncrement.Input(value: $0, milliseconds: 20) },
+            let futures = await flow.map(SlowIncrement.self, over: (0..<n).map { SlowIncrement.Input(value: $0, milliseconds: 30) },
                                          options: TaskOptions(queue: queue))
             var completedAtKill: [Int] = []
             for (round, share) in [0.2, 0.45, 0.7].enumerated() {

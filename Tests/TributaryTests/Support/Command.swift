@@ -6,7 +6,20 @@ struct Command {
     let reason: Process.TerminationReason
     let output: String
 
-    static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> Command {
+    /// Runs the program on a thread of its own, so waiting for it never blocks a thread of Swift's
+    /// cooperative pool (the suite's in-process clients need those).
+    static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) async throws
+        -> Command {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result { try runBlocking(executable, arguments, environment: environment) })
+            }.start()
+        }
+    }
+
+    /// Runs the program and blocks the calling thread: only for synchronous contexts.
+    static func runBlocking(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws
+        -> Command {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -26,14 +39,14 @@ struct Command {
     }
 
     /// `trib` from the build directory.
-    static func trib(_ arguments: [String], environment: [String: String] = [:]) throws -> Command {
-        try run(WorkerProcess.binDirectory.appendingPathComponent("trib"), arguments, environment: environment)
+    static func trib(_ arguments: [String], environment: [String: String] = [:]) async throws -> Command {
+        try await run(WorkerProcess.binDirectory.appendingPathComponent("trib"), arguments, environment: environment)
     }
 
     /// `rabbitmqctl` against the local node; throws if it fails.
     @discardableResult
-    static func rabbitmqctl(_ arguments: [String]) throws -> String {
-        let result = try run(URL(fileURLWithPath: "/usr/sbin/rabbitmqctl"), ["-n", "rabbit@localhost", "-q"] + arguments)
+    static func rabbitmqctl(_ arguments: [String]) async throws -> String {
+        let result = try await run(URL(fileURLWithPath: "/usr/sbin/rabbitmqctl"), ["-n", "rabbit@localhost", "-q"] + arguments)
         guard result.status == 0 else {
             throw WorkerProcessError("rabbitmqctl \(arguments.joined(separator: " ")) failed: \(result.output)")
         }

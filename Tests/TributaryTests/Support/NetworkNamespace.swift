@@ -20,11 +20,14 @@ final class NetworkNamespace: Sendable {
         address = "10.213.\(index).2"
     }
 
-    /// Why namespaces cannot be made here, or nil if they can (checked once, by making one).
+    /// Why namespaces cannot be made here, or nil if they can (checked once, by making one; it
+    /// runs while tests are planned, before any of them, so it may block).
     static let unavailableReason: String? = {
+        let name = "trib-probe-\(ProcessInfo.processInfo.processIdentifier)"
         do {
-            let probe = try NetworkNamespace.create(index: 250)
-            probe.remove()
+            let added = try Command.runBlocking(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "add", name])
+            guard added.status == 0 else { return "network namespaces cannot be created here: \(added.output)" }
+            _ = try Command.runBlocking(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "del", name])
             return nil
         } catch {
             return "network namespaces cannot be created here: \(error)"
@@ -32,21 +35,21 @@ final class NetworkNamespace: Sendable {
     }()
 
     /// Creates the namespace and its link, with addresses on both ends.
-    static func create(index: Int) throws -> NetworkNamespace {
+    static func create(index: Int) async throws -> NetworkNamespace {
         let namespace = NetworkNamespace(index: index)
         let inner = "tc\(ProcessInfo.processInfo.processIdentifier % 100_000)w\(index)"
-        namespace.remove()
+        await namespace.remove()
         do {
-            try ip(["netns", "add", namespace.name])
-            try ip(["link", "add", namespace.rootLink, "type", "veth", "peer", "name", inner])
-            try ip(["link", "set", inner, "netns", namespace.name])
-            try ip(["addr", "add", "\(namespace.gateway)/24", "dev", namespace.rootLink])
-            try ip(["link", "set", namespace.rootLink, "up"])
-            try ip(["-n", namespace.name, "addr", "add", "\(namespace.address)/24", "dev", inner])
-            try ip(["-n", namespace.name, "link", "set", inner, "up"])
-            try ip(["-n", namespace.name, "link", "set", "lo", "up"])
+            try await ip(["netns", "add", namespace.name])
+            try await ip(["link", "add", namespace.rootLink, "type", "veth", "peer", "name", inner])
+            try await ip(["link", "set", inner, "netns", namespace.name])
+            try await ip(["addr", "add", "\(namespace.gateway)/24", "dev", namespace.rootLink])
+            try await ip(["link", "set", namespace.rootLink, "up"])
+            try await ip(["-n", namespace.name, "addr", "add", "\(namespace.address)/24", "dev", inner])
+            try await ip(["-n", namespace.name, "link", "set", inner, "up"])
+            try await ip(["-n", namespace.name, "link", "set", "lo", "up"])
         } catch {
-            namespace.remove()
+            await namespace.remove()
             throw error
         }
         return namespace
@@ -56,19 +59,19 @@ final class NetworkNamespace: Sendable {
     var launcher: [String] { ["/usr/sbin/ip", "netns", "exec", name] }
 
     /// Cuts the link: nothing passes either way until ``restore()``.
-    func cut() throws { try Self.ip(["link", "set", rootLink, "down"]) }
+    func cut() async throws { try await Self.ip(["link", "set", rootLink, "down"]) }
 
     /// Brings the link back.
-    func restore() throws { try Self.ip(["link", "set", rootLink, "up"]) }
+    func restore() async throws { try await Self.ip(["link", "set", rootLink, "up"]) }
 
     /// Removes the namespace and, with it, the link.
-    func remove() {
-        _ = try? Command.run(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "del", name])
-        _ = try? Command.run(URL(fileURLWithPath: "/usr/sbin/ip"), ["link", "del", rootLink])
+    func remove() async {
+        _ = try? await Command.run(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "del", name])
+        _ = try? await Command.run(URL(fileURLWithPath: "/usr/sbin/ip"), ["link", "del", rootLink])
     }
 
-    private static func ip(_ arguments: [String]) throws {
-        let result = try Command.run(URL(fileURLWithPath: "/usr/sbin/ip"), arguments)
+    private static func ip(_ arguments: [String]) async throws {
+        let result = try await Command.run(URL(fileURLWithPath: "/usr/sbin/ip"), arguments)
         guard result.status == 0 else {
             throw WorkerProcessError("ip \(arguments.joined(separator: " ")) failed: \(result.output)")
         }

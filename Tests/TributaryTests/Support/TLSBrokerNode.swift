@@ -27,10 +27,10 @@ final class TLSBrokerNode: Sendable {
         let directory = URL(fileURLWithPath: "/tmp/trib-tls-\(port)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let node = TLSBrokerNode(nodeName: "trib-tls-\(port)@localhost", port: port, directory: directory)
-        try node.generateCertificates()
+        try await node.generateCertificates()
         try node.writeConfiguration()
         // The broker runs as the rabbitmq user, which must read the key and write its data directory.
-        try Command.require(Command.run(URL(fileURLWithPath: "/bin/chown"), ["-R", "rabbitmq", directory.path]))
+        try Command.require(await Command.run(URL(fileURLWithPath: "/bin/chown"), ["-R", "rabbitmq", directory.path]))
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
         server.arguments = ["/usr/sbin/rabbitmq-server"]
@@ -39,7 +39,7 @@ final class TLSBrokerNode: Sendable {
         server.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try server.run()
         let deadline = ContinuousClock.now + .seconds(90)
-        while try node.ctl(["await_startup", "--timeout", "5"]).status != 0 {
+        while try await node.ctl(["await_startup", "--timeout", "5"]).status != 0 {
             guard ContinuousClock.now < deadline else {
                 await node.stop()
                 throw WorkerProcessError("the TLS RabbitMQ node \(node.nodeName) did not start within 90 s")
@@ -63,15 +63,15 @@ final class TLSBrokerNode: Sendable {
     }
 
     /// Whether every client connection the node has is a TLS one, and how many there are.
-    func connections() throws -> (count: Int, allTLS: Bool) {
-        let result = try ctl(["list_connections", "--no-table-headers", "ssl"])
+    func connections() async throws -> (count: Int, allTLS: Bool) {
+        let result = try await ctl(["list_connections", "--no-table-headers", "ssl"])
         let rows = result.output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         return (rows.count, rows.allSatisfy { $0 == "true" })
     }
 
     /// Stops the node and removes its directory.
     func stop() async {
-        _ = try? ctl(["stop"])
+        _ = try? await ctl(["stop"])
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -87,20 +87,20 @@ final class TLSBrokerNode: Sendable {
         ]
     }
 
-    private func ctl(_ arguments: [String]) throws -> Command {
-        try Command.run(URL(fileURLWithPath: "/usr/sbin/rabbitmqctl"), ["-n", nodeName, "-q"] + arguments)
+    private func ctl(_ arguments: [String]) async throws -> Command {
+        try await Command.run(URL(fileURLWithPath: "/usr/sbin/rabbitmqctl"), ["-n", nodeName, "-q"] + arguments)
     }
 
-    private func generateCertificates() throws {
+    private func generateCertificates() async throws {
         let dir = directory.path
         let openssl = URL(fileURLWithPath: "/usr/bin/openssl")
         try "subjectAltName=DNS:localhost\n".write(toFile: "\(dir)/ext.cnf", atomically: true, encoding: .utf8)
-        try Command.require(Command.run(openssl, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        try Command.require(await Command.run(openssl, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                                                   "-subj", "/CN=Tributary test CA",
                                                   "-keyout", "\(dir)/ca.key", "-out", "\(dir)/ca.pem"]))
-        try Command.require(Command.run(openssl, ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+        try Command.require(await Command.run(openssl, ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
                                                   "-keyout", "\(dir)/server.key", "-out", "\(dir)/server.csr"]))
-        try Command.require(Command.run(openssl, ["x509", "-req", "-in", "\(dir)/server.csr", "-days", "2",
+        try Command.require(await Command.run(openssl, ["x509", "-req", "-in", "\(dir)/server.csr", "-days", "2",
                                                   "-CA", "\(dir)/ca.pem", "-CAkey", "\(dir)/ca.key",
                                                   "-CAcreateserial", "-extfile", "\(dir)/ext.cnf",
                                                   "-out", "\(dir)/server.pem"]))
