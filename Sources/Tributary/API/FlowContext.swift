@@ -54,6 +54,30 @@ public struct FlowContext: Sendable {
         try await submit(task, input, options: options).value
     }
 
+    /// Runs another flow as a subflow: it gets a flow-run id and state of its own, its logs and
+    /// events carry this run's id as their parent, its options (retries, timeout) and hooks apply,
+    /// and its tasks go to the same broker. A subflow that does not complete throws
+    /// ``SubflowFailure`` here, as a failed task's value would.
+    public func subflow<F: FlowDefinition>(_ flow: F.Type, _ input: F.Input) async throws -> F.Output {
+        try await subflow(named: F.name, options: F.options, hooks: F.hooks) { try await F().run(input, flow: $0) }
+    }
+
+    /// Runs a closure as a subflow named `name`.
+    public func subflow<Output: Sendable>(named name: String, options: FlowOptions = FlowOptions(),
+                                          hooks: FlowHooks = FlowHooks(),
+                                          _ body: @escaping @Sendable (FlowContext) async throws -> Output)
+        async throws -> Output {
+        let execution = FlowExecution(name: name, parentFlowRunID: flowRunID, options: options, hooks: hooks,
+                                      environment: coordinator.environment, logger: coordinator.logger)
+        let broker = coordinator.broker
+        do {
+            return try await execution.run { attempt in try await execution.attempt(attempt, on: broker, body) }
+        } catch {
+            throw SubflowFailure(flowName: name, flowRunID: execution.flowRunID, state: FlowState(endedBy: error),
+                                 error: error)
+        }
+    }
+
     /// Yields the futures in the order their runs end.
     public func asCompleted<Output>(_ futures: [TaskFuture<Output>]) -> AsyncStream<TaskFuture<Output>> {
         AsyncStream { continuation in

@@ -15,11 +15,13 @@ public struct UnhandledTaskFailures: Error, CustomStringConvertible {
 }
 
 extension FlowState {
-    /// The final state a flow run ends in when `error` ends it: Cancelled for cancellation,
-    /// Crashed when the broker could not be used, Failed otherwise.
+    /// The final state a flow run ends in when `error` ends it: Cancelled for cancellation (its own
+    /// or a subflow's), Crashed when the broker could not be used, Failed otherwise (a subflow that
+    /// failed or crashed fails its parent, as a task would).
     init(endedBy error: any Error) {
         switch error {
         case is CancellationError: self = .cancelled
+        case let subflow as SubflowFailure where subflow.state == .cancelled: self = .cancelled
         case is AMQPError: self = .crashed
         default: self = .failed
         }

@@ -28,11 +28,13 @@ public struct TaskHook: Sendable {
     }
 }
 
-/// The final state of a flow run.
+/// The state of a flow run: final, or Retrying between attempts.
 public enum FlowState: String, Sendable, Codable {
+    /// An attempt failed and the flow runs again (``FlowOptions/retries``); not final.
+    case retrying = "Retrying"
     /// The body returned and no task failure was left unhandled.
     case completed = "Completed"
-    /// The body threw, a task failure was left unhandled, or the flow timed out.
+    /// The body threw, a task failure was left unhandled, or the flow timed out (after its retries).
     case failed = "Failed"
     /// The flow could not run: the broker was unreachable or refused it.
     case crashed = "Crashed"
@@ -44,6 +46,10 @@ public enum FlowState: String, Sendable, Codable {
 public struct FlowRunInfo: Sendable {
     public let flowName: String
     public let flowRunID: String
+    /// The flow run this one is a subflow of; nil for a top-level run.
+    public let parentFlowRunID: String?
+    /// 1 for the first attempt, 2 after the first retry, ...
+    public let attempt: Int
     public let state: FlowState
     /// What failed it; nil when it completed.
     public let error: (any Error)?
@@ -64,24 +70,27 @@ public struct FlowHook: Sendable {
     }
 }
 
-/// A flow's hooks, by the final state that runs them (Prefect's `on_completion`, `on_failure`,
-/// `on_crashed`, `on_cancellation`).
+/// A flow's hooks, by the state that runs them (Prefect's `on_completion`, `on_failure`,
+/// `on_crashed`, `on_cancellation`, and `onRetry` before each retry of the whole flow).
 public struct FlowHooks: Sendable {
     public var onCompletion: [FlowHook]
     public var onFailure: [FlowHook]
     public var onCrashed: [FlowHook]
     public var onCancellation: [FlowHook]
+    public var onRetry: [FlowHook]
 
     public init(onCompletion: [FlowHook] = [], onFailure: [FlowHook] = [], onCrashed: [FlowHook] = [],
-                onCancellation: [FlowHook] = []) {
+                onCancellation: [FlowHook] = [], onRetry: [FlowHook] = []) {
         self.onCompletion = onCompletion
         self.onFailure = onFailure
         self.onCrashed = onCrashed
         self.onCancellation = onCancellation
+        self.onRetry = onRetry
     }
 
     func hooks(for state: FlowState) -> [FlowHook] {
         switch state {
+        case .retrying: onRetry
         case .completed: onCompletion
         case .failed: onFailure
         case .crashed: onCrashed

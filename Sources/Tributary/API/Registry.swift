@@ -15,6 +15,7 @@ public struct Registry: Sendable {
         let run: @Sendable ([UInt8], FlowContext) async throws -> [UInt8]
         let taskRunner: TaskRunner
         let hooks: FlowHooks
+        let options: FlowOptions
     }
 
     private(set) var tasks: [String: RegisteredTask] = [:]
@@ -58,7 +59,7 @@ public struct Registry: Sendable {
         flows[F.name] = RegisteredFlow(name: F.name, run: { bytes, context in
             let input = try Self.decodeInput(F.Input.self, of: F.name, from: bytes)
             return try WireJSON.encode(try await F().run(input, flow: context))
-        }, taskRunner: F.taskRunner, hooks: F.hooks)
+        }, taskRunner: F.taskRunner, hooks: F.hooks, options: F.options)
     }
 
     private static func decodeInput<Input: Decodable>(_ type: Input.Type, of name: String, from bytes: [UInt8]) throws

@@ -33,6 +33,8 @@ public protocol FlowDefinition: Sendable {
     static var taskRunner: TaskRunner { get }
     /// Code to run when a run of the flow ends, by its final state (none by default).
     static var hooks: FlowHooks { get }
+    /// Retries of the whole flow and its timeout (none by default).
+    static var options: FlowOptions { get }
     init()
     func run(_ input: Input, flow: FlowContext) async throws -> Output
 }
@@ -40,6 +42,7 @@ public protocol FlowDefinition: Sendable {
 extension FlowDefinition {
     public static var taskRunner: TaskRunner { .workers }
     public static var hooks: FlowHooks { FlowHooks() }
+    public static var options: FlowOptions { FlowOptions() }
 }
 
 /// Where a flow's tasks run, like Prefect's task runners.

@@ -1,6 +1,8 @@
 /// A change of state of a task run, for progress displays and logs.
 public struct TaskEvent: Sendable {
     public let flowRunID: String
+    /// The flow run whose subflow this run belongs to; nil in a top-level flow run.
+    public let parentFlowRunID: String?
     public let taskRunID: String
     public let taskName: String
     public let attempt: Int

@@ -33,6 +33,11 @@ public final class Tributary: Sendable {
     /// Duplicates and malformed replies this client absorbed, over every flow it ran.
     public var statistics: ClientStatistics { counters.snapshot }
 
+    private var environment: FlowEnvironment {
+        FlowEnvironment(observer: observer, statistics: counters, resultStore: resultStore,
+                        maxPayloadBytes: maxPayloadBytes)
+    }
+
     /// A client that sends tasks to workers through the RabbitMQ at `url`. It connects on first use.
     public convenience init(broker url: String, registry: Registry = Registry(),
                             logger: Logger = Logger(label: "tributary"),
@@ -65,7 +70,7 @@ public final class Tributary: Sendable {
     /// Runs a flow to its end and returns its output, or throws the error that failed it (a task's
     /// ``TaskFailure`` when the flow did not handle it).
     public func run<F: FlowDefinition>(_ flow: F.Type, _ input: F.Input) async throws -> F.Output {
-        try await runFlow(named: F.name, taskRunner: F.taskRunner, hooks: F.hooks) { context in
+        try await runFlow(named: F.name, taskRunner: F.taskRunner, options: F.options, hooks: F.hooks) { context in
             try await F().run(input, flow: context)
         }
     }
@@ -76,17 +81,17 @@ public final class Tributary: Sendable {
             let known = registry.flowNames.joined(separator: ", ")
             throw TributaryError.unknownFlow(name: name, known: known.isEmpty ? "none" : known)
         }
-        return try await runFlow(named: name, taskRunner: flow.taskRunner, hooks: flow.hooks) {
+        return try await runFlow(named: name, taskRunner: flow.taskRunner, options: flow.options, hooks: flow.hooks) {
             try await flow.run(input, $0)
         }
     }
 
     /// Runs a closure as a flow named `name`: a flow written inline rather than as a type.
     public func run<Output: Sendable>(flowNamed name: String, taskRunner: TaskRunner = .workers,
-                                      hooks: FlowHooks = FlowHooks(),
+                                      options: FlowOptions = FlowOptions(), hooks: FlowHooks = FlowHooks(),
                                       _ body: @escaping @Sendable (FlowContext) async throws -> Output)
         async throws -> Output {
-        try await runFlow(named: name, taskRunner: taskRunner, hooks: hooks, body)
+        try await runFlow(named: name, taskRunner: taskRunner, options: options, hooks: hooks, body)
     }
 
     /// Closes the broker connection, if one was opened.
@@ -95,40 +100,15 @@ public final class Tributary: Sendable {
         if let broker = try? await task?.value { await broker.close() }
     }
 
-    private func runFlow<Output: Sendable>(named name: String, taskRunner: TaskRunner, hooks: FlowHooks,
+    private func runFlow<Output: Sendable>(named name: String, taskRunner: TaskRunner, options: FlowOptions,
+                                           hooks: FlowHooks,
                                            _ body: @escaping @Sendable (FlowContext) async throws -> Output)
         async throws -> Output {
-        let flowRunID = UUID().uuidString.lowercased()
-        var flowLogger = self.logger
-        flowLogger[metadataKey: "flow"] = "\(name)"
-        flowLogger[metadataKey: "flow-run"] = "\(flowRunID)"
-        let logger = flowLogger
-        let started = ContinuousClock.now
-        logger.info("flow run started")
-        do {
-            let output = try await withTaskTransport(taskRunner) { broker in
-                try await self.execute(flowRunID: flowRunID, on: broker, logger: logger, body)
-            }
-            logger.info("flow run Completed", metadata: ["duration": "\(started.duration(to: .now))"])
-            await runHooks(hooks, FlowRunInfo(flowName: name, flowRunID: flowRunID, state: .completed, error: nil,
-                                              duration: started.duration(to: .now)), logger: logger)
-            return output
-        } catch {
-            let state = FlowState(endedBy: error)
-            logger.error("flow run \(state.rawValue)", metadata: ["error": "\(error)"])
-            await runHooks(hooks, FlowRunInfo(flowName: name, flowRunID: flowRunID, state: state, error: error,
-                                              duration: started.duration(to: .now)), logger: logger)
-            throw error
-        }
-    }
-
-    /// Runs the hooks for the flow run's final state, one after another; a hook's error is logged.
-    private func runHooks(_ hooks: FlowHooks, _ info: FlowRunInfo, logger: Logger) async {
-        for hook in hooks.hooks(for: info.state) {
-            do {
-                try await hook.body(info)
-            } catch {
-                logger.error("a flow hook failed", metadata: ["error": "\(error)"])
+        let execution = FlowExecution(name: name, options: options, hooks: hooks, environment: environment,
+                                      logger: logger)
+        return try await execution.run { attempt in
+            try await self.withTaskTransport(taskRunner) { broker in
+                try await execution.attempt(attempt, on: broker, body)
             }
         }
     }
@@ -157,25 +137,6 @@ public final class Tributary: Sendable {
             group.addTask { try await worker.run() }
             defer { group.cancelAll() }
             return try await body(broker)
-        }
-    }
-
-    private func execute<Output: Sendable>(flowRunID: String, on broker: any Broker, logger: Logger,
-                                           _ body: @escaping @Sendable (FlowContext) async throws -> Output)
-        async throws -> Output {
-        let coordinator = Coordinator(broker: broker, flowRunID: flowRunID, logger: logger, observer: observer,
-                                      statistics: counters, resultStore: resultStore, maxPayloadBytes: maxPayloadBytes)
-        try await coordinator.start()
-        do {
-            let output = try await body(FlowContext(coordinator: coordinator))
-            await coordinator.waitForOutstanding()
-            await coordinator.shutdown()
-            let unhandled = coordinator.unhandledFailures
-            if !unhandled.isEmpty { throw UnhandledTaskFailures(failures: unhandled) }
-            return output
-        } catch {
-            await coordinator.shutdown()
-            throw error
         }
     }
 

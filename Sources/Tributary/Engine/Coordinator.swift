@@ -12,10 +12,18 @@ final class Coordinator: Sendable {
     let replyQueueName: String
     private let replyQueue = Mutex<ReplyQueue?>(nil)
     let logger: Logger
-    private let observer: (@Sendable (TaskEvent) -> Void)?
-    private let statistics: StatisticsCounters
-    /// Where results of runs with a cache policy are looked up and kept.
-    private let resultStore: any ResultStore
+    /// The flow run this one is a subflow of.
+    let parentFlowRunID: String?
+    /// Shared with the client and with subflows.
+    let environment: FlowEnvironment
+    private var observer: (@Sendable (TaskEvent) -> Void)? { environment.observer }
+    private var statistics: StatisticsCounters { environment.statistics }
+    private var resultStore: any ResultStore { environment.resultStore }
+    /// Task-run ids are this prefix and a counter: the flow-run id, plus the attempt after a retry
+    /// of the whole flow, so a late result of an earlier attempt never matches a run of this one.
+    private let runIDPrefix: String
+    /// Set once the flow run is cancelled or timed out: no new run is sent.
+    private let closed = Atomic<Bool>(false)
     /// Hooks and result-store writes still running; the flow waits for them before it ends.
     private let background = Mutex<[UUID: Task<Void, Never>]>([:])
     /// Runs that ended Failed, Crashed or TimedOut, for the flow's final state.
@@ -29,26 +37,24 @@ final class Coordinator: Sendable {
     private let publishWindow: AsyncSemaphore
 
     /// The largest input a task may be sent with.
-    let maxPayloadBytes: Int
+    var maxPayloadBytes: Int { environment.maxPayloadBytes }
 
-    init(broker: any Broker, flowRunID: String, logger: Logger, observer: (@Sendable (TaskEvent) -> Void)?,
-         statistics: StatisticsCounters, resultStore: any ResultStore, maxPayloadBytes: Int,
-         publishWindow: Int = 1_000) {
+    init(broker: any Broker, flowRunID: String, parentFlowRunID: String? = nil, attempt: Int = 1, logger: Logger,
+         environment: FlowEnvironment, publishWindow: Int = 1_000) {
         self.broker = broker
-        self.resultStore = resultStore
-        self.statistics = statistics
-        self.maxPayloadBytes = maxPayloadBytes
+        self.environment = environment
         self.publishWindow = AsyncSemaphore(permits: publishWindow)
-        self.replyQueueName = "trib.reply.\(flowRunID)"
+        self.runIDPrefix = attempt == 1 ? flowRunID : "\(flowRunID).a\(attempt)"
+        self.replyQueueName = "trib.reply.\(runIDPrefix)"
         self.flowRunID = flowRunID
+        self.parentFlowRunID = parentFlowRunID
         self.logger = logger
-        self.observer = observer
     }
 
     /// A new task-run id: the flow-run id and a sequence number, unique everywhere without a
     /// random number per task.
     func nextTaskRunID() -> String {
-        "\(flowRunID).\(runCounter.add(1, ordering: .relaxed).newValue)"
+        "\(runIDPrefix).\(runCounter.add(1, ordering: .relaxed).newValue)"
     }
 
     /// Opens the reply queue; results are handled as they arrive, on the transport's thread.
@@ -61,6 +67,11 @@ final class Coordinator: Sendable {
 
     /// Registers a run and sends its first attempt once its dependencies have completed.
     func submit(_ run: TaskRun, waitFor dependencies: [any TaskDependency]) async {
+        if closed.load(ordering: .relaxed) {
+            run.finish(.cancelled(run.failure("Cancelled", RemoteError(
+                type: "FlowCancelled", message: "not run: the flow run was cancelled", retryable: false), attempts: 0)))
+            return
+        }
         runs.withLock { $0[run.id] = run }
         emit(run, .pending)
         if dependencies.isEmpty {
@@ -276,7 +287,7 @@ final class Coordinator: Sendable {
     }
 
     private func emit(_ run: TaskRun, _ state: TaskState) {
-        observer?(TaskEvent(flowRunID: flowRunID, taskRunID: run.id, taskName: run.taskName,
+        observer?(TaskEvent(flowRunID: flowRunID, parentFlowRunID: parentFlowRunID, taskRunID: run.id, taskName: run.taskName,
                             attempt: run.attempt, state: state))
     }
 
@@ -288,6 +299,22 @@ final class Coordinator: Sendable {
         }
         while let next = background.withLock({ $0.popFirst()?.value }) {
             await next.value
+        }
+    }
+
+    /// Ends every run not yet ended Cancelled with `reason`, and sends no new ones: a flow that
+    /// timed out stops waiting. (Messages already on a queue may still run on a worker; their
+    /// results are ignored.)
+    func cancelOutstanding(reason: String) {
+        closed.store(true, ordering: .relaxed)
+        pendingSubmissions.withLock { pending in
+            pending.values.forEach { $0.cancel() }
+            pending.removeAll()
+        }
+        let open = runs.withLock { Array($0.values) }
+        for run in open {
+            end(run, .cancelled(run.failure("Cancelled", RemoteError(type: "FlowCancelled", message: reason,
+                                                                     retryable: false))))
         }
     }
 

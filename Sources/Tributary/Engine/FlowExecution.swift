@@ -1,0 +1,122 @@
+import Foundation
+import Logging
+
+/// One flow run from start to final state: attempts (retries of the whole body), each attempt's
+/// coordinator and timeout, the final-state rule, the hooks, and the log lines.
+struct FlowExecution: Sendable {
+    let name: String
+    let flowRunID: String
+    let parentFlowRunID: String?
+    let options: FlowOptions
+    let hooks: FlowHooks
+    let environment: FlowEnvironment
+    /// Carries the flow's name and run id (and the parent's, for a subflow).
+    let logger: Logger
+
+    init(name: String, parentFlowRunID: String? = nil, options: FlowOptions, hooks: FlowHooks,
+         environment: FlowEnvironment, logger: Logger) {
+        self.name = name
+        self.flowRunID = UUID().uuidString.lowercased()
+        self.parentFlowRunID = parentFlowRunID
+        self.options = options
+        self.hooks = hooks
+        self.environment = environment
+        var logger = logger
+        logger[metadataKey: "flow"] = "\(name)"
+        logger[metadataKey: "flow-run"] = "\(flowRunID)"
+        if let parentFlowRunID { logger[metadataKey: "parent-flow-run"] = "\(parentFlowRunID)" }
+        self.logger = logger
+    }
+
+    /// Runs `attempt` (given the attempt number) until it returns, or fails with no retries left,
+    /// then runs the hooks of the final state.
+    func run<Output: Sendable>(_ attempt: @Sendable (Int) async throws -> Output) async throws -> Output {
+        let started = ContinuousClock.now
+        logger.info("flow run started")
+        var number = 1
+        while true {
+            do {
+                let output = try await attempt(number)
+                logger.info("flow run Completed", metadata: ["duration": "\(started.duration(to: .now))"])
+                await runHooks(.completed, attempt: number, error: nil, started: started)
+                return output
+            } catch {
+                let state = FlowState(endedBy: error)
+                if state == .failed, number <= options.retries {
+                    let delay = options.retryDelay.delay(beforeRetry: number)
+                    logger.warning("flow attempt failed; retrying the flow", metadata: [
+                        "attempt": "\(number)", "delay": "\(delay)", "error": "\(error)",
+                    ])
+                    await runHooks(.retrying, attempt: number, error: error, started: started)
+                    try await Task.sleep(for: delay)
+                    number += 1
+                    continue
+                }
+                logger.error("flow run \(state.rawValue)", metadata: ["error": "\(error)"])
+                await runHooks(state, attempt: number, error: error, started: started)
+                throw error
+            }
+        }
+    }
+
+    /// One attempt on `broker`: a coordinator of its own, the body under the timeout, then every
+    /// task run it submitted waited for, and the rule that an unhandled task failure fails the flow.
+    func attempt<Output: Sendable>(_ number: Int, on broker: any Broker,
+                                   _ body: @escaping @Sendable (FlowContext) async throws -> Output)
+        async throws -> Output {
+        let coordinator = Coordinator(broker: broker, flowRunID: flowRunID, parentFlowRunID: parentFlowRunID,
+                                      attempt: number, logger: logger, environment: environment)
+        try await coordinator.start()
+        do {
+            let context = FlowContext(coordinator: coordinator)
+            let output: Output
+            if let timeout = options.timeout {
+                output = try await withTimeout(timeout, coordinator: coordinator) { try await body(context) }
+            } else {
+                output = try await body(context)
+            }
+            await coordinator.waitForOutstanding()
+            await coordinator.shutdown()
+            let unhandled = coordinator.unhandledFailures
+            if !unhandled.isEmpty { throw UnhandledTaskFailures(failures: unhandled) }
+            return output
+        } catch {
+            await coordinator.shutdown()
+            throw error
+        }
+    }
+
+    /// Runs `body`; at `timeout` cancels it and every task run it waits for, and throws ``FlowTimedOut``.
+    private func withTimeout<Output: Sendable>(_ timeout: Duration, coordinator: Coordinator,
+                                               _ body: @escaping @Sendable () async throws -> Output)
+        async throws -> Output {
+        try await withThrowingTaskGroup(of: Output?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            if let first = try await group.next(), let output = first {
+                group.cancelAll()
+                return output
+            }
+            // The body's waits on task runs end once those runs are cancelled.
+            coordinator.cancelOutstanding(reason: "not finished: the flow timed out after \(timeout)")
+            group.cancelAll()
+            throw FlowTimedOut(flowName: name, timeout: timeout)
+        }
+    }
+
+    /// Runs the hooks for `state`, one after another; a hook's error is logged, never thrown.
+    private func runHooks(_ state: FlowState, attempt: Int, error: (any Error)?, started: ContinuousClock.Instant) async {
+        let info = FlowRunInfo(flowName: name, flowRunID: flowRunID, parentFlowRunID: parentFlowRunID,
+                               attempt: attempt, state: state, error: error, duration: started.duration(to: .now))
+        for hook in hooks.hooks(for: state) {
+            do {
+                try await hook.body(info)
+            } catch {
+                logger.error("a flow hook failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
