@@ -19,6 +19,10 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "How many tasks run at once.")
     var concurrency: Int = 4
 
+    @Option(name: .customLong("queue-limit"),
+            help: "At most N tasks from a queue at once in this worker, as QUEUE=N; repeat for several.")
+    var queueLimitSpecs: [String] = []
+
     @Option(help: "How many unacknowledged tasks the broker may hand over (default: 2 x concurrency).")
     var prefetch: Int?
 
@@ -48,11 +52,25 @@ struct WorkerCommand: AsyncParsableCommand {
         guard shutdownGrace >= 0 else { throw ValidationError("--shutdown-grace must be 0 or more seconds") }
         guard maxDeliveries >= 1 else { throw ValidationError("--max-deliveries must be 1 or more") }
         guard maxPayloadBytes >= 1 else { throw ValidationError("--max-payload-bytes must be 1 or more") }
+        _ = try queueLimits()
         if let recycleAfterStuck, recycleAfterStuck < 1 {
             throw ValidationError("--recycle-after-stuck must be 1 or more")
         }
         let problems = TributaryCommandLine.currentRegistry.problems
         guard problems.isEmpty else { throw ValidationError(problems.joined(separator: "; ")) }
+    }
+
+    /// `--queue-limit QUEUE=N` options as a dictionary; throws naming a malformed one.
+    func queueLimits() throws -> [String: Int] {
+        var limits: [String: Int] = [:]
+        for spec in queueLimitSpecs {
+            let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, let limit = Int(parts[1]), limit >= 1 else {
+                throw ValidationError("--queue-limit '\(spec)' must be QUEUE=N with N 1 or more, e.g. --queue-limit db=2")
+            }
+            limits[parts[0]] = limit
+        }
+        return limits
     }
 
     func run() async throws {
@@ -71,7 +89,7 @@ struct WorkerCommand: AsyncParsableCommand {
                                                  concurrency: concurrency, prefetch: prefetch,
                                                  id: workerID, maxDeliveries: maxDeliveries,
                                                  recycleAfterStuck: recycleAfterStuck,
-                                                 maxPayloadBytes: maxPayloadBytes),
+                                                 maxPayloadBytes: maxPayloadBytes, queueLimits: try queueLimits()),
                             logger: logger)
         // A worker that stops by itself (recycling) ends the group cleanly, like a signal would.
         let service = ServiceGroupConfiguration.ServiceConfiguration(

@@ -56,15 +56,20 @@ public struct Nap: TaskDefinition {
         public var attempt: Int
         /// More than 1 when the message was redelivered after a worker was lost.
         public var deliveries: Int
+        /// When the worker started and finished it (seconds since 1970, the worker's clock).
+        public var startedAt: Double
+        public var finishedAt: Double
     }
 
     public static let name = "nap"
     public init() {}
     public func run(_ input: Input, context: TaskContext) async throws -> Report {
+        let started = Date().timeIntervalSince1970
         if input.onlyUpToAttempt == 0 || context.attempt <= input.onlyUpToAttempt {
             try await Task.sleep(for: .milliseconds(input.milliseconds))
         }
-        return Report(workerID: context.workerID, attempt: context.attempt, deliveries: context.deliveries)
+        return Report(workerID: context.workerID, attempt: context.attempt, deliveries: context.deliveries,
+                      startedAt: started, finishedAt: Date().timeIntervalSince1970)
     }
 }
 

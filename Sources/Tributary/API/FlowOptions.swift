@@ -8,8 +8,13 @@ public struct FlowOptions: Sendable {
     /// How long one attempt may take; at the timeout the task runs it still waits for end Cancelled
     /// and the attempt fails with ``FlowTimedOut``.
     public var timeout: Duration?
+    /// At most N running task runs with a tag within this flow run (`["db": 2]`); the client's
+    /// `concurrencyLimits` bound every flow run together.
+    public var concurrencyLimits: [String: Int]
 
-    public init(retries: Int = 0, retryDelay: RetryDelay = .none, timeout: Duration? = nil) {
+    public init(retries: Int = 0, retryDelay: RetryDelay = .none, timeout: Duration? = nil,
+                concurrencyLimits: [String: Int] = [:]) {
+        self.concurrencyLimits = concurrencyLimits
         self.retries = retries
         self.retryDelay = retryDelay
         self.timeout = timeout

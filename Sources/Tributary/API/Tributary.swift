@@ -29,13 +29,15 @@ public final class Tributary: Sendable {
     public static let defaultMaxPayloadBytes = 16 << 20
     private let connection = Mutex<Task<AMQPBroker, any Error>?>(nil)
     private let counters = StatisticsCounters()
+    /// At most N running task runs per tag across every flow run of this client.
+    private let clientLimits: TagLimiter
 
     /// Duplicates and malformed replies this client absorbed, over every flow it ran.
     public var statistics: ClientStatistics { counters.snapshot }
 
     private var environment: FlowEnvironment {
         FlowEnvironment(observer: observer, statistics: counters, resultStore: resultStore,
-                        maxPayloadBytes: maxPayloadBytes)
+                        maxPayloadBytes: maxPayloadBytes, clientLimits: clientLimits)
     }
 
     /// A client that sends tasks to workers through the RabbitMQ at `url`. It connects on first use.
@@ -43,14 +45,17 @@ public final class Tributary: Sendable {
                             logger: Logger = Logger(label: "tributary"),
                             maxPayloadBytes: Int = Tributary.defaultMaxPayloadBytes,
                             resultStore: any ResultStore = LocalResultStore(),
+                            concurrencyLimits: [String: Int] = [:],
                             onEvent: (@Sendable (TaskEvent) -> Void)? = nil) {
         self.init(transport: .rabbitMQ(url: url), registry: registry, logger: logger, maxPayloadBytes: maxPayloadBytes,
-                  resultStore: resultStore, observer: onEvent)
+                  resultStore: resultStore, concurrencyLimits: concurrencyLimits, observer: onEvent)
     }
 
     private init(transport: Transport, registry: Registry, logger: Logger, maxPayloadBytes: Int,
-                 resultStore: any ResultStore, observer: (@Sendable (TaskEvent) -> Void)?) {
+                 resultStore: any ResultStore, concurrencyLimits: [String: Int],
+                 observer: (@Sendable (TaskEvent) -> Void)?) {
         self.transport = transport
+        self.clientLimits = TagLimiter(limits: concurrencyLimits)
         self.resultStore = resultStore
         self.registry = registry
         self.logger = logger
@@ -62,9 +67,11 @@ public final class Tributary: Sendable {
     public static func local(_ registry: Registry, concurrency: Int = 8, logger: Logger = Logger(label: "tributary"),
                              maxPayloadBytes: Int = Tributary.defaultMaxPayloadBytes,
                              resultStore: any ResultStore = LocalResultStore(),
+                             concurrencyLimits: [String: Int] = [:],
                              onEvent: (@Sendable (TaskEvent) -> Void)? = nil) -> Tributary {
         Tributary(transport: .embedded(concurrency: concurrency), registry: registry, logger: logger,
-                  maxPayloadBytes: maxPayloadBytes, resultStore: resultStore, observer: onEvent)
+                  maxPayloadBytes: maxPayloadBytes, resultStore: resultStore, concurrencyLimits: concurrencyLimits,
+                  observer: onEvent)
     }
 
     /// Runs a flow to its end and returns its output, or throws the error that failed it (a task's

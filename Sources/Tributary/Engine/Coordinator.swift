@@ -22,6 +22,8 @@ final class Coordinator: Sendable {
     /// Task-run ids are this prefix and a counter: the flow-run id, plus the attempt after a retry
     /// of the whole flow, so a late result of an earlier attempt never matches a run of this one.
     private let runIDPrefix: String
+    /// Tag limits: this flow run's, then the client's.
+    private let limiters: [TagLimiter]
     /// Set once the flow run is cancelled or timed out: no new run is sent.
     private let closed = Atomic<Bool>(false)
     /// Hooks and result-store writes still running; the flow waits for them before it ends.
@@ -40,9 +42,11 @@ final class Coordinator: Sendable {
     var maxPayloadBytes: Int { environment.maxPayloadBytes }
 
     init(broker: any Broker, flowRunID: String, parentFlowRunID: String? = nil, attempt: Int = 1, logger: Logger,
-         environment: FlowEnvironment, publishWindow: Int = 1_000) {
+         environment: FlowEnvironment, flowLimits: TagLimiter = TagLimiter(limits: [:]),
+         publishWindow: Int = 1_000) {
         self.broker = broker
         self.environment = environment
+        self.limiters = [flowLimits, environment.clientLimits]
         self.publishWindow = AsyncSemaphore(permits: publishWindow)
         self.runIDPrefix = attempt == 1 ? flowRunID : "\(flowRunID).a\(attempt)"
         self.replyQueueName = "trib.reply.\(runIDPrefix)"
@@ -74,7 +78,8 @@ final class Coordinator: Sendable {
         }
         runs.withLock { $0[run.id] = run }
         emit(run, .pending)
-        if dependencies.isEmpty {
+        // A run that may wait for a tag's slot waits in a task of its own, so submit returns at once.
+        if dependencies.isEmpty, !limiters.contains(where: { $0.limits(run.options.tags) }) {
             if await reuseCachedResult(run) { return }
             await send(run, attempt: 1)
             return
@@ -169,7 +174,11 @@ final class Coordinator: Sendable {
                 retryable: false), attempts: attempt)))
             return
         }
-        guard run.begin(attempt: attempt) else { return }
+        for limiter in limiters { await limiter.acquire(runID: run.id, tags: run.options.tags) }
+        guard run.begin(attempt: attempt) else {
+            releaseSlots(of: run)
+            return
+        }
         let message = TaskMessage(taskRunID: run.id, flowRunID: flowRunID, taskName: run.taskName,
                                   queue: run.options.queue, attempt: attempt, timeout: run.options.timeout,
                                   replyTo: replyQueueName, persistent: run.options.persistent,
@@ -182,6 +191,10 @@ final class Coordinator: Sendable {
                 type: "BrokerError", message: "the broker did not take the task message: \(error)",
                 retryable: false), attempts: attempt)))
         }
+    }
+
+    private func releaseSlots(of run: TaskRun) {
+        for limiter in limiters { limiter.release(runID: run.id) }
     }
 
     func handle(_ result: ResultMessage) {
@@ -220,6 +233,7 @@ final class Coordinator: Sendable {
     /// Retries the run if it has retries left and the error allows it; otherwise ends it.
     private func attemptFailed(_ run: TaskRun, attempt: Int, error: RemoteError, timedOut: Bool) {
         cancelTimer(run.id)
+        releaseSlots(of: run)
         let retryAllowed = error.retryable && (run.options.retryCondition?(error) ?? true)
         if attempt <= run.options.retries && retryAllowed {
             guard run.transition(to: .retrying) else { return }
@@ -268,6 +282,7 @@ final class Coordinator: Sendable {
     /// Ends a run, forgets it, and tells the observer.
     func end(_ run: TaskRun, _ final: TaskState, output: [UInt8]? = nil) {
         cancelTimer(run.id)
+        releaseSlots(of: run)
         guard run.finish(final, output: output) else { return }
         runs.withLock { _ = $0.removeValue(forKey: run.id) }
         pendingSubmissions.withLock { _ = $0.removeValue(forKey: run.id) }

@@ -5,4 +5,6 @@ struct FlowEnvironment: Sendable {
     let statistics: StatisticsCounters
     let resultStore: any ResultStore
     let maxPayloadBytes: Int
+    /// Tag limits across every flow run of the client.
+    let clientLimits: TagLimiter
 }

@@ -65,7 +65,8 @@ struct FlowExecution: Sendable {
                                    _ body: @escaping @Sendable (FlowContext) async throws -> Output)
         async throws -> Output {
         let coordinator = Coordinator(broker: broker, flowRunID: flowRunID, parentFlowRunID: parentFlowRunID,
-                                      attempt: number, logger: logger, environment: environment)
+                                      attempt: number, logger: logger, environment: environment,
+                                      flowLimits: TagLimiter(limits: options.concurrencyLimits))
         try await coordinator.start()
         do {
             let context = FlowContext(coordinator: coordinator)

@@ -26,10 +26,13 @@ public final class Worker: Service {
         public var recycleAfterStuck: Int?
         /// The largest result, in bytes of JSON, a task may send back; a larger one fails the attempt.
         public var maxPayloadBytes: Int
+        /// At most N tasks from a queue run at once in this worker (`["db": 2]`), within `concurrency`.
+        public var queueLimits: [String: Int]
 
         public init(queues: [String] = ["default"], concurrency: Int = 4, prefetch: Int? = nil,
                     id: String = Worker.defaultID(), maxDeliveries: Int = 5, recycleAfterStuck: Int? = nil,
-                    maxPayloadBytes: Int = Tributary.defaultMaxPayloadBytes) {
+                    maxPayloadBytes: Int = Tributary.defaultMaxPayloadBytes, queueLimits: [String: Int] = [:]) {
+            self.queueLimits = queueLimits
             self.recycleAfterStuck = recycleAfterStuck
             self.maxPayloadBytes = maxPayloadBytes
             self.queues = queues
@@ -67,20 +70,23 @@ public final class Worker: Service {
 
     public func run() async throws {
         let slots = AsyncSemaphore(permits: max(1, configuration.concurrency))
-        var started: [any TaskConsumer] = []
+        var started: [(consumer: any TaskConsumer, limit: AsyncSemaphore?)] = []
         for queue in configuration.queues {
-            started.append(try await broker.consumeTasks(from: queue,
-                                                         prefetch: configuration.prefetch ?? configuration.concurrency * 2))
+            let limit = configuration.queueLimits[queue]
+            var prefetch = configuration.prefetch ?? configuration.concurrency * 2
+            if let limit { prefetch = min(prefetch, limit * 2) }
+            started.append((try await broker.consumeTasks(from: queue, prefetch: prefetch),
+                            limit.map { AsyncSemaphore(permits: max(1, $0)) }))
         }
-        consumers.withLock { $0 = started }
+        consumers.withLock { $0 = started.map(\.consumer) }
         logger.info("worker ready", metadata: [
             "queues": "\(configuration.queues.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
             "tasks": "\(registry.taskNames.joined(separator: ","))",
         ])
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
-                for consumer in started {
-                    group.addTask { await self.serve(consumer, slots: slots) }
+                for (consumer, queueSlots) in started {
+                    group.addTask { await self.serve(consumer, slots: slots, queueSlots: queueSlots) }
                 }
             }
         } onGracefulShutdown: {
@@ -102,22 +108,27 @@ public final class Worker: Service {
         Task { for consumer in toStop { await consumer.stop() } }
     }
 
-    private func serve(_ consumer: any TaskConsumer, slots: AsyncSemaphore) async {
+    /// Runs the consumer's deliveries, each once a slot of the worker (and of the queue's own
+    /// limit, if it has one) is free.
+    private func serve(_ consumer: any TaskConsumer, slots: AsyncSemaphore, queueSlots: AsyncSemaphore?) async {
         await withDiscardingTaskGroup { group in
             for await delivery in consumer.deliveries {
                 if draining.load(ordering: .relaxed) {
                     handBack(delivery)
                     continue
                 }
+                await queueSlots?.wait()
                 await slots.wait()
                 if draining.load(ordering: .relaxed) {
                     slots.signal()
+                    queueSlots?.signal()
                     handBack(delivery)
                     continue
                 }
                 group.addTask {
                     await self.process(delivery)
                     slots.signal()
+                    queueSlots?.signal()
                 }
             }
         }

@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+import Tributary
+import TributaryExamples
+
+@Suite("Concurrency limits, measured from the workers' own start and finish times")
+struct ConcurrencyLimitTests {
+    /// The most runs that were running at the same moment (a finish and a start at the same
+    /// instant do not overlap).
+    static func peakOverlap(_ reports: [Nap.Report]) -> Int {
+        var edges: [(at: Double, change: Int)] = []
+        for report in reports {
+            edges.append((report.startedAt, 1))
+            edges.append((report.finishedAt, -1))
+        }
+        edges.sort { (a: (at: Double, change: Int), b: (at: Double, change: Int)) -> Bool in
+            a.at != b.at ? a.at < b.at : a.change < b.change
+        }
+        var running = 0, peak = 0
+        for (_, change) in edges {
+            running += change
+            peak = max(peak, running)
+        }
+        return peak
+    }
+
+    static let nap = Nap.Input(milliseconds: 150)
+
+    @Test("a tag limit on a flow run: at most 2 `db` tasks at once, while untagged tasks run wider")
+    func flowRunLimit() async throws {
+        let queue = TestBroker.uniqueQueue("taglimit")
+        try await withWorkers(2, queue: queue, concurrency: 8) { _ in
+            let client = Tributary(broker: TestBroker.url)
+            let (db, other) = try await client.run(flowNamed: "tag-limit",
+                                                   options: FlowOptions(concurrencyLimits: ["db": 2])) { flow in
+                let db = await flow.map(Nap.self, over: Array(repeating: Self.nap, count: 12),
+                                        options: TaskOptions(queue: queue, tags: ["db"]))
+                let other = await flow.map(Nap.self, over: Array(repeating: Self.nap, count: 12),
+                                           options: TaskOptions(queue: queue))
+                return (try await db.values(), try await other.values())
+            }
+            await client.close()
+            #expect(Self.peakOverlap(db) == 2, "db tasks at once: \(Self.peakOverlap(db))")
+            #expect(Self.peakOverlap(other) > 2, "untagged tasks are not held back")
+        }
+    }
+
+    @Test("a client-wide tag limit holds across flow runs running at the same time")
+    func clientWideLimit() async throws {
+        let queue = TestBroker.uniqueQueue("clientlimit")
+        try await withWorkers(2, queue: queue, concurrency: 8) { _ in
+            let client = Tributary(broker: TestBroker.url, concurrencyLimits: ["db": 3])
+            @Sendable func flowRun(_ name: String) async throws -> [Nap.Report] {
+                try await client.run(flowNamed: name) { flow in
+                    try await flow.map(Nap.self, over: Array(repeating: Self.nap, count: 10),
+                                       options: TaskOptions(queue: queue, tags: ["db", "io"])).values()
+                }
+            }
+            async let first = flowRun("first")
+            async let second = flowRun("second")
+            let all = try await first + second
+            await client.close()
+            #expect(all.count == 20)
+            #expect(Self.peakOverlap(all) == 3, "db tasks at once across both flows: \(Self.peakOverlap(all))")
+        }
+    }
+
+    @Test("a worker's per-queue limit: at most 2 tasks from the queue at once, though its concurrency is 8")
+    func workerQueueLimit() async throws {
+        let queue = TestBroker.uniqueQueue("queuelimit")
+        let worker = try await WorkerProcess(id: "limited-\(queue.suffix(6))", queue: queue, concurrency: 8,
+                                             extraArguments: ["--queue-limit", "\(queue)=2"])
+        try await withWorkers([worker]) {
+            let client = Tributary(broker: TestBroker.url)
+            let reports = try await client.run(flowNamed: "queue-limit") { flow in
+                try await flow.map(Nap.self, over: Array(repeating: Self.nap, count: 10),
+                                   options: TaskOptions(queue: queue)).values()
+            }
+            await client.close()
+            #expect(Self.peakOverlap(reports) == 2, "tasks at once: \(Self.peakOverlap(reports))")
+        }
+    }
+
+    @Test("a malformed --queue-limit is refused with what to write instead")
+    func badQueueLimit() async throws {
+        let result = try await Command.trib(["worker", "--broker", TestBroker.url, "--queue-limit", "db"])
+        #expect(result.status != 0)
+        #expect(result.output.contains("must be QUEUE=N"))
+    }
+}
