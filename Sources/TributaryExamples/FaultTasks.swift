@@ -119,3 +119,23 @@ public struct Blob: TaskDefinition {
         String(repeating: "x", count: max(count, 0))
     }
 }
+
+/// Logs `count` numbered lines through its context's logger and returns how many: for log shipping.
+public struct Chatty: TaskDefinition {
+    public struct Input: Codable, Sendable {
+        public var count: Int
+        public var text: String
+        public init(count: Int, text: String) {
+            self.count = count
+            self.text = text
+        }
+    }
+
+    public static let name = "chatty"
+    public init() {}
+    public func run(_ input: Input, context: TaskContext) async throws -> Int {
+        let logger = context.logger
+        for line in 1...max(input.count, 1) { logger.info("\(input.text) \(line)") }
+        return input.count
+    }
+}

@@ -29,7 +29,14 @@ public struct FlowContext: Sendable {
                 + "\(coordinator.maxPayloadBytes); pass large data by reference (a path or URL) or raise maxPayloadBytes"
         }
         problem = problem ?? options.problem(taskName: T.name)
-        let run = TaskRun(id: id, taskName: T.name, options: options, flowRunID: flowRunID, input: bytes)
+        var name: String?
+        if problem == nil, let template = options.runName {
+            switch RunName.render(template, taskName: T.name, input: bytes) {
+            case .success(let rendered): name = rendered
+            case .failure(let error): problem = error.message
+            }
+        }
+        let run = TaskRun(id: id, taskName: T.name, options: options, flowRunID: flowRunID, input: bytes, name: name)
         if let problem {
             run.finish(.failed(run.failure("Failed", RemoteError(type: "InvalidTaskCall", message: problem,
                                                                  retryable: false), attempts: 0)))

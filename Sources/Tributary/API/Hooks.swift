@@ -4,6 +4,8 @@ import Foundation
 public struct TaskRunInfo: Sendable {
     public let taskName: String
     public let taskRunID: String
+    /// The run's name from its options' `runName` template, if it has one.
+    public let runName: String?
     public let flowRunID: String
     /// The attempt the state belongs to.
     public let attempt: Int

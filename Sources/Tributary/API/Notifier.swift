@@ -33,7 +33,7 @@ public struct Notification: Codable, Sendable, Equatable {
 
     init(task info: TaskRunInfo) {
         kind = "task"
-        name = info.taskName
+        name = info.runName ?? info.taskName
         runID = info.taskRunID
         flowRunID = info.flowRunID
         state = info.state.name

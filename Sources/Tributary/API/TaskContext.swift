@@ -14,11 +14,17 @@ public struct TaskContext: Sendable {
     /// run before. Tasks with side effects can check it (Celery's `redelivered`).
     public let deliveries: Int
     let baseLogger: Logger
+    /// What the task logs, shipped back with its result.
+    let logBuffer = TaskLogBuffer()
 
-    /// A logger whose messages carry the flow-run and task-run ids. Built when asked for: most
-    /// tasks never log, and attaching metadata has a cost on every message's path.
+    /// A logger whose messages carry the flow-run and task-run ids. What it logs goes to the
+    /// worker's log and also travels back with the result (up to 16 KiB), so the flow's log shows
+    /// it too. Built when asked for: most tasks never log, and attaching metadata has a cost on
+    /// every message's path.
     public var logger: Logger {
-        var logger = baseLogger
+        var logger = Logger(label: baseLogger.label) { _ in
+            ShippingLogHandler(upstream: baseLogger.handler, buffer: logBuffer)
+        }
         logger[metadataKey: "flow-run"] = "\(flowRunID)"
         logger[metadataKey: "task-run"] = "\(taskRunID)"
         logger[metadataKey: "task"] = "\(taskName)"

@@ -5,6 +5,8 @@ public struct TaskEvent: Sendable {
     public let parentFlowRunID: String?
     public let taskRunID: String
     public let taskName: String
+    /// The run's name from its options' `runName` template, if it has one.
+    public let runName: String?
     public let attempt: Int
     public let state: TaskState
 }

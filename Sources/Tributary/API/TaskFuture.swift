@@ -18,6 +18,8 @@ public struct TaskFuture<Output: Codable & Sendable>: TaskDependency {
 
     public var taskRunID: String { run.id }
     public var taskName: String { run.taskName }
+    /// The run's name from its options' `runName` template, if it has one.
+    public var runName: String? { run.name }
 
     /// The output; throws the run's ``TaskFailure`` (with the remote error's type and message) if
     /// it ended badly.

@@ -16,6 +16,9 @@ public struct TaskOptions: Sendable {
     public var persistent: Bool
     /// Reuse a stored result instead of running, and store this run's result; nil: always run.
     public var cache: CachePolicy?
+    /// A name for each run, from its input: `"train-{alpha}"` (a field of the input) or
+    /// `"page-{input}"` (the whole input); shown in events, hooks and logs.
+    public var runName: String?
     /// Run by the coordinator when the run ends Completed (not Cached).
     public var onCompletion: [TaskHook]
     /// Run when the run ends Failed, Crashed or TimedOut.
@@ -25,9 +28,10 @@ public struct TaskOptions: Sendable {
 
     public init(retries: Int = 0, retryDelay: RetryDelay = .none, retryCondition: (@Sendable (RemoteError) -> Bool)? = nil,
                 timeout: Duration? = nil, queue: String = "default", tags: Set<String> = [], persistent: Bool = true,
-                cache: CachePolicy? = nil, onCompletion: [TaskHook] = [], onFailure: [TaskHook] = [],
-                onRetry: [TaskHook] = []) {
+                cache: CachePolicy? = nil, runName: String? = nil, onCompletion: [TaskHook] = [],
+                onFailure: [TaskHook] = [], onRetry: [TaskHook] = []) {
         self.cache = cache
+        self.runName = runName
         self.onCompletion = onCompletion
         self.onFailure = onFailure
         self.onRetry = onRetry

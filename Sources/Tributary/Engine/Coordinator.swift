@@ -137,7 +137,8 @@ final class Coordinator: Sendable {
 
     private func runHooks(_ hooks: [TaskHook], _ run: TaskRun, _ state: TaskState, error: RemoteError?) {
         guard !hooks.isEmpty else { return }
-        let info = TaskRunInfo(taskName: run.taskName, taskRunID: run.id, flowRunID: flowRunID, attempt: run.attempt,
+        let info = TaskRunInfo(taskName: run.taskName, taskRunID: run.id, runName: run.name, flowRunID: flowRunID,
+                               attempt: run.attempt,
                                state: state, error: error)
         inBackground { [logger] in
             for hook in hooks {
@@ -207,6 +208,7 @@ final class Coordinator: Sendable {
             ])
             return
         }
+        shipLogs(of: result, for: run)
         switch result.status {
         case .running:
             guard run.transition(to: .running) else { return }
@@ -220,6 +222,20 @@ final class Coordinator: Sendable {
             end(run, .failed(run.failure("Failed", remoteError(in: result))))
         case .crashed:
             end(run, .crashed(run.failure("Crashed", remoteError(in: result))))
+        }
+    }
+
+    /// Writes what the task logged on its worker to the flow's log, in order, with the worker's id.
+    private func shipLogs(of result: ResultMessage, for run: TaskRun) {
+        guard !result.logs.isEmpty else { return }
+        var taskLogger = logger
+        taskLogger[metadataKey: "task"] = "\(run.taskName)"
+        taskLogger[metadataKey: "task-run"] = "\(run.id)"
+        if let name = run.name { taskLogger[metadataKey: "task-run-name"] = "\(name)" }
+        taskLogger[metadataKey: "worker"] = "\(result.workerID)"
+        taskLogger[metadataKey: "attempt"] = "\(result.attempt)"
+        for record in result.logs {
+            taskLogger.log(level: Logger.Level(rawValue: record.level) ?? .info, "\(record.message)")
         }
     }
 
@@ -288,7 +304,8 @@ final class Coordinator: Sendable {
         pendingSubmissions.withLock { _ = $0.removeValue(forKey: run.id) }
         if let failure = final.failure {
             logger.warning("task run ended \(final.name)", metadata: [
-                "task": "\(run.taskName)", "task-run": "\(run.id)", "error": "\(failure.error)",
+                "task": "\(run.taskName)", "task-run": "\(run.id)", "task-run-name": "\(run.name ?? "")",
+                "error": "\(failure.error)",
             ])
         }
         if final == .completed, let output {
@@ -302,7 +319,7 @@ final class Coordinator: Sendable {
     }
 
     private func emit(_ run: TaskRun, _ state: TaskState) {
-        observer?(TaskEvent(flowRunID: flowRunID, parentFlowRunID: parentFlowRunID, taskRunID: run.id, taskName: run.taskName,
+        observer?(TaskEvent(flowRunID: flowRunID, parentFlowRunID: parentFlowRunID, taskRunID: run.id, taskName: run.taskName, runName: run.name,
                             attempt: run.attempt, state: state))
     }
 

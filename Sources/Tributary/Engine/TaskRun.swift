@@ -8,6 +8,8 @@ final class TaskRun: Sendable {
     let flowRunID: String
     /// The JSON input, kept for retries.
     let input: [UInt8]
+    /// The run's name from its options' template, if it has one.
+    let name: String?
 
     private struct State {
         var attempt = 0
@@ -19,7 +21,8 @@ final class TaskRun: Sendable {
 
     private let state = Mutex(State())
 
-    init(id: String, taskName: String, options: TaskOptions, flowRunID: String, input: [UInt8]) {
+    init(id: String, taskName: String, options: TaskOptions, flowRunID: String, input: [UInt8], name: String? = nil) {
+        self.name = name
         self.id = id
         self.taskName = taskName
         self.options = options

@@ -15,6 +15,7 @@ enum WireFormat {
         static let deliveries = "x-trib-deliveries"
         static let status = "x-trib-status"
         static let worker = "x-trib-worker"
+        static let logs = "x-trib-logs"
     }
 
     static func encode(_ task: TaskMessage, exchange: String) -> OutboundMessage {
@@ -77,12 +78,15 @@ enum WireFormat {
     }
 
     static func encode(_ result: ResultMessage, replyTo: String) -> OutboundMessage {
-        let properties = AMQPProperties(contentType: contentType, correlationID: result.taskRunID, headers: [
+        var properties = AMQPProperties(contentType: contentType, correlationID: result.taskRunID, headers: [
             Header.wire: .int(version),
             Header.status: .string(result.status.rawValue),
             Header.attempt: .int(Int64(result.attempt)),
             Header.worker: .string(result.workerID),
         ])
+        if !result.logs.isEmpty, let logs = try? WireJSON.encode(result.logs) {
+            properties.headers[Header.logs] = .bytes(logs)
+        }
         return OutboundMessage(routingKey: replyTo, properties: properties, body: result.body)
     }
 
@@ -100,7 +104,13 @@ enum WireFormat {
         guard let attempt = p.headers[Header.attempt]?.intValue, attempt >= 1 else {
             return malformed("missing \(Header.attempt)")
         }
+        // Logs are a courtesy: a header that does not decode loses them, not the result.
+        var logs: [TaskLogRecord] = []
+        if case .bytes(let bytes)? = p.headers[Header.logs] {
+            logs = (try? WireJSON.decode([TaskLogRecord].self, from: bytes)) ?? []
+        }
         return .success(ResultMessage(taskRunID: runID, attempt: Int(attempt), status: status,
-                                      workerID: p.headers[Header.worker]?.stringValue ?? "unknown", body: delivery.body))
+                                      workerID: p.headers[Header.worker]?.stringValue ?? "unknown", body: delivery.body,
+                                      logs: logs))
     }
 }

@@ -39,6 +39,8 @@ public struct ResultMessage: Sendable, Equatable {
     public var workerID: String
     /// The output as JSON when completed; a JSON ``RemoteError`` when failed, timed out or rejected.
     public var body: [UInt8]
+    /// What the task logged during the attempt.
+    public var logs: [TaskLogRecord] = []
 }
 
 /// A message on a task queue that is not a valid task message, and why.

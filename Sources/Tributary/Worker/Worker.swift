@@ -170,7 +170,7 @@ public final class Worker: Service {
         let outcome = await TaskExecution.run(timeout: message.timeout, stuck: { [self] change in
             stuckChanged(by: change)
         }) { try await task.run(input, context) }
-        let report: ResultMessage
+        var report: ResultMessage
         switch outcome {
         case .completed(let output) where output.count > configuration.maxPayloadBytes:
             counters.withLock { $0.failed += 1 }
@@ -200,6 +200,7 @@ public final class Worker: Service {
             handBack(delivery)
             return
         }
+        report.logs = context.logBuffer.records
         // Acknowledge only once the broker holds the result: at least once, never lost.
         unsettled.enter()
         broker.publish(result: report, to: message.replyTo) { [unsettled] error in
