@@ -15,18 +15,32 @@ public struct TaskRunInfo: Sendable {
     public let error: RemoteError?
 }
 
-/// Code the coordinator runs when a task run reaches a state. A hook that throws is logged; it
-/// never changes the run's state or fails the flow.
-public struct TaskHook: Sendable {
-    let body: @Sendable (TaskRunInfo) async throws -> Void
+/// Code run when a task run or a flow run reaches a state (``TaskHook``, ``FlowHook``). A hook
+/// that throws is logged; it never changes the run's state or fails the flow.
+public struct Hook<Info: Sendable>: Sendable {
+    let body: @Sendable (Info) async throws -> Void
 
-    public init(_ body: @escaping @Sendable (TaskRunInfo) async throws -> Void) {
+    public init(_ body: @escaping @Sendable (Info) async throws -> Void) {
         self.body = body
     }
+}
 
+/// Code the coordinator runs when a task run reaches a state.
+public typealias TaskHook = Hook<TaskRunInfo>
+/// Code the client runs when a flow run ends (or is retried).
+public typealias FlowHook = Hook<FlowRunInfo>
+
+extension Hook where Info == TaskRunInfo {
     /// Sends a ``Notification`` of the run's state through `notifier`.
     public static func notify(_ notifier: any Notifier) -> TaskHook {
         TaskHook { info in try await notifier.send(Notification(task: info)) }
+    }
+}
+
+extension Hook where Info == FlowRunInfo {
+    /// Sends a ``Notification`` of the flow run's state through `notifier`.
+    public static func notify(_ notifier: any Notifier) -> FlowHook {
+        FlowHook { info in try await notifier.send(Notification(flow: info)) }
     }
 }
 
@@ -58,19 +72,6 @@ public struct FlowRunInfo: Sendable {
     public let duration: Duration
 }
 
-/// Code the client runs when a flow run ends. A hook that throws is logged, never rethrown.
-public struct FlowHook: Sendable {
-    let body: @Sendable (FlowRunInfo) async throws -> Void
-
-    public init(_ body: @escaping @Sendable (FlowRunInfo) async throws -> Void) {
-        self.body = body
-    }
-
-    /// Sends a ``Notification`` of the flow run's final state through `notifier`.
-    public static func notify(_ notifier: any Notifier) -> FlowHook {
-        FlowHook { info in try await notifier.send(Notification(flow: info)) }
-    }
-}
 
 /// A flow's hooks, by the state that runs them (Prefect's `on_completion`, `on_failure`,
 /// `on_crashed`, `on_cancellation`, and `onRetry` before each retry of the whole flow).

@@ -1,18 +1,6 @@
 import AMQPClient
 import Foundation
-
-/// A seeded generator (SplitMix64), so a failing fuzz run can be replayed from the seed it printed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import TributaryExamples
 
 /// Builds wire messages that start from a valid task or result and are broken in at least one way
 /// the wire format forbids (so each must be refused), plus random noise: wrong header types, huge
