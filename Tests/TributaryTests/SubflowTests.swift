@@ -108,7 +108,44 @@ struct SubflowTests {
         let nap = try #require(napFuture.withLock { $0 })
         #expect(nap.currentState.name == "Cancelled", "the flow stopped waiting for the 10 s task")
     }
+
+    @Test("cancelling the Swift task that runs a flow ends it Cancelled at once: the runs it waits for end Cancelled and no new one is sent")
+    func cancelFromClient() async throws {
+        let queue = TestBroker.uniqueQueue("cancel")
+        let napFuture = Shared<TaskFuture<Nap.Report>?>(nil)
+        let seen = Mutex<[FlowState]>([])
+        try await withWorkers(1, queue: queue) { _ in
+            // An observer makes workers report Running, which the test waits for.
+            let client = Tributary(broker: TestBroker.url, onEvent: { _ in })
+            let hooks = FlowHooks(onCancellation: [FlowHook { info in seen.withLock { $0.append(info.state) } }])
+            let running = Task {
+                try await client.run(flowNamed: "cancel-me", hooks: hooks) { flow in
+                    let nap = await flow.submit(Nap.self, Nap.Input(milliseconds: 10_000), options: TaskOptions(queue: queue))
+                    napFuture.value = nap
+                    return try await nap.value
+                }
+            }
+            while napFuture.value?.currentState.name != "Running" { try await Task.sleep(for: .milliseconds(20)) }
+            running.cancel()
+            let outcome = await running.result
+            await client.close()
+            #expect(throws: (any Error).self) { try outcome.get() }
+        }
+        #expect(seen.withLock { $0 } == [.cancelled])
+        #expect(napFuture.value?.currentState.name == "Cancelled", "the flow stopped waiting for the 10 s task")
+    }
+
 }
 
 /// A flow-level failure for the retry test.
 struct FlakyFlow: Error {}
+
+/// A value shared between a test and the flow it runs.
+final class Shared<Value: Sendable>: Sendable {
+    private let state: Mutex<Value>
+    init(_ value: Value) { state = Mutex(value) }
+    var value: Value {
+        get { state.withLock { $0 } }
+        set { state.withLock { $0 = newValue } }
+    }
+}

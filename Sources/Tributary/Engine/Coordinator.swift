@@ -329,6 +329,12 @@ final class Coordinator: Sendable {
         while let next = runs.withLock({ $0.values.first }) {
             _ = await next.finished()
         }
+        await waitForBackground()
+    }
+
+    /// Waits for hooks and result-store writes already started: a flow that fails still keeps
+    /// the results it completed, so a re-run can resume.
+    func waitForBackground() async {
         while let next = background.withLock({ $0.popFirst()?.value }) {
             await next.value
         }

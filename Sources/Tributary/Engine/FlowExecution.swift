@@ -41,7 +41,8 @@ struct FlowExecution: Sendable {
                 await runHooks(.completed, attempt: number, error: nil, started: started)
                 return output
             } catch {
-                let state = FlowState(endedBy: error)
+                // A flow whose Swift task was cancelled ends Cancelled, whatever error that caused.
+                let state = Task.isCancelled ? .cancelled : FlowState(endedBy: error)
                 if state == .failed, number <= options.retries {
                     let delay = options.retryDelay.delay(beforeRetry: number)
                     logger.warning("flow attempt failed; retrying the flow", metadata: [
@@ -70,11 +71,14 @@ struct FlowExecution: Sendable {
         try await coordinator.start()
         do {
             let context = FlowContext(coordinator: coordinator)
-            let output: Output
-            if let timeout = options.timeout {
-                output = try await withTimeout(timeout, coordinator: coordinator) { try await body(context) }
-            } else {
-                output = try await body(context)
+            // Cancelling the flow's Swift task ends the runs it waits for, so its waits return.
+            let output = try await withTaskCancellationHandler {
+                if let timeout = options.timeout {
+                    return try await withTimeout(timeout, coordinator: coordinator) { try await body(context) }
+                }
+                return try await body(context)
+            } onCancel: {
+                coordinator.cancelOutstanding(reason: "not finished: the flow run was cancelled")
             }
             await coordinator.waitForOutstanding()
             await coordinator.shutdown()
@@ -82,6 +86,7 @@ struct FlowExecution: Sendable {
             if !unhandled.isEmpty { throw UnhandledTaskFailures(failures: unhandled) }
             return output
         } catch {
+            await coordinator.waitForBackground()
             await coordinator.shutdown()
             throw error
         }
