@@ -11,6 +11,23 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash deploy/install.sh openssl iproute2
 bash deploy/rabbitmq.sh start
 swift build --build-tests
-swift test --skip-build --skip BrokerRestartTests --skip BacklogTests "$@"
-swift test --skip-build --filter BacklogTests
-TRIB_BROKER_RESTART_TESTS=1 swift test --skip-build --filter BrokerRestartTests
+
+# Runs one `swift test` pass; if it fails, repeats its failed checks at the end of the output, so
+# that the tail of a long log (all CI keeps) names what failed.
+run_tests() {
+    local log
+    log=$(mktemp)
+    if swift test --skip-build "$@" 2>&1 | tee "$log"; then
+        rm -f "$log"
+        return 0
+    fi
+    echo
+    echo "== failed checks (swift test $*):"
+    grep -E "✘|recorded an issue|Expectation failed|error: -\[|failed \(" "$log" | grep -v "^.*✘ Test run with" | head -40
+    rm -f "$log"
+    return 1
+}
+
+run_tests --skip BrokerRestartTests --skip BacklogTests "$@"
+run_tests --filter BacklogTests
+TRIB_BROKER_RESTART_TESTS=1 run_tests --filter BrokerRestartTests
