@@ -10,6 +10,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # openssl: the TLS tests generate certificates; iproute2: the network-cut tests build namespaces.
 bash deploy/install.sh openssl iproute2
 bash deploy/rabbitmq.sh start
+# Every test declares durable queues of its own (trib.q.test-*); the broker deletes each once it
+# has been unused for 10 minutes, so repeated runs do not pile up queues for the next start to recover.
+rabbitmqctl -n rabbit@localhost -q set_policy --apply-to queues trib-test-queues '^trib\.q\.test-' \
+    '{"expires": 600000}' >/dev/null
 swift build --build-tests
 
 # Runs one `swift test` pass; if it fails, repeats its failed checks at the end of the output, so

@@ -103,8 +103,11 @@ extension ConnectionLoop {
         partialDelivery = nil
         let tag = DeliveryTag(value: partial.deliveryTag, generation: generation)
         guard let consumer = consumers[partial.consumerTag] else {
-            // The consumer was cancelled while this message was on its way: give it back.
-            if let state = connection { _ = amqp_basic_nack(state, Self.dataChannel, tag.value, 0, 1) }
+            // The consumer was cancelled while this message was on its way: give it back, unless
+            // the broker counted it delivered already (no-ack), when it is dropped.
+            if !cancelledNoAckTags.contains(partial.consumerTag), let state = connection {
+                _ = amqp_basic_nack(state, Self.dataChannel, tag.value, 0, 1)
+            }
             return
         }
         consumer.onDelivery(AMQPDelivery(tag: tag, redelivered: partial.redelivered, exchange: partial.exchange,

@@ -83,6 +83,8 @@ extension ConnectionLoop {
         lowestUnconfirmedTag = 1
         for pending in failed { pending.onConfirm?(.failure(error)) }
         generation += 1
+        // An auto-delete queue went away with its consumer when the channel closed: declare again.
+        for item in topology { try declare(item) }
         for tag in consumerOrder {
             if let record = consumers[tag] { try startConsumer(record) }
         }

@@ -148,7 +148,13 @@ extension ConnectionLoop {
             var arena = CArena()
             amqp_basic_cancel(state, Self.dataChannel, arena.bytes(tag))
             try checkReply(amqp_get_rpc_reply(state), on: Self.dataChannel, doing: "cancel consumer \(tag)")
-            consumers.removeValue(forKey: tag)?.onEnd()
+            if let record = consumers.removeValue(forKey: tag) {
+                if record.noAck {
+                    cancelledNoAckTags.append(tag)
+                    if cancelledNoAckTags.count > Self.cancelledNoAckMemory { cancelledNoAckTags.removeFirst() }
+                }
+                record.onEnd()
+            }
             consumerOrder.removeAll { $0 == tag }
             continuation.resume()
         case .get(let queue, let continuation):
@@ -171,7 +177,13 @@ extension ConnectionLoop {
             amqp_queue_delete(state, Self.controlChannel, arena.bytes(queue), 0, 0)
             do throws(AMQPError) {
                 try checkReply(amqp_get_rpc_reply(state), doing: "delete queue '\(queue)'")
-                topology.removeAll { if case .queue(let q) = $0 { q.name == queue } else { false } }
+                topology.removeAll {
+                    switch $0 {
+                    case .queue(let declared): declared.name == queue
+                    case .binding(let binding): binding.queue == queue
+                    case .exchange: false
+                    }
+                }
                 continuation.resume()
             } catch where error.kind == .channelClosedByBroker {
                 continuation.resume(throwing: error)
@@ -208,7 +220,7 @@ extension ConnectionLoop {
         nextPublishTag += 1
     }
 
-    private func declare(_ item: TopologyItem) throws(AMQPError) {
+    func declare(_ item: TopologyItem) throws(AMQPError) {
         guard let state = connection else { throw AMQPError(.connectionLost, message: "not connected") }
         var arena = CArena()
         switch item {

@@ -34,6 +34,10 @@ final class ConnectionLoop: @unchecked Sendable {
     var topology: [TopologyItem] = []
     var consumers: [String: ConsumerRecord] = [:]
     var consumerOrder: [String] = []
+    /// The latest no-ack consumers cancelled: a delivery for one may still be on its way (read
+    /// while waiting for cancel-ok), and it must be dropped, since it cannot be handed back.
+    var cancelledNoAckTags: [String] = []
+    static let cancelledNoAckMemory = 64
     var unconfirmed: [UInt64: PendingPublish] = [:]
     var nextPublishTag: UInt64 = 1
     var lowestUnconfirmedTag: UInt64 = 1

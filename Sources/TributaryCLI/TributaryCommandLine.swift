@@ -4,7 +4,7 @@ import Logging
 import Synchronization
 import Tributary
 
-/// The command line a user's executable embeds: `worker`, `run`, `list`.
+/// The command line a user's executable embeds: `worker`, `run`, `cancel`, `list`.
 ///
 /// ```swift
 /// @main struct MyApp {
@@ -53,11 +53,12 @@ struct RootCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: (CommandLine.arguments.first as NSString?)?.lastPathComponent ?? "trib",
         abstract: "Run Tributary workers and flows.",
-        subcommands: [WorkerCommand.self, RunCommand.self, ListCommand.self])
+        subcommands: [WorkerCommand.self, RunCommand.self, CancelCommand.self, ListCommand.self])
 }
 
 /// Turns a thrown error into a message ArgumentParser prints, with no stack trace.
 struct CommandFailure: Error, CustomStringConvertible {
     let description: String
     init(_ error: any Error) { description = String(describing: error) }
+    init(message: String) { description = message }
 }

@@ -10,28 +10,24 @@ struct BacklogTests {
         let queue = TestBroker.uniqueQueue("backlog")
         let worker = try await WorkerProcess(id: "slow-\(queue.suffix(6))", queue: queue, concurrency: 1, prefetch: 100)
         try await withWorkers([worker]) {
-            let client = Process()
-            client.executableURL = WorkerProcess.binDirectory.appendingPathComponent("trib")
-            client.arguments = ["run", "slow-fanout", #"{"count":\#(n),"milliseconds":0,"queue":"\#(queue)"}"#,
-                                "--broker", TestBroker.url, "--no-progress"]
-            let output = Pipe()
-            client.standardOutput = output
-            client.standardError = FileHandle(forWritingAtPath: "/dev/null")
-            try client.run()
+            let client = try FlowProcess(flow: "slow-fanout",
+                                         input: #"{"count":\#(n),"milliseconds":0,"queue":"\#(queue)"}"#,
+                                         logLevel: "warning")
+            defer { Task { await client.dispose() } }
 
             // Sample both processes' peak RSS and the queue's depth until the client is done.
             var clientPeak = 0, workerPeak = 0, deepestBacklog = 0
-            while client.isRunning {
-                clientPeak = max(clientPeak, Self.peakRSS(of: client.processIdentifier) ?? 0)
+            while client.process.isRunning {
+                clientPeak = max(clientPeak, Self.peakRSS(of: client.process.processIdentifier) ?? 0)
                 workerPeak = max(workerPeak, Self.peakRSS(of: worker.process.processIdentifier) ?? 0)
                 deepestBacklog = max(deepestBacklog, (try? await BrokerAdmin.queues()["trib.q.\(queue)"]?.messages) ?? 0)
                 try await Task.sleep(for: .milliseconds(300))
             }
-            let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let printed = client.output
             print("backlog: \(n) tasks, deepest backlog in the broker \(deepestBacklog) messages, peak RSS "
                 + "coordinator \(clientPeak / 1_048_576) MiB, worker \(workerPeak / 1_048_576) MiB")
 
-            #expect(client.terminationStatus == 0)
+            #expect(client.process.terminationStatus == 0, "the flow failed:\n\(client.log.suffix(2_000))")
             #expect(printed.trimmingCharacters(in: .whitespacesAndNewlines) == "\((1...n).reduce(0, +))",
                     "every task's result, once")
             #expect(deepestBacklog >= n / 4, "the client got far ahead of the worker: the backlog was real")

@@ -3,7 +3,7 @@ import Testing
 import Tributary
 import TributaryExamples
 
-@Suite("Concurrency limits, measured from the workers' own start and finish times")
+@Suite("Concurrency and rate limits, measured from the workers' own start and finish times")
 struct ConcurrencyLimitTests {
     /// The most runs that were running at the same moment (a finish and a start at the same
     /// instant do not overlap).
@@ -79,6 +79,39 @@ struct ConcurrencyLimitTests {
             await client.close()
             #expect(Self.peakOverlap(reports) == 2, "tasks at once: \(Self.peakOverlap(reports))")
         }
+    }
+
+    @Test("a rate limit: at most 4 `api` runs start in any second, across two workers with room for 16")
+    func rateLimit() async throws {
+        let queue = TestBroker.uniqueQueue("ratelimit")
+        try await withWorkers(2, queue: queue, concurrency: 8) { _ in
+            let client = Tributary(broker: TestBroker.url, rateLimits: ["api": .perSecond(4)])
+            let reports = try await client.run(flowNamed: "rate-limit") { flow in
+                let quick = Nap.Input(milliseconds: 10)
+                async let untagged = flow.map(Nap.self, over: Array(repeating: quick, count: 12),
+                                              options: TaskOptions(queue: queue)).values()
+                let api = try await flow.map(Nap.self, over: Array(repeating: quick, count: 12),
+                                             options: TaskOptions(queue: queue, tags: ["api"])).values()
+                _ = try await untagged
+                return api
+            }
+            await client.close()
+            let starts = reports.map(\.startedAt).sorted()
+            // Any 5 starts in a row span a second; 0.8 s leaves room for delivery jitter.
+            let tightestFive = (4..<starts.count).map { starts[$0] - starts[$0 - 4] }.min() ?? 0
+            #expect(tightestFive >= 0.8, "5 `api` starts within \(tightestFive) s")
+            #expect(starts.last! - starts.first! >= 1.6, "12 starts at 4 a second take two full periods")
+        }
+    }
+
+    @Test("a rate limit that allows nothing fails the run at submit, naming the tag")
+    func impossibleRateLimit() async throws {
+        let client = Tributary.local(Examples.registry, rateLimits: ["api": RateLimit(0, per: .seconds(1))])
+        let state = try await client.run(flowNamed: "no-rate") { flow in
+            await flow.submit(Increment.self, 1, options: TaskOptions(tags: ["api"])).state
+        }
+        #expect(state.name == "Failed")
+        #expect(state.failure?.message.contains("the rate limit of tag 'api' allows 0 runs") == true)
     }
 
     @Test("a malformed --queue-limit is refused with what to write instead")

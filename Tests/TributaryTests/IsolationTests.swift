@@ -43,6 +43,9 @@ enum BrokerAdmin {
     static func ensureVhost(_ name: String) async throws {
         _ = try? await Command.rabbitmqctl(["add_vhost", name])
         try await Command.rabbitmqctl(["set_permissions", "-p", name, "guest", ".*", ".*", ".*"])
+        // As deploy/test.sh does on the default vhost: unused test queues go away after 10 minutes.
+        try await Command.rabbitmqctl(["set_policy", "-p", name, "--apply-to", "queues", "trib-test-queues",
+                                       #"^trib\.q\.test-"#, #"{"expires": 600000}"#])
     }
 
     /// Every queue on the default vhost with its ready + unacknowledged messages and consumers.

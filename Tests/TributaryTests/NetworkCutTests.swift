@@ -50,22 +50,22 @@ struct NetworkCutTests {
                 let futures = await flow.map(Nap.self, over: Array(repeating: Nap.Input(milliseconds: 100), count: n),
                                              options: TaskOptions(queue: queue))
                 // Cut once both workers are busy: with 240+ tasks queued, each holds its prefetch.
-                try await Self.waitUntil("the first 60 tasks", within: .seconds(60)) {
+                try await waitUntil("the first 60 tasks", within: .seconds(60)) {
                     futures.filter { $0.currentState.isCompleted }.count >= 60
                 }
                 try await cutHost.cut()
-                try await Self.waitUntil("the broker to drop the cut-off worker's connection", within: .seconds(60)) {
+                try await waitUntil("the broker to drop the cut-off worker's connection", within: .seconds(60)) {
                     try await !Self.brokerHasConnection(from: cutHost.address)
                 }
                 // Every task completes while the worker is still cut off.
                 let reports = try await futures.values()
                 let duplicatesBefore = client.statistics.duplicateResultsIgnored
                 try await cutHost.restore()
-                try await Self.waitUntil("the cut-off worker to reconnect", within: .seconds(60)) {
+                try await waitUntil("the cut-off worker to reconnect", within: .seconds(60)) {
                     cutWorker.log.contains("reconnected to the broker")
                 }
                 let resent = Self.resentCount(in: cutWorker.log)
-                try await Self.waitUntil("the late results to arrive", within: .seconds(30)) {
+                try await waitUntil("the late results to arrive", within: .seconds(30)) {
                     client.statistics.duplicateResultsIgnored - duplicatesBefore >= resent
                 }
                 try await Task.sleep(for: .milliseconds(500))
@@ -106,13 +106,5 @@ struct NetworkCutTests {
     static func brokerHasConnection(from address: String) async throws -> Bool {
         try await Command.rabbitmqctl(["list_connections", "--no-table-headers", "peer_host"])
             .split(separator: "\n").contains { $0.trimmingCharacters(in: .whitespaces) == address }
-    }
-
-    static func waitUntil(_ what: String, within limit: Duration, _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + limit
-        while try await !condition() {
-            guard ContinuousClock.now < deadline else { throw WorkerProcessError("timed out waiting for \(what)") }
-            try await Task.sleep(for: .milliseconds(100))
-        }
     }
 }

@@ -55,6 +55,8 @@ struct WorkerFaultTests {
             return (await poison.state, try await others.values(), poison.taskRunID)
         }
         supervising.cancel()
+        // A replacement it was starting when cancelled joins the pool before the pool is disposed.
+        await supervising.value
         await client.close()
         await pool.disposeAll()
         #expect(poison.name == "Crashed")

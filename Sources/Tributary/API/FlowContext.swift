@@ -29,6 +29,7 @@ public struct FlowContext: Sendable {
                 + "\(coordinator.maxPayloadBytes); pass large data by reference (a path or URL) or raise maxPayloadBytes"
         }
         problem = problem ?? options.problem(taskName: T.name)
+            ?? coordinator.environment.rateLimiter.problem(tags: options.tags)
         var name: String?
         if problem == nil, let template = options.runName {
             switch RunName.render(template, taskName: T.name, input: bytes) {
@@ -78,7 +79,7 @@ public struct FlowContext: Sendable {
                                       environment: coordinator.environment, logger: coordinator.logger)
         let broker = coordinator.broker
         do {
-            return try await execution.run { attempt in try await execution.attempt(attempt, on: broker, body) }
+            return try await execution.runCancellable { attempt in try await execution.attempt(attempt, on: broker, body) }
         } catch {
             throw SubflowFailure(flowName: name, flowRunID: execution.flowRunID, state: FlowState(endedBy: error),
                                  error: error)

@@ -14,13 +14,26 @@ public struct UnhandledTaskFailures: Error, CustomStringConvertible {
     }
 }
 
+/// A flow run cancelled by a request from outside its caller (`trib cancel`, or
+/// ``Tributary/cancel(flowRunID:reason:waitingUpTo:)`` in another client): thrown by the `run`
+/// that ran it. (A caller that cancels its own Swift task gets `CancellationError`, as usual.)
+public struct FlowCancelled: Error, CustomStringConvertible {
+    public let flowName: String
+    public let flowRunID: String
+    public let reason: String
+
+    public var description: String {
+        "flow run \(flowRunID) of '\(flowName)' was cancelled: \(reason)"
+    }
+}
+
 extension FlowState {
     /// The final state a flow run ends in when `error` ends it: Cancelled for cancellation (its own
     /// or a subflow's), Crashed when the broker could not be used, Failed otherwise (a subflow that
     /// failed or crashed fails its parent, as a task would).
     init(endedBy error: any Error) {
         switch error {
-        case is CancellationError: self = .cancelled
+        case is CancellationError, is FlowCancelled: self = .cancelled
         case let subflow as SubflowFailure where subflow.state == .cancelled: self = .cancelled
         case is AMQPError: self = .crashed
         default: self = .failed

@@ -32,7 +32,8 @@ public struct TaskContext: Sendable {
         return logger
     }
 
-    /// True once the task should stop: its timeout passed, or the worker is shutting down.
+    /// True once the task should stop: its timeout passed, its flow run was cancelled, or the worker
+    /// is shutting down.
     public var isCancelled: Bool { Task.isCancelled }
 
     /// Throws `CancellationError` if the task should stop.

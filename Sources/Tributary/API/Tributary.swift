@@ -31,13 +31,17 @@ public final class Tributary: Sendable {
     private let counters = StatisticsCounters()
     /// At most N running task runs per tag across every flow run of this client.
     private let clientLimits: TagLimiter
+    /// At most N task runs per tag started per period, across every flow run of this client.
+    private let rateLimiter: RateLimiter
+    private let activeFlowRuns = ActiveFlowRuns()
 
     /// Duplicates and malformed replies this client absorbed, over every flow it ran.
     public var statistics: ClientStatistics { counters.snapshot }
 
     private var environment: FlowEnvironment {
         FlowEnvironment(observer: observer, statistics: counters, resultStore: resultStore,
-                        maxPayloadBytes: maxPayloadBytes, clientLimits: clientLimits)
+                        maxPayloadBytes: maxPayloadBytes, clientLimits: clientLimits, rateLimiter: rateLimiter,
+                        activeFlowRuns: activeFlowRuns)
     }
 
     /// A client that sends tasks to workers through the RabbitMQ at `url`. It connects on first use.
@@ -45,17 +49,19 @@ public final class Tributary: Sendable {
                             logger: Logger = Logger(label: "tributary"),
                             maxPayloadBytes: Int = Tributary.defaultMaxPayloadBytes,
                             resultStore: any ResultStore = LocalResultStore(),
-                            concurrencyLimits: [String: Int] = [:],
+                            concurrencyLimits: [String: Int] = [:], rateLimits: [String: RateLimit] = [:],
                             onEvent: (@Sendable (TaskEvent) -> Void)? = nil) {
         self.init(transport: .rabbitMQ(url: url), registry: registry, logger: logger, maxPayloadBytes: maxPayloadBytes,
-                  resultStore: resultStore, concurrencyLimits: concurrencyLimits, observer: onEvent)
+                  resultStore: resultStore, concurrencyLimits: concurrencyLimits, rateLimits: rateLimits,
+                  observer: onEvent)
     }
 
     private init(transport: Transport, registry: Registry, logger: Logger, maxPayloadBytes: Int,
-                 resultStore: any ResultStore, concurrencyLimits: [String: Int],
+                 resultStore: any ResultStore, concurrencyLimits: [String: Int], rateLimits: [String: RateLimit],
                  observer: (@Sendable (TaskEvent) -> Void)?) {
         self.transport = transport
         self.clientLimits = TagLimiter(limits: concurrencyLimits)
+        self.rateLimiter = RateLimiter(limits: rateLimits)
         self.resultStore = resultStore
         self.registry = registry
         self.logger = logger
@@ -67,11 +73,11 @@ public final class Tributary: Sendable {
     public static func local(_ registry: Registry, concurrency: Int = 8, logger: Logger = Logger(label: "tributary"),
                              maxPayloadBytes: Int = Tributary.defaultMaxPayloadBytes,
                              resultStore: any ResultStore = LocalResultStore(),
-                             concurrencyLimits: [String: Int] = [:],
+                             concurrencyLimits: [String: Int] = [:], rateLimits: [String: RateLimit] = [:],
                              onEvent: (@Sendable (TaskEvent) -> Void)? = nil) -> Tributary {
         Tributary(transport: .embedded(concurrency: concurrency), registry: registry, logger: logger,
                   maxPayloadBytes: maxPayloadBytes, resultStore: resultStore, concurrencyLimits: concurrencyLimits,
-                  observer: onEvent)
+                  rateLimits: rateLimits, observer: onEvent)
     }
 
     /// Runs a flow to its end and returns its output, or throws the error that failed it (a task's
@@ -101,6 +107,47 @@ public final class Tributary: Sendable {
         try await runFlow(named: name, taskRunner: taskRunner, options: options, hooks: hooks, body)
     }
 
+    /// Cancels flow run `flowRunID`, wherever it runs: this client cancels it itself if it runs
+    /// it; otherwise the request goes through the broker to every client and worker, and this
+    /// waits up to `waitingUpTo` for the client running it to answer. Either way its tasks end
+    /// Cancelled: workers discard its queued tasks and cancel its running ones, and its `run`
+    /// throws ``FlowCancelled``. Throws if the broker cannot be reached.
+    public func cancel(flowRunID: String, reason: String = "cancelled by request",
+                       waitingUpTo: Duration = .seconds(5)) async throws -> CancelRequestOutcome {
+        if let flowName = activeFlowRuns.cancel(flowRunID, reason: reason) {
+            return .cancelled(flowName: flowName)
+        }
+        guard case .rabbitMQ(let url) = transport else { return .unanswered }
+        let broker = try await sharedBroker(url: url)
+        // The answer of the client running it, or the broker's refusal of the request.
+        let (answers, answered) = AsyncStream.makeStream(of: Result<String, any Error>.self)
+        let subscription = try await broker.subscribeControl { message in
+            if message.kind == .flowRunCancelled, message.flowRunID == flowRunID { answered.yield(.success(message.detail)) }
+        }
+        defer { answered.finish() }
+        broker.publish(control: .cancelFlowRun(flowRunID, reason: reason, replyTo: subscription.queueName),
+                       to: nil) { error in
+            if let error { answered.yield(.failure(error)) }
+        }
+        let flowName: String?
+        do {
+            flowName = try await withThrowingTaskGroup(of: String?.self) { group in
+                group.addTask { try await answers.first { _ in true }?.get() }
+                group.addTask {
+                    try await Task.sleep(for: waitingUpTo)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                return try await group.next() ?? nil
+            }
+        } catch {
+            await subscription.close()
+            throw error
+        }
+        await subscription.close()
+        return flowName.map { .cancelled(flowName: $0) } ?? .unanswered
+    }
+
     /// Closes the broker connection, if one was opened.
     public func close() async {
         let task = connection.withLock { $0.take() }
@@ -113,7 +160,7 @@ public final class Tributary: Sendable {
         async throws -> Output {
         let execution = FlowExecution(name: name, options: options, hooks: hooks, environment: environment,
                                       logger: logger)
-        return try await execution.run { attempt in
+        return try await execution.runCancellable { attempt in
             try await self.withTaskTransport(taskRunner) { broker in
                 try await execution.attempt(attempt, on: broker, body)
             }
@@ -152,7 +199,18 @@ public final class Tributary: Sendable {
             if let existing { return existing }
             let logger = self.logger
             let name = "tributary client \(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
-            let created = Task { try await AMQPBroker.connect(url: url, connectionName: name, logger: logger) }
+            let created = Task { [activeFlowRuns] in
+                let broker = try await AMQPBroker.connect(url: url, connectionName: name, logger: logger)
+                do {
+                    _ = try await broker.subscribeControl { message in
+                        Self.hear(message, runs: activeFlowRuns, broker: broker)
+                    }
+                } catch {
+                    await broker.close()
+                    throw error
+                }
+                return broker
+            }
             existing = created
             return created
         }
@@ -163,6 +221,27 @@ public final class Tributary: Sendable {
             throw error
         }
     }
+}
+
+extension Tributary {
+    /// A cancel request for a flow run this client runs cancels it, and is answered if it asks.
+    private static func hear(_ message: ControlMessage, runs: ActiveFlowRuns, broker: AMQPBroker) {
+        guard message.kind == .cancelFlowRun, let flowName = runs.cancel(message.flowRunID, reason: message.detail)
+        else { return }
+        if let replyTo = message.replyTo {
+            broker.publish(control: ControlMessage(kind: .flowRunCancelled, flowRunID: message.flowRunID,
+                                                   detail: flowName), to: replyTo) { _ in }
+        }
+    }
+}
+
+/// What came of ``Tributary/cancel(flowRunID:reason:waitingUpTo:)``.
+public enum CancelRequestOutcome: Sendable, Equatable {
+    /// The client running the flow run (this one or another) cancelled it.
+    case cancelled(flowName: String)
+    /// No client running it answered in time: it has ended, was never started, or its client is not
+    /// connected. Workers on the broker still discard its queued tasks.
+    case unanswered
 }
 
 /// Errors of the client itself (not of tasks).

@@ -79,7 +79,8 @@ final class Coordinator: Sendable {
         runs.withLock { $0[run.id] = run }
         emit(run, .pending)
         // A run that may wait for a tag's slot waits in a task of its own, so submit returns at once.
-        if dependencies.isEmpty, !limiters.contains(where: { $0.limits(run.options.tags) }) {
+        if dependencies.isEmpty, !limiters.contains(where: { $0.limits(run.options.tags) }),
+           !environment.rateLimiter.limits(run.options.tags) {
             if await reuseCachedResult(run) { return }
             await send(run, attempt: 1)
             return
@@ -176,6 +177,7 @@ final class Coordinator: Sendable {
             return
         }
         for limiter in limiters { await limiter.acquire(runID: run.id, tags: run.options.tags) }
+        await environment.rateLimiter.acquire(tags: run.options.tags)
         guard run.begin(attempt: attempt) else {
             releaseSlots(of: run)
             return
@@ -201,8 +203,11 @@ final class Coordinator: Sendable {
     func handle(_ result: ResultMessage) {
         guard let run = runs.withLock({ $0[result.taskRunID] }), !run.currentState.isFinal,
               run.attempt == result.attempt else {
-            // A duplicate from redelivery, or a late report on an attempt that has already ended.
-            if result.status != .running { statistics.duplicateResults.add(1, ordering: .relaxed) }
+            // A duplicate from redelivery, or a late report on an attempt that has already ended
+            // (a worker's `cancelled` for a run this flow already ended Cancelled is expected).
+            if result.status != .running, result.status != .cancelled {
+                statistics.duplicateResults.add(1, ordering: .relaxed)
+            }
             logger.debug("ignored a result for an ended run or attempt", metadata: [
                 "task-run": "\(result.taskRunID)", "attempt": "\(result.attempt)", "status": "\(result.status.rawValue)",
             ])
@@ -222,6 +227,11 @@ final class Coordinator: Sendable {
             end(run, .failed(run.failure("Failed", remoteError(in: result))))
         case .crashed:
             end(run, .crashed(run.failure("Crashed", remoteError(in: result))))
+        case .cancelled:
+            // A worker heard of this flow run's cancellation (`trib cancel`, another client) first.
+            let error = remoteError(in: result)
+            _ = environment.activeFlowRuns.cancel(flowRunID, reason: error.message)
+            end(run, .cancelled(run.failure("Cancelled", error)))
         }
     }
 
@@ -353,6 +363,16 @@ final class Coordinator: Sendable {
         for run in open {
             end(run, .cancelled(run.failure("Cancelled", RemoteError(type: "FlowCancelled", message: reason,
                                                                      retryable: false))))
+        }
+    }
+
+    /// Tells every worker that this flow run was cancelled: they discard its queued tasks and
+    /// cancel its running ones. (Not waited for: the connection sends it before anything later.)
+    func announceCancellation(reason: String) {
+        broker.publish(control: .cancelFlowRun(flowRunID, reason: reason), to: nil) { [logger] error in
+            if let error {
+                logger.warning("could not tell workers that the flow run was cancelled", metadata: ["error": "\(error)"])
+            }
         }
     }
 

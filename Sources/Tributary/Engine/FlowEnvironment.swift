@@ -1,5 +1,5 @@
 /// What every flow run a client starts shares: who hears its events, its counters, where cached
-/// results live, and the largest task input. Subflows inherit their parent's.
+/// results live, the largest task input, its tag limits and rates, and its running flow runs. Subflows inherit their parent's.
 struct FlowEnvironment: Sendable {
     let observer: (@Sendable (TaskEvent) -> Void)?
     let statistics: StatisticsCounters
@@ -7,4 +7,8 @@ struct FlowEnvironment: Sendable {
     let maxPayloadBytes: Int
     /// Tag limits across every flow run of the client.
     let clientLimits: TagLimiter
+    /// Tag rate limits across every flow run of the client.
+    let rateLimiter: RateLimiter
+    /// Every flow run of the client still running, for cancel requests by id.
+    let activeFlowRuns: ActiveFlowRuns
 }

@@ -28,6 +28,31 @@ struct FlowExecution: Sendable {
         self.logger = logger
     }
 
+    /// Runs the flow (see ``run(_:)``) in a task of its own, registered by its run id, so a cancel
+    /// request from outside (`trib cancel`, another client, a worker that heard one) can cancel
+    /// it; that ends it with ``FlowCancelled``. Cancelling the caller's task cancels it too, and
+    /// ends it with `CancellationError`.
+    func runCancellable<Output: Sendable>(_ attempt: @escaping @Sendable (Int) async throws -> Output)
+        async throws -> Output {
+        let task = Task { try await run(attempt) }
+        environment.activeFlowRuns.register(flowRunID, flowName: name) { task.cancel() }
+        let outcome = await withTaskCancellationHandler {
+            await task.result
+        } onCancel: {
+            task.cancel()
+        }
+        let outsideReason = environment.activeFlowRuns.remove(flowRunID)
+        switch outcome {
+        case .success(let output):
+            return output
+        case .failure(let error):
+            // Whatever error the cancellation surfaced as (often a task run's Cancelled failure).
+            guard task.isCancelled else { throw error }
+            if Task.isCancelled { throw CancellationError() }
+            throw FlowCancelled(flowName: name, flowRunID: flowRunID, reason: outsideReason ?? "cancelled")
+        }
+    }
+
     /// Runs `attempt` (given the attempt number) until it returns, or fails with no retries left,
     /// then runs the hooks of the final state.
     func run<Output: Sendable>(_ attempt: @Sendable (Int) async throws -> Output) async throws -> Output {
@@ -86,6 +111,7 @@ struct FlowExecution: Sendable {
             if !unhandled.isEmpty { throw UnhandledTaskFailures(failures: unhandled) }
             return output
         } catch {
+            if Task.isCancelled { coordinator.announceCancellation(reason: "the flow run was cancelled") }
             await coordinator.waitForBackground()
             await coordinator.shutdown()
             throw error

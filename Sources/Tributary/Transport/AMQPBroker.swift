@@ -10,6 +10,7 @@ public final class AMQPBroker: Broker {
     public static let taskExchange = "trib.tasks"
     public static let deadLetterExchange = "trib.dlx"
     public static let deadLetterQueue = "trib.dead"
+    public static let controlExchange = "trib.control"
 
     /// The AMQP queue that holds tasks for a Tributary queue name.
     public static func amqpQueue(for queue: String) -> String { "trib.q.\(queue)" }
@@ -33,6 +34,7 @@ public final class AMQPBroker: Broker {
         do {
             try await connection.declare(ExchangeDeclaration(name: taskExchange, kind: .direct))
             try await connection.declare(ExchangeDeclaration(name: deadLetterExchange, kind: .fanout))
+            try await connection.declare(ExchangeDeclaration(name: controlExchange, kind: .fanout))
             try await connection.declare(QueueDeclaration(name: deadLetterQueue))
             try await connection.bind(QueueBinding(queue: deadLetterQueue, exchange: deadLetterExchange, routingKey: ""))
         } catch {
@@ -128,6 +130,41 @@ public final class AMQPBroker: Broker {
     public func publish(result: ResultMessage, to replyQueue: String,
                         onConfirm: @escaping @Sendable ((any Error)?) -> Void) {
         connection.publish(WireFormat.encode(result, replyTo: replyQueue)) { outcome in
+            switch outcome {
+            case .success: onConfirm(nil)
+            case .failure(let error): onConfirm(error)
+            }
+        }
+    }
+
+    public func subscribeControl(_ onMessage: @escaping @Sendable (ControlMessage) -> Void) async throws
+        -> ControlSubscription {
+        let name = "trib.control.\(UUID().uuidString.lowercased())"
+        try await connection.declare(QueueDeclaration(name: name, durable: false, exclusive: true, autoDelete: true))
+        try await connection.bind(QueueBinding(queue: name, exchange: Self.controlExchange, routingKey: ""))
+        let logger = self.logger
+        let connection = self.connection
+        let tag = try await connection.consume(queue: name, prefetch: 0, noAck: true, onDelivery: { delivery in
+            switch WireFormat.decodeControl(delivery) {
+            case .success(let message): onMessage(message)
+            case .failure(let problem):
+                logger.error("dead-lettered a malformed control message", metadata: [
+                    "reason": "\(problem.reason)", "queue": "\(name)",
+                ])
+                connection.publish(Self.deadLetterCopy(of: delivery, reason: problem.reason))
+            }
+        }, onEnd: {})
+        return ControlSubscription(queueName: name) {
+            try? await connection.cancel(consumerTag: tag)
+            try? await connection.delete(queue: name)
+        }
+    }
+
+    public func publish(control: ControlMessage, to queue: String?,
+                        onConfirm: @escaping @Sendable ((any Error)?) -> Void) {
+        let message = queue.map { WireFormat.encode(control, exchange: "", routingKey: $0) }
+            ?? WireFormat.encode(control, exchange: Self.controlExchange, routingKey: "")
+        connection.publish(message) { outcome in
             switch outcome {
             case .success: onConfirm(nil)
             case .failure(let error): onConfirm(error)

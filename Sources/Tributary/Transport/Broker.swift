@@ -14,6 +14,12 @@ public protocol Broker: Sendable {
     func consumeTasks(from queue: String, prefetch: Int) async throws -> any TaskConsumer
     /// Publishes a result (or a running report); `onConfirm` gets nil once the broker holds it, or the error.
     func publish(result: ResultMessage, to replyQueue: String, onConfirm: @escaping @Sendable ((any Error)?) -> Void)
+    /// Starts hearing control messages: every one published to all, and answers sent to the
+    /// subscription's own queue. `onMessage` is called on the transport's thread: keep it short.
+    func subscribeControl(_ onMessage: @escaping @Sendable (ControlMessage) -> Void) async throws
+        -> ControlSubscription
+    /// Publishes a control message to every subscriber, or, with `queue`, to that subscription alone.
+    func publish(control: ControlMessage, to queue: String?, onConfirm: @escaping @Sendable ((any Error)?) -> Void)
     /// Closes the broker's connection.
     func close() async
 }

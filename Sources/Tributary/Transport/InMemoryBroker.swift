@@ -14,6 +14,7 @@ public final class InMemoryBroker: Broker {
     private struct State {
         var queues: [String: QueueState] = [:]
         var replies: [String: @Sendable (ResultMessage) -> Void] = [:]
+        var controlSubscribers: [String: @Sendable (ControlMessage) -> Void] = [:]
         var deadLetters: [(message: TaskMessage?, reason: String)] = []
         var consumerIDs = 0
     }
@@ -98,9 +99,28 @@ public final class InMemoryBroker: Broker {
         onConfirm(nil)
     }
 
+    public func subscribeControl(_ onMessage: @escaping @Sendable (ControlMessage) -> Void) async throws
+        -> ControlSubscription {
+        let name = "control.\(UUID().uuidString)"
+        state.withLock { $0.controlSubscribers[name] = onMessage }
+        return ControlSubscription(queueName: name) { [weak self] in
+            _ = self?.state.withLock { $0.controlSubscribers.removeValue(forKey: name) }
+        }
+    }
+
+    public func publish(control: ControlMessage, to queue: String?,
+                        onConfirm: @escaping @Sendable ((any Error)?) -> Void) {
+        let targets = state.withLock { state in
+            queue.map { [state.controlSubscribers[$0]].compactMap { $0 } } ?? Array(state.controlSubscribers.values)
+        }
+        for target in targets { target(control) }
+        onConfirm(nil)
+    }
+
     public func close() async {
         let consumers = state.withLock { state in
             state.replies.removeAll()
+            state.controlSubscribers.removeAll()
             return state.queues.values.flatMap { Array($0.consumers.values) }
         }
         consumers.forEach { $0.finish() }

@@ -29,6 +29,8 @@ public enum ResultStatus: String, Sendable, Equatable {
     /// The attempt was handed out more than the delivery limit without an outcome: it likely
     /// crashes the worker process that runs it.
     case crashed
+    /// Its flow run was cancelled: the worker discarded the task or cancelled it while it ran.
+    case cancelled
 }
 
 /// A worker's report on one attempt of a task run.

@@ -8,24 +8,55 @@ enum ExecutionOutcome: Sendable {
     case timedOut
     /// The worker itself was cancelled (shutting down) before the task ended.
     case interrupted
+    /// Its flow run was cancelled: the task was cancelled and has returned.
+    case cancelled
 }
 
-/// Runs a task body against its timeout. The body runs in a task of its own, so one that ignores
-/// cancellation cannot hold up the report: the outcome is decided by whichever ends first.
-enum TaskExecution {
-    /// `stuck` hears +1 when a task is abandoned at its timeout while still running, and -1 when
-    /// such a task finally returns.
-    static func run(timeout: Duration?, stuck: @escaping @Sendable (Int) -> Void = { _ in },
-                    _ body: @escaping @Sendable () async throws -> [UInt8]) async -> ExecutionOutcome {
-        guard let timeout else { return await outcome(of: body) }
-        let race = Race(stuck: stuck)
-        return await withTaskCancellationHandler {
+/// One attempt of a task body on a worker. The body runs in a task of its own, so one that ignores
+/// cancellation cannot hold up the report at its timeout: the outcome is decided by whichever of
+/// the body, the timer and the worker's own cancellation ends first. ``cancel()`` (its flow run was
+/// cancelled) is cooperative instead: the body is cancelled and its end is waited for.
+final class TaskExecution: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<ExecutionOutcome, Never>?
+        var decided: ExecutionOutcome?
+        var work: Task<Void, Never>?
+        var timer: Task<Void, Never>?
+        var cancelRequested = false
+        /// The timer decided while the body still ran: it holds a thread until it returns.
+        var abandoned = false
+    }
+
+    private let state = Mutex(State())
+    private let timeout: Duration?
+    private let stuck: @Sendable (Int) -> Void
+
+    /// `stuck` hears +1 when the body is abandoned at its timeout while still running, and -1 when
+    /// such a body finally returns.
+    init(timeout: Duration?, stuck: @escaping @Sendable (Int) -> Void = { _ in }) {
+        self.timeout = timeout
+        self.stuck = stuck
+    }
+
+    /// Runs `body` once and returns how it ended.
+    func run(_ body: @escaping @Sendable () async throws -> [UInt8]) async -> ExecutionOutcome {
+        await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<ExecutionOutcome, Never>) in
-                race.start(continuation, timeout: timeout, body)
+                start(continuation, body)
             }
         } onCancel: {
-            race.decide(.interrupted)
+            decide(.interrupted)
         }
+    }
+
+    /// Cancels the body because its flow run was cancelled; the outcome, once the body returns
+    /// (whatever it returns), is `cancelled`.
+    func cancel() {
+        let work = state.withLock { state -> Task<Void, Never>? in
+            state.cancelRequested = true
+            return state.work
+        }
+        work?.cancel()
     }
 
     /// Runs the body in the current task. A CancellationError counts as interrupted only when this
@@ -40,65 +71,56 @@ enum TaskExecution {
         }
     }
 
-    /// The first of work, timer and cancellation to finish decides the outcome; the others are cancelled.
-    private final class Race: Sendable {
-        private struct State {
-            var continuation: CheckedContinuation<ExecutionOutcome, Never>?
-            var decided: ExecutionOutcome?
-            var work: Task<Void, Never>?
-            var timer: Task<Void, Never>?
-        }
-
-        private let state = Mutex(State())
-        private let stuck: @Sendable (Int) -> Void
-
-        init(stuck: @escaping @Sendable (Int) -> Void) {
-            self.stuck = stuck
-        }
-
-        func start(_ continuation: CheckedContinuation<ExecutionOutcome, Never>, timeout: Duration,
-                   _ body: @escaping @Sendable () async throws -> [UInt8]) {
-            let work = Task {
-                let outcome = await TaskExecution.outcome(of: body)
-                if !self.decide(outcome), case .timedOut? = self.state.withLock({ $0.decided }) {
-                    self.stuck(-1)
-                }
+    private func start(_ continuation: CheckedContinuation<ExecutionOutcome, Never>,
+                       _ body: @escaping @Sendable () async throws -> [UInt8]) {
+        let work = Task {
+            let outcome = await Self.outcome(of: body)
+            let cancelled = self.state.withLock { $0.cancelRequested }
+            if !self.decide(cancelled ? .cancelled : outcome), self.state.withLock({ $0.abandoned }) {
+                self.stuck(-1)
             }
-            let timer = Task {
+        }
+        let timer = timeout.map { timeout in
+            Task {
                 do { try await Task.sleep(for: timeout) } catch { return }
-                if self.decide(.timedOut) { self.stuck(1) }
-            }
-            let alreadyDecided = state.withLock { state -> ExecutionOutcome? in
-                state.work = work
-                state.timer = timer
-                if let decided = state.decided { return decided }
-                state.continuation = continuation
-                return nil
-            }
-            if let alreadyDecided {
-                work.cancel()
-                timer.cancel()
-                continuation.resume(returning: alreadyDecided)
+                let cancelled = self.state.withLock { $0.cancelRequested }
+                if self.decide(cancelled ? .cancelled : .timedOut, abandoning: true) { self.stuck(1) }
             }
         }
+        let (alreadyDecided, cancelRequested) = state.withLock { state -> (ExecutionOutcome?, Bool) in
+            state.work = work
+            state.timer = timer
+            if let decided = state.decided { return (decided, state.cancelRequested) }
+            state.continuation = continuation
+            return (nil, state.cancelRequested)
+        }
+        if let alreadyDecided {
+            work.cancel()
+            timer?.cancel()
+            continuation.resume(returning: alreadyDecided)
+        } else if cancelRequested {
+            work.cancel()
+        }
+    }
 
-        /// Settles the outcome if nothing has yet; returns whether this call did.
-        @discardableResult
-        func decide(_ outcome: ExecutionOutcome) -> Bool {
-            typealias Handles = (won: Bool, continuation: CheckedContinuation<ExecutionOutcome, Never>?,
-                                 work: Task<Void, Never>?, timer: Task<Void, Never>?)
-            let handles = state.withLock { state -> Handles in
-                guard state.decided == nil else { return (false, nil, nil, nil) }
-                state.decided = outcome
-                defer { state.continuation = nil }
-                return (true, state.continuation, state.work, state.timer)
-            }
-            if let continuation = handles.continuation {
-                handles.work?.cancel()
-                handles.timer?.cancel()
-                continuation.resume(returning: outcome)
-            }
-            return handles.won
+    /// Settles the outcome if nothing has yet; returns whether this call did. `abandoning`: the body
+    /// may still be running, and is no longer waited for.
+    @discardableResult
+    private func decide(_ outcome: ExecutionOutcome, abandoning: Bool = false) -> Bool {
+        typealias Handles = (won: Bool, continuation: CheckedContinuation<ExecutionOutcome, Never>?,
+                             work: Task<Void, Never>?, timer: Task<Void, Never>?)
+        let handles = state.withLock { state -> Handles in
+            guard state.decided == nil else { return (false, nil, nil, nil) }
+            state.decided = outcome
+            state.abandoned = abandoning
+            defer { state.continuation = nil }
+            return (true, state.continuation, state.work, state.timer)
         }
+        if let continuation = handles.continuation {
+            handles.work?.cancel()
+            handles.timer?.cancel()
+            continuation.resume(returning: outcome)
+        }
+        return handles.won
     }
 }

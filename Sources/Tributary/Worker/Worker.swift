@@ -7,7 +7,9 @@ import Synchronization
 ///
 /// A task is acknowledged only after its result is published and confirmed. On graceful shutdown
 /// (SIGTERM/SIGINT under a `ServiceGroup`) the worker stops taking work, hands back what it
-/// prefetched but has not started, finishes what it runs, then returns.
+/// prefetched but has not started, finishes what it runs, then returns. When a flow run is
+/// cancelled (a control message), the worker discards that run's tasks it is handed and cancels
+/// the ones it runs; both are reported `cancelled`.
 public final class Worker: Service {
     public struct Configuration: Sendable {
         /// Queues to take tasks from.
@@ -48,13 +50,19 @@ public final class Worker: Service {
         "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
     }
 
+    /// What the worker did with the tasks it was handed, for its closing log line.
+    private struct Counters {
+        var completed = 0, failed = 0, rejected = 0, requeued = 0, cancelled = 0, discarded = 0
+    }
+
     private let broker: any Broker
     private let registry: Registry
     private let configuration: Configuration
     private let logger: Logger
     private let draining = Atomic<Bool>(false)
     private let consumers = Mutex<[any TaskConsumer]>([])
-    private let counters = Mutex<(completed: Int, failed: Int, rejected: Int, requeued: Int)>((0, 0, 0, 0))
+    private let counters = Mutex(Counters())
+    private let cancellations = FlowRunCancellations()
     private let unsettled = InFlight()
     private let stuckTasks = Atomic<Int>(0)
 
@@ -79,6 +87,7 @@ public final class Worker: Service {
                             limit.map { AsyncSemaphore(permits: max(1, $0)) }))
         }
         consumers.withLock { $0 = started.map(\.consumer) }
+        let control = try await broker.subscribeControl { [weak self] in self?.hear($0) }
         logger.info("worker ready", metadata: [
             "queues": "\(configuration.queues.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
             "tasks": "\(registry.taskNames.joined(separator: ","))",
@@ -93,10 +102,21 @@ public final class Worker: Service {
             self.beginDrain()
         }
         await unsettled.drained()
+        await control.close()
         let c = counters.withLock { $0 }
         logger.info("worker stopped", metadata: [
             "completed": "\(c.completed)", "failed": "\(c.failed)", "rejected": "\(c.rejected)",
-            "handed-back": "\(c.requeued)",
+            "handed-back": "\(c.requeued)", "cancelled": "\(c.cancelled)", "discarded": "\(c.discarded)",
+        ])
+    }
+
+    /// A control message: a cancelled flow run's running tasks are cancelled, and its tasks
+    /// handed to this worker later are discarded.
+    private func hear(_ message: ControlMessage) {
+        guard message.kind == .cancelFlowRun else { return }
+        let running = cancellations.cancel(message.flowRunID)
+        logger.info("flow run cancelled: discarding its tasks", metadata: [
+            "flow-run": "\(message.flowRunID)", "running": "\(running)", "reason": "\(message.detail)",
         ])
     }
 
@@ -160,6 +180,21 @@ public final class Worker: Service {
                          replyTo: message.replyTo, taskRunID: message.taskRunID, attempt: message.attempt)
             return
         }
+        let execution = TaskExecution(timeout: message.timeout) { [self] change in stuckChanged(by: change) }
+        guard cancellations.register(execution, flowRunID: message.flowRunID) else {
+            counters.withLock { $0.discarded += 1 }
+            logger.debug("discarded a task of a cancelled flow run", metadata: [
+                "task-run": "\(message.taskRunID)", "flow-run": "\(message.flowRunID)",
+            ])
+            settle(delivery, after: result(for: message, .cancelled, error: RemoteError(
+                type: "FlowCancelled", message: "not run: flow run \(message.flowRunID) was cancelled",
+                retryable: false)), to: message.replyTo, logger: logger)
+            return
+        }
+        defer { cancellations.unregister(execution, flowRunID: message.flowRunID) }
+        logger.debug("task attempt started", metadata: [
+            "task-run": "\(message.taskRunID)", "flow-run": "\(message.flowRunID)", "attempt": "\(message.attempt)",
+        ])
         if message.reportRunning {
             broker.publish(result: result(for: message, .running, body: []), to: message.replyTo) { _ in }
         }
@@ -167,9 +202,7 @@ public final class Worker: Service {
                                   flowRunID: message.flowRunID, attempt: message.attempt,
                                   workerID: configuration.id, deliveries: message.deliveries, baseLogger: logger)
         let input = message.input
-        let outcome = await TaskExecution.run(timeout: message.timeout, stuck: { [self] change in
-            stuckChanged(by: change)
-        }) { try await task.run(input, context) }
+        let outcome = await execution.run { try await task.run(input, context) }
         var report: ResultMessage
         switch outcome {
         case .completed(let output) where output.count > configuration.maxPayloadBytes:
@@ -199,13 +232,24 @@ public final class Worker: Service {
         case .interrupted:
             handBack(delivery)
             return
+        case .cancelled:
+            counters.withLock { $0.cancelled += 1 }
+            context.logger.info("task attempt cancelled: its flow run was cancelled")
+            report = result(for: message, .cancelled, error: RemoteError(
+                type: "FlowCancelled", message: "cancelled while running: flow run \(message.flowRunID) was cancelled",
+                retryable: false))
         }
         report.logs = context.logBuffer.records
-        // Acknowledge only once the broker holds the result: at least once, never lost.
+        settle(delivery, after: report, to: message.replyTo, logger: context.logger)
+    }
+
+    /// Publishes the report, then acknowledges the delivery once the broker holds it (at least
+    /// once, never lost), or hands it back if the broker would not take the report.
+    private func settle(_ delivery: TaskDelivery, after report: ResultMessage, to replyTo: String, logger: Logger) {
         unsettled.enter()
-        broker.publish(result: report, to: message.replyTo) { [unsettled] error in
+        broker.publish(result: report, to: replyTo) { [unsettled] error in
             if let error {
-                context.logger.error("could not publish a result; the task goes back to the queue", metadata: ["error": "\(error)"])
+                logger.error("could not publish a result; the task goes back to the queue", metadata: ["error": "\(error)"])
                 delivery.settle(.requeue)
             } else {
                 delivery.settle(.ack)

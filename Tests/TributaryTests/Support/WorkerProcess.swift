@@ -17,7 +17,8 @@ final class WorkerProcess: @unchecked Sendable {
     /// Starts a worker and waits until it says it is ready. `launcher` runs it through another
     /// program that execs it (such as `ip netns exec NAME`), so the process is still the worker.
     init(id: String, queue: String, concurrency: Int = 4, prefetch: Int? = nil, shutdownGrace: Int = 30,
-         broker: String = TestBroker.url, extraArguments: [String] = [], launcher: [String] = []) async throws {
+         broker: String = TestBroker.url, extraArguments: [String] = [], launcher: [String] = [],
+         environment: [String: String] = [:]) async throws {
         self.id = id
         logURL = FileManager.default.temporaryDirectory.appendingPathComponent("trib-\(id)-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
@@ -30,13 +31,27 @@ final class WorkerProcess: @unchecked Sendable {
         if let prefetch { arguments += ["--prefetch", "\(prefetch)"] }
         arguments += extraArguments
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardOutput = log
         process.standardError = log
         try process.run()
-        try await waitForLog(containing: "worker ready", within: .seconds(20))
+        do {
+            try await waitForLog(containing: "worker ready", within: .seconds(20))
+        } catch {
+            // Never leave behind a worker that the caller cannot get hold of.
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            throw error
+        }
     }
 
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+    /// How many lines of the log contain `text`.
+    func logLines(containing text: String) -> Int {
+        log.split(separator: "\n").count { $0.contains(text) }
+    }
 
     func waitForLog(containing text: String, within limit: Duration) async throws {
         let deadline = ContinuousClock.now + limit

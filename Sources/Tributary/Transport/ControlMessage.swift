@@ -1,0 +1,43 @@
+/// A message to every worker and client on the broker, or an answer to one of them (through
+/// fanout exchange `trib.control`; docs/wire-format.md).
+public struct ControlMessage: Sendable, Equatable {
+    public enum Kind: String, Sendable, Equatable {
+        /// Stop a flow run: workers discard its queued tasks and cancel its running ones; the
+        /// client running it ends it Cancelled and answers `flowRunCancelled` to `replyTo`.
+        case cancelFlowRun = "cancel-flow-run"
+        /// The answer of the client that was running the flow run; `detail` is the flow's name.
+        case flowRunCancelled = "flow-run-cancelled"
+    }
+
+    public var kind: Kind
+    public var flowRunID: String
+    /// Why (for a cancel request) or the flow's name (for an answer).
+    public var detail: String
+    /// The control queue of the sender, for an answer.
+    public var replyTo: String?
+
+    public init(kind: Kind, flowRunID: String, detail: String, replyTo: String? = nil) {
+        self.kind = kind
+        self.flowRunID = flowRunID
+        self.detail = detail
+        self.replyTo = replyTo
+    }
+
+    /// A request to cancel flow run `flowRunID`.
+    public static func cancelFlowRun(_ flowRunID: String, reason: String, replyTo: String? = nil) -> ControlMessage {
+        ControlMessage(kind: .cancelFlowRun, flowRunID: flowRunID, detail: reason, replyTo: replyTo)
+    }
+}
+
+/// This process's subscription to control messages.
+public struct ControlSubscription: Sendable {
+    /// The queue control messages (and answers to this process) arrive on.
+    public let queueName: String
+    /// Stops hearing control messages and removes the queue.
+    public let close: @Sendable () async -> Void
+
+    public init(queueName: String, close: @escaping @Sendable () async -> Void) {
+        self.queueName = queueName
+        self.close = close
+    }
+}
