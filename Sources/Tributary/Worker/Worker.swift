@@ -188,7 +188,7 @@ public final class Worker: Service {
             ])
             settle(delivery, after: result(for: message, .cancelled, error: RemoteError(
                 type: "FlowCancelled", message: "not run: flow run \(message.flowRunID) was cancelled",
-                retryable: false)), to: message.replyTo, logger: logger)
+                retryable: false)), to: message.replyTo)
             return
         }
         defer { cancellations.unregister(execution, flowRunID: message.flowRunID) }
@@ -240,16 +240,18 @@ public final class Worker: Service {
                 retryable: false))
         }
         report.logs = context.logBuffer.records
-        settle(delivery, after: report, to: message.replyTo, logger: context.logger)
+        settle(delivery, after: report, to: message.replyTo)
     }
 
     /// Publishes the report, then acknowledges the delivery once the broker holds it (at least
     /// once, never lost), or hands it back if the broker would not take the report.
-    private func settle(_ delivery: TaskDelivery, after report: ResultMessage, to replyTo: String, logger: Logger) {
+    private func settle(_ delivery: TaskDelivery, after report: ResultMessage, to replyTo: String) {
         unsettled.enter()
-        broker.publish(result: report, to: replyTo) { [unsettled] error in
+        broker.publish(result: report, to: replyTo) { [unsettled, logger] error in
             if let error {
-                logger.error("could not publish a result; the task goes back to the queue", metadata: ["error": "\(error)"])
+                logger.error("could not publish a result; the task goes back to the queue", metadata: [
+                    "task-run": "\(report.taskRunID)", "error": "\(error)",
+                ])
                 delivery.settle(.requeue)
             } else {
                 delivery.settle(.ack)
