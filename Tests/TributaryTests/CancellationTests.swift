@@ -144,6 +144,23 @@ struct CancellationTests {
         #expect(unanswered.output.contains("no client running flow run \(nobody) answered"), "\(unanswered.output)")
     }
 
+    @Test("a flow cancelled while it waits to retry ends Cancelled, and its onCancellation hooks run")
+    func cancelledWhileWaitingToRetry() async throws {
+        let seen = Mutex<[String]>([])
+        let record = FlowHook { info in seen.withLock { $0.append(info.state.rawValue) } }
+        let client = Tributary.local(Examples.registry)
+        let run = Task {
+            try await client.run(flowNamed: "retry-later", options: FlowOptions(retries: 1, retryDelay: .fixed(.seconds(60))),
+                                 hooks: FlowHooks(onCancellation: [record], onRetry: [record])) { flow in
+                try await flow.call(AlwaysFails.self, "not yet")
+            }
+        }
+        try await waitUntil("the first attempt to fail", within: .seconds(10)) { seen.withLock { $0 } == ["Retrying"] }
+        run.cancel()
+        await #expect(throws: CancellationError.self) { try await run.value }
+        #expect(seen.withLock { $0 } == ["Retrying", "Cancelled"])
+    }
+
     @Test("on the embedded default, cancel(flowRunID:) stops a flow run of the same client")
     func embeddedCancelByID() async throws {
         let started = Mutex<String?>(nil)

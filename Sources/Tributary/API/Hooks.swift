@@ -54,7 +54,7 @@ public enum FlowState: String, Sendable, Codable {
     case failed = "Failed"
     /// The flow could not run: the broker was unreachable or refused it.
     case crashed = "Crashed"
-    /// The flow's Swift task was cancelled.
+    /// The flow run was cancelled: its Swift task, or a cancel request by its id.
     case cancelled = "Cancelled"
 }
 

@@ -74,7 +74,14 @@ struct FlowExecution: Sendable {
                         "attempt": "\(number)", "delay": "\(delay)", "error": "\(error)",
                     ])
                     await runHooks(.retrying, attempt: number, error: error, started: started)
-                    try await Task.sleep(for: delay)
+                    do {
+                        try await Task.sleep(for: delay)
+                    } catch {
+                        // Cancelled while waiting to retry: the run ends Cancelled, with its hooks.
+                        logger.error("flow run Cancelled while waiting to retry")
+                        await runHooks(.cancelled, attempt: number, error: error, started: started)
+                        throw error
+                    }
                     number += 1
                     continue
                 }
