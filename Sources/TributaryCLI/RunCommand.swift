@@ -8,7 +8,8 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run a registered flow and print its output as JSON.",
         discussion: "Without a broker (--broker or $TRIB_BROKER_URL) the flow runs on the embedded default: "
-            + "tasks run on workers inside this process.")
+            + "tasks run on workers inside this process. SIGINT (Ctrl-C) or SIGTERM cancels the flow run: it ends "
+            + "Cancelled, and workers discard its queued tasks and cancel its running ones.")
 
     @Argument(help: "The flow's name (see `list`).")
     var flow: String
@@ -46,11 +47,20 @@ struct RunCommand: AsyncParsableCommand {
         } else {
             client = Tributary.local(registry, concurrency: concurrency, onEvent: onEvent)
         }
+        let flowName = flow, bytes = Array(input.utf8)
+        let run = Task { try await client.run(flowNamed: flowName, input: bytes) }
+        let signals = SignalWatch(signals: [SIGINT, SIGTERM]) { run.cancel() }
+        defer { signals.stop() }
         do {
-            let output = try await client.run(flowNamed: flow, input: Array(input.utf8))
+            let output = try await run.value
             progress.finish()
             await client.close()
             print(Self.pretty(output))
+        } catch is CancellationError {
+            progress.finish()
+            await client.close()
+            throw CommandFailure(message: "flow '\(flowName)' cancelled by a signal; its task runs ended Cancelled "
+                + "and workers were told to discard the rest")
         } catch {
             progress.finish()
             await client.close()

@@ -95,6 +95,29 @@ struct CancellationTests {
         }
     }
 
+    @Test("Ctrl-C (SIGINT) on `trib run` cancels its flow run: it exits saying so, and the worker cancels and discards its tasks")
+    func interruptedRun() async throws {
+        let queue = TestBroker.uniqueQueue("sigint")
+        let worker = try await Self.worker(queue)
+        try await withWorkers([worker]) {
+            let flow = try FlowProcess(flow: "slow-fanout",
+                                       input: #"{"count": 8, "milliseconds": 120000, "queue": "\#(queue)"}"#)
+            defer { Task { await flow.dispose() } }
+            try await waitUntil("two tasks running on the worker", within: .seconds(30)) {
+                worker.logLines(containing: "task attempt started") == 2
+            }
+            flow.interrupt()
+            let status = await flow.waitForExit(within: .seconds(30))
+            #expect(status != nil && status != 0, "the flow's process ended with an error")
+            #expect(flow.log.contains("flow 'slow-fanout' cancelled by a signal"), "\(flow.log.suffix(1_500))")
+            try await Self.waitForCancellation(on: worker, queue: queue, running: 2)
+
+            let closing = await Self.closingLine(of: worker)
+            #expect(closing.contains("cancelled=2"), "\(closing)")
+            #expect(closing.contains("discarded=6"), "\(closing)")
+        }
+    }
+
     @Test("another client cancels a subflow by its run id: the parent sees a Cancelled SubflowFailure and carries on")
     func subflowCancelledByAnotherClient() async throws {
         let queue = TestBroker.uniqueQueue("subcancel")

@@ -49,6 +49,11 @@ final class FlowProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// Sends SIGINT, as Ctrl-C in a terminal would.
+    func interrupt() {
+        if process.isRunning { kill(process.processIdentifier, SIGINT) }
+    }
+
     /// Sends SIGKILL and waits for the process to be gone.
     func killHard() async {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
