@@ -167,6 +167,32 @@ struct CancellationTests {
         #expect(unanswered.output.contains("no client running flow run \(nobody) answered"), "\(unanswered.output)")
     }
 
+    @Test("a flow attempt that times out: the worker cancels and discards that attempt's tasks, and the retry's tasks run")
+    func timedOutAttempt() async throws {
+        let queue = TestBroker.uniqueQueue("flowtimeout")
+        let worker = try await Self.worker(queue)
+        try await withWorkers([worker]) {
+            let attempts = Mutex(0)
+            let client = Tributary(broker: TestBroker.url)
+            let total = try await client.run(flowNamed: "times-out-once",
+                                             options: FlowOptions(retries: 1, timeout: .seconds(3))) { flow in
+                if attempts.withLock({ $0 += 1; return $0 }) == 1 {
+                    return try await flow.map(Nap.self, over: Self.naps, options: TaskOptions(queue: queue)).values().count
+                }
+                return try await flow.map(Increment.self, over: 0..<4, options: TaskOptions(queue: queue)).values()
+                    .reduce(0, +)
+            }
+            #expect(total == 1 + 2 + 3 + 4, "the second attempt's tasks ran")
+            try await Self.waitForCancellation(on: worker, queue: queue, running: 2)
+            await client.close()
+
+            let closing = await Self.closingLine(of: worker)
+            #expect(closing.contains("cancelled=2"), "\(closing)")
+            #expect(closing.contains("discarded=8"), "\(closing)")
+            #expect(closing.contains("completed=4"), "\(closing)")
+        }
+    }
+
     @Test("a flow cancelled while it waits to retry ends Cancelled, and its onCancellation hooks run")
     func cancelledWhileWaitingToRetry() async throws {
         let seen = Mutex<[String]>([])

@@ -369,7 +369,17 @@ final class Coordinator: Sendable {
     /// Tells every worker that this flow run was cancelled: they discard its queued tasks and
     /// cancel its running ones. (Not waited for: the connection sends it before anything later.)
     func announceCancellation(reason: String) {
-        broker.publish(control: .cancelFlowRun(flowRunID, reason: reason), to: nil) { [logger] error in
+        announce(.cancelFlowRun(flowRunID, reason: reason))
+    }
+
+    /// Tells every worker that this attempt of the flow run is over (it timed out): they discard
+    /// its queued tasks and cancel its running ones; a later attempt's tasks are not touched.
+    func announceAttemptCancellation(reason: String) {
+        announce(ControlMessage(kind: .cancelFlowAttempt, flowRunID: runIDPrefix, detail: reason))
+    }
+
+    private func announce(_ message: ControlMessage) {
+        broker.publish(control: message, to: nil) { [logger] error in
             if let error {
                 logger.warning("could not tell workers that the flow run was cancelled", metadata: ["error": "\(error)"])
             }

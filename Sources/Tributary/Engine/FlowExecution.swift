@@ -139,8 +139,10 @@ struct FlowExecution: Sendable {
                 group.cancelAll()
                 return output
             }
-            // The body's waits on task runs end once those runs are cancelled.
+            // The body's waits on task runs end once those runs are cancelled; workers drop the
+            // attempt's tasks.
             coordinator.cancelOutstanding(reason: "not finished: the flow timed out after \(timeout)")
+            coordinator.announceAttemptCancellation(reason: "the flow attempt timed out after \(timeout)")
             group.cancelAll()
             throw FlowTimedOut(flowName: name, timeout: timeout)
         }

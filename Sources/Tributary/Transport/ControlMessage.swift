@@ -5,6 +5,9 @@ public struct ControlMessage: Sendable, Equatable {
         /// Stop a flow run: workers discard its queued tasks and cancel its running ones; the
         /// client running it ends it Cancelled and answers `flowRunCancelled` to `replyTo`.
         case cancelFlowRun = "cancel-flow-run"
+        /// Stop one attempt of a flow run (it timed out): `flowRunID` is the attempt's run-id
+        /// prefix (``TaskMessage/attemptScope``); workers cancel and discard that attempt's tasks only.
+        case cancelFlowAttempt = "cancel-flow-attempt"
         /// The answer of the client that was running the flow run; `detail` is the flow's name.
         case flowRunCancelled = "flow-run-cancelled"
     }

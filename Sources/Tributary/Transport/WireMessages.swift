@@ -17,6 +17,13 @@ public struct TaskMessage: Sendable, Equatable {
     public var deliveries: Int = 1
     /// The input, as JSON.
     public var input: [UInt8]
+
+    /// The flow-run attempt this task run belongs to, as its run-id prefix: the task-run id
+    /// without its last component (`<flow-run id>`, or `<flow-run id>.a<k>` after a flow retry).
+    public var attemptScope: String {
+        guard let dot = taskRunID.lastIndex(of: ".") else { return taskRunID }
+        return String(taskRunID[..<dot])
+    }
 }
 
 /// What a worker reports about an attempt.

@@ -110,11 +110,15 @@ public final class Worker: Service {
         ])
     }
 
-    /// A control message: a cancelled flow run's running tasks are cancelled, and its tasks
-    /// handed to this worker later are discarded.
+    /// A control message: a cancelled flow run's (or flow-run attempt's) running tasks are
+    /// cancelled, and its tasks handed to this worker later are discarded.
     private func hear(_ message: ControlMessage) {
-        guard message.kind == .cancelFlowRun else { return }
-        let running = cancellations.cancel(message.flowRunID)
+        let running: Int
+        switch message.kind {
+        case .cancelFlowRun: running = cancellations.cancel(flowRun: message.flowRunID)
+        case .cancelFlowAttempt: running = cancellations.cancel(attempt: message.flowRunID)
+        case .flowRunCancelled: return
+        }
         logger.info("flow run cancelled: discarding its tasks", metadata: [
             "flow-run": "\(message.flowRunID)", "running": "\(running)", "reason": "\(message.detail)",
         ])
@@ -181,13 +185,13 @@ public final class Worker: Service {
             return
         }
         let execution = TaskExecution(timeout: message.timeout) { [self] change in stuckChanged(by: change) }
-        guard cancellations.register(execution, flowRunID: message.flowRunID) else {
+        guard cancellations.register(execution, for: message) else {
             counters.withLock { $0.discarded += 1 }
             logger.debug("discarded a task of a cancelled flow run", metadata: [
                 "task-run": "\(message.taskRunID)", "flow-run": "\(message.flowRunID)",
             ])
             settle(delivery, after: result(for: message, .cancelled, error: RemoteError(
-                type: "FlowCancelled", message: "not run: flow run \(message.flowRunID) was cancelled",
+                type: "FlowCancelled", message: "not run: flow run \(message.flowRunID) was cancelled or timed out",
                 retryable: false)), to: message.replyTo)
             return
         }
