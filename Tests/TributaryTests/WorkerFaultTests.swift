@@ -19,14 +19,20 @@ struct WorkerFaultTests {
             let futures = await flow.map(SlowIncrement.self, over: (0..<n).map { SlowIncrement.Input(value: $0, milliseconds: 30) },
                                          options: TaskOptions(queue: queue))
             var completedAtKill: [Int] = []
+            // Replacements start in the background: on a loaded machine a start takes seconds, and
+            // the next kill must still come while the flow has work.
+            var restarts: [Task<Void, any Error>] = []
             for (round, share) in [0.2, 0.45, 0.7].enumerated() {
                 while futures.filter({ $0.currentState.isCompleted }).count < Int(Double(n) * share) {
                     try await Task.sleep(for: .milliseconds(20))
                 }
                 completedAtKill.append(futures.filter { $0.currentState.isCompleted }.count)
-                try await pool.killAndRestart(index: round % 3, queue: queue)
+                await pool.kill(index: round % 3)
+                restarts.append(Task { try await pool.restart(index: round % 3, queue: queue) })
             }
-            return (try await futures.values().reduce(0, +), completedAtKill)
+            let total = try await futures.values().reduce(0, +)
+            for restart in restarts { try await restart.value }
+            return (total, completedAtKill)
         }
         let duplicates = client.statistics.duplicateResultsIgnored
         await client.close()
@@ -81,9 +87,15 @@ final class WorkerPool: @unchecked Sendable {
         self.workers = workers
     }
 
-    func killAndRestart(index: Int, queue: String) async throws {
+    /// Kills worker `index` with SIGKILL.
+    func kill(index: Int) async {
         let victim = lock.withLock { workers[index] }
         if await victim.killHard() { lock.withLock { kills += 1 } }
+    }
+
+    /// Starts a replacement for worker `index`.
+    func restart(index: Int, queue: String) async throws {
+        let victim = lock.withLock { workers[index] }
         let replacement = try await WorkerProcess(id: victim.id + "r", queue: queue, concurrency: 8)
         lock.withLock { retired.append(victim); workers[index] = replacement }
     }
