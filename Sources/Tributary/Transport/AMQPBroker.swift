@@ -160,14 +160,27 @@ public final class AMQPBroker: Broker {
         }
     }
 
+    /// A fanout to every control queue is nacked when one of them is being deleted at that moment
+    /// (a client closing): it is sent again, up to `controlPublishAttempts` times in all.
     public func publish(control: ControlMessage, to queue: String?,
                         onConfirm: @escaping @Sendable ((any Error)?) -> Void) {
         let message = queue.map { WireFormat.encode(control, exchange: "", routingKey: $0) }
             ?? WireFormat.encode(control, exchange: Self.controlExchange, routingKey: "")
+        Self.publish(message, on: connection, attemptsLeft: Self.controlPublishAttempts, onConfirm: onConfirm)
+    }
+
+    static let controlPublishAttempts = 5
+
+    private static func publish(_ message: OutboundMessage, on connection: AMQPConnection, attemptsLeft: Int,
+                                onConfirm: @escaping @Sendable ((any Error)?) -> Void) {
         connection.publish(message) { outcome in
             switch outcome {
-            case .success: onConfirm(nil)
-            case .failure(let error): onConfirm(error)
+            case .success:
+                onConfirm(nil)
+            case .failure(let error) where error.kind == .publishRejected && attemptsLeft > 1:
+                publish(message, on: connection, attemptsLeft: attemptsLeft - 1, onConfirm: onConfirm)
+            case .failure(let error):
+                onConfirm(error)
             }
         }
     }
