@@ -78,6 +78,8 @@ public final class Worker: Service {
 
     public func run() async throws {
         let slots = AsyncSemaphore(permits: max(1, configuration.concurrency))
+        // Heard before any task arrives, so no cancellation sent meanwhile is missed.
+        let control = try await broker.subscribeControl { [weak self] in self?.hear($0) }
         var started: [(consumer: any TaskConsumer, limit: AsyncSemaphore?)] = []
         for queue in configuration.queues {
             let limit = configuration.queueLimits[queue]
@@ -87,7 +89,6 @@ public final class Worker: Service {
                             limit.map { AsyncSemaphore(permits: max(1, $0)) }))
         }
         consumers.withLock { $0 = started.map(\.consumer) }
-        let control = try await broker.subscribeControl { [weak self] in self?.hear($0) }
         logger.info("worker ready", metadata: [
             "queues": "\(configuration.queues.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
             "tasks": "\(registry.taskNames.joined(separator: ","))",
