@@ -31,6 +31,21 @@ struct CancellationTests {
         }
     }
 
+    /// `trib run slow-fanout` of 8 two-minute tasks in a process of its own, once the worker runs 2 of them.
+    static func slowFanoutProcess(queue: String, runningOn worker: WorkerProcess) async throws -> FlowProcess {
+        let flow = try FlowProcess(flow: "slow-fanout",
+                                   input: #"{"count": 8, "milliseconds": 120000, "queue": "\#(queue)"}"#)
+        do {
+            try await waitUntil("two tasks running on the worker", within: .seconds(30)) {
+                worker.logLines(containing: "task attempt started") == 2
+            }
+        } catch {
+            await flow.dispose()
+            throw error
+        }
+        return flow
+    }
+
     @Test("cancelling the Swift task that runs a flow: the worker cancels its 2 running tasks and discards the 8 queued, which never start")
     func cancelledByItsCaller() async throws {
         let queue = TestBroker.uniqueQueue("cancel")
@@ -68,13 +83,9 @@ struct CancellationTests {
         let queue = TestBroker.uniqueQueue("clicancel")
         let worker = try await Self.worker(queue)
         try await withWorkers([worker]) {
-            let flow = try FlowProcess(flow: "slow-fanout",
-                                       input: #"{"count": 8, "milliseconds": 120000, "queue": "\#(queue)"}"#)
+            let flow = try await Self.slowFanoutProcess(queue: queue, runningOn: worker)
             defer { Task { await flow.dispose() } }
             let flowRunID = try await flow.flowRunID()
-            try await waitUntil("two tasks running on the worker", within: .seconds(30)) {
-                worker.logLines(containing: "task attempt started") == 2
-            }
 
             let cancel = try await Command.trib(["cancel", flowRunID, "--broker", TestBroker.url,
                                                  "--reason", "the test says stop"])
@@ -100,12 +111,8 @@ struct CancellationTests {
         let queue = TestBroker.uniqueQueue("sigint")
         let worker = try await Self.worker(queue)
         try await withWorkers([worker]) {
-            let flow = try FlowProcess(flow: "slow-fanout",
-                                       input: #"{"count": 8, "milliseconds": 120000, "queue": "\#(queue)"}"#)
+            let flow = try await Self.slowFanoutProcess(queue: queue, runningOn: worker)
             defer { Task { await flow.dispose() } }
-            try await waitUntil("two tasks running on the worker", within: .seconds(30)) {
-                worker.logLines(containing: "task attempt started") == 2
-            }
             flow.interrupt()
             let status = await flow.waitForExit(within: .seconds(30))
             #expect(status != nil && status != 0, "the flow's process ended with an error")

@@ -14,7 +14,8 @@ final class RateLimiter: Sendable {
 
     /// Why a run with `tags` cannot be sent: a limit of one of them cannot be met.
     func problem(tags: Set<String>) -> String? {
-        tags.sorted().lazy.compactMap { tag in self.limits[tag]?.problem(tag: tag) }.first
+        guard !limits.isEmpty else { return nil }
+        return tags.sorted().lazy.compactMap { tag in self.limits[tag]?.problem(tag: tag) }.first
     }
 
     /// Whether any of `tags` is rate-limited here.

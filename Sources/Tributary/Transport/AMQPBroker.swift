@@ -66,22 +66,38 @@ public final class AMQPBroker: Broker {
 
     public func openReplyQueue(named name: String, onResult: @escaping @Sendable (ResultMessage) -> Void,
                                onMalformed: @escaping @Sendable () -> Void) async throws -> ReplyQueue {
+        let close = try await consumeOwnQueue(named: name, boundTo: nil, what: "message on the reply queue",
+                                              decode: WireFormat.decodeResult, onMessage: onResult,
+                                              onMalformed: onMalformed)
+        return ReplyQueue(name: name, close: close)
+    }
+
+    /// Declares an exclusive, auto-delete queue of this process's own (bound to `exchange` if
+    /// given) and consumes it without acks: a message it cannot take is moot. A message that does
+    /// not decode is dead-lettered with the reason. Returns what stops consuming and removes it.
+    private func consumeOwnQueue<Message>(
+        named name: String, boundTo exchange: String?, what: String,
+        decode: @escaping @Sendable (AMQPDelivery) -> Result<Message, MalformedTask>,
+        onMessage: @escaping @Sendable (Message) -> Void, onMalformed: @escaping @Sendable () -> Void = {}
+    ) async throws -> @Sendable () async -> Void {
         try await connection.declare(QueueDeclaration(name: name, durable: false, exclusive: true, autoDelete: true))
+        if let exchange {
+            try await connection.bind(QueueBinding(queue: name, exchange: exchange, routingKey: ""))
+        }
         let logger = self.logger
         let connection = self.connection
-        // No acks: the queue is this process's own, and a result it cannot take is moot.
         let tag = try await connection.consume(queue: name, prefetch: 0, noAck: true, onDelivery: { delivery in
-            switch WireFormat.decodeResult(delivery) {
-            case .success(let result): onResult(result)
+            switch decode(delivery) {
+            case .success(let message): onMessage(message)
             case .failure(let problem):
-                logger.error("dead-lettered a malformed message on the reply queue", metadata: [
+                logger.error("dead-lettered a malformed \(what)", metadata: [
                     "reason": "\(problem.reason)", "queue": "\(name)",
                 ])
                 connection.publish(Self.deadLetterCopy(of: delivery, reason: problem.reason))
                 onMalformed()
             }
         }, onEnd: {})
-        return ReplyQueue(name: name) {
+        return {
             try? await connection.cancel(consumerTag: tag)
             try? await connection.delete(queue: name)
         }
@@ -140,24 +156,9 @@ public final class AMQPBroker: Broker {
     public func subscribeControl(_ onMessage: @escaping @Sendable (ControlMessage) -> Void) async throws
         -> ControlSubscription {
         let name = "trib.control.\(UUID().uuidString.lowercased())"
-        try await connection.declare(QueueDeclaration(name: name, durable: false, exclusive: true, autoDelete: true))
-        try await connection.bind(QueueBinding(queue: name, exchange: Self.controlExchange, routingKey: ""))
-        let logger = self.logger
-        let connection = self.connection
-        let tag = try await connection.consume(queue: name, prefetch: 0, noAck: true, onDelivery: { delivery in
-            switch WireFormat.decodeControl(delivery) {
-            case .success(let message): onMessage(message)
-            case .failure(let problem):
-                logger.error("dead-lettered a malformed control message", metadata: [
-                    "reason": "\(problem.reason)", "queue": "\(name)",
-                ])
-                connection.publish(Self.deadLetterCopy(of: delivery, reason: problem.reason))
-            }
-        }, onEnd: {})
-        return ControlSubscription(queueName: name) {
-            try? await connection.cancel(consumerTag: tag)
-            try? await connection.delete(queue: name)
-        }
+        let close = try await consumeOwnQueue(named: name, boundTo: Self.controlExchange, what: "control message",
+                                              decode: WireFormat.decodeControl, onMessage: onMessage)
+        return ControlSubscription(queueName: name, close: close)
     }
 
     /// A fanout to every control queue is nacked when one of them is being deleted at that moment

@@ -17,7 +17,7 @@ final class FlowRunCancellations: Sendable {
     private struct State {
         var cancelled: Set<Cancelled> = []
         var order: Deque<Cancelled> = []
-        var running: [String: [ObjectIdentifier: (execution: TaskExecution, scope: String)]] = [:]
+        var running: [String: [ObjectIdentifier: (execution: TaskExecution, message: TaskMessage)]] = [:]
     }
 
     private let state = Mutex(State())
@@ -25,11 +25,13 @@ final class FlowRunCancellations: Sendable {
     /// Records an execution of `message`; false (and nothing recorded) if its flow run, or its
     /// attempt of the flow run, was cancelled: the task must not start.
     func register(_ execution: TaskExecution, for message: TaskMessage) -> Bool {
-        let scope = message.attemptScope
-        return state.withLock { state in
-            guard !state.cancelled.contains(.flowRun(message.flowRunID)), !state.cancelled.contains(.attempt(scope))
-            else { return false }
-            state.running[message.flowRunID, default: [:]][ObjectIdentifier(execution)] = (execution, scope)
+        state.withLock { state in
+            // Nothing cancelled (the usual case): no attempt scope to work out for every task.
+            if !state.cancelled.isEmpty {
+                guard !state.cancelled.contains(.flowRun(message.flowRunID)),
+                      !state.cancelled.contains(.attempt(message.attemptScope)) else { return false }
+            }
+            state.running[message.flowRunID, default: [:]][ObjectIdentifier(execution)] = (execution, message)
             return true
         }
     }
@@ -54,10 +56,10 @@ final class FlowRunCancellations: Sendable {
     func cancel(attempt scope: String) -> Int {
         // The flow-run id is the scope up to its attempt suffix, if it has one.
         let flowRunID = scope.firstRange(of: ".a").map { String(scope[..<$0.lowerBound]) } ?? scope
-        return cancel(.attempt(scope), flowRunID: flowRunID) { $0 == scope }
+        return cancel(.attempt(scope), flowRunID: flowRunID) { $0.attemptScope == scope }
     }
 
-    private func cancel(_ id: Cancelled, flowRunID: String, matching: (String) -> Bool) -> Int {
+    private func cancel(_ id: Cancelled, flowRunID: String, matching: (TaskMessage) -> Bool) -> Int {
         let running = state.withLock { state -> [TaskExecution] in
             if state.cancelled.insert(id).inserted {
                 state.order.append(id)
@@ -65,7 +67,7 @@ final class FlowRunCancellations: Sendable {
                     state.cancelled.remove(oldest)
                 }
             }
-            return (state.running[flowRunID] ?? [:]).values.filter { matching($0.scope) }.map(\.execution)
+            return (state.running[flowRunID] ?? [:]).values.filter { matching($0.message) }.map(\.execution)
         }
         running.forEach { $0.cancel() }
         return running.count

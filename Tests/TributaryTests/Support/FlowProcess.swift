@@ -41,12 +41,7 @@ final class FlowProcess: @unchecked Sendable {
 
     /// Waits for the process to exit and returns its status, or nil after `limit`.
     func waitForExit(within limit: Duration) async -> Int32? {
-        let deadline = ContinuousClock.now + limit
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else { return nil }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return process.terminationStatus
+        await process.waitForExit(within: limit)
     }
 
     /// Sends SIGINT, as Ctrl-C in a terminal would.

@@ -77,12 +77,7 @@ final class WorkerProcess: @unchecked Sendable {
 
     /// Waits for the process to exit and returns its status, or nil after `limit`.
     func waitForExit(within limit: Duration) async -> Int32? {
-        let deadline = ContinuousClock.now + limit
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else { return nil }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return process.terminationStatus
+        await process.waitForExit(within: limit)
     }
 
     /// Stops the worker (SIGTERM, then SIGKILL if it lingers). Its log stays readable.
