@@ -4,7 +4,8 @@ import Tributary
 public enum Examples {
     public static let tasks: [any TaskDefinition.Type] = [
         Increment.self, Square.self, Sum.self,
-        Flaky.self, AlwaysFails.self, Nap.self, Chatty.self, Burn.self, SlowIncrement.self, CrashWorker.self, BlockThread.self, Blob.self,
+        Flaky.self, AlwaysFails.self, Nap.self, Chatty.self, Burn.self, SlowIncrement.self, CrashWorker.self, BlockThread.self, BlockingNap.self,
+        Blob.self,
         Extract.self, Validate.self, Train.self, Evaluate.self, Promote.self, FetchBaseline.self,
     ]
 

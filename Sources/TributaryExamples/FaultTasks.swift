@@ -59,6 +59,14 @@ public struct Nap: TaskDefinition {
         /// When the worker started and finished it (seconds since 1970, the worker's clock).
         public var startedAt: Double
         public var finishedAt: Double
+
+        public init(workerID: String, attempt: Int, deliveries: Int, startedAt: Double, finishedAt: Double) {
+            self.workerID = workerID
+            self.attempt = attempt
+            self.deliveries = deliveries
+            self.startedAt = startedAt
+            self.finishedAt = finishedAt
+        }
     }
 
     public static let name = "nap"

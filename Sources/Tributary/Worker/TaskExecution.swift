@@ -15,7 +15,9 @@ enum ExecutionOutcome: Sendable {
 /// One attempt of a task body on a worker. The body runs in a task of its own, so one that ignores
 /// cancellation cannot hold up the report at its timeout: the outcome is decided by whichever of
 /// the body, the timer and the worker's own cancellation ends first. ``cancel()`` (its flow run was
-/// cancelled) is cooperative instead: the body is cancelled and its end is waited for.
+/// cancelled) is cooperative instead: the body is cancelled and its end is waited for. With an
+/// `executor`, the body runs on it (the worker's ``TaskThreadPool``) rather than on Swift's
+/// cooperative pool.
 final class TaskExecution: Sendable {
     private struct State {
         var continuation: CheckedContinuation<ExecutionOutcome, Never>?
@@ -30,11 +32,13 @@ final class TaskExecution: Sendable {
     private let state = Mutex(State())
     private let timeout: Duration?
     private let stuck: @Sendable (Int) -> Void
+    private let executor: (any TaskExecutor)?
 
     /// `stuck` hears +1 when the body is abandoned at its timeout while still running, and -1 when
     /// such a body finally returns.
-    init(timeout: Duration?, stuck: @escaping @Sendable (Int) -> Void = { _ in }) {
+    init(timeout: Duration?, executor: (any TaskExecutor)? = nil, stuck: @escaping @Sendable (Int) -> Void = { _ in }) {
         self.timeout = timeout
+        self.executor = executor
         self.stuck = stuck
     }
 
@@ -73,7 +77,7 @@ final class TaskExecution: Sendable {
 
     private func start(_ continuation: CheckedContinuation<ExecutionOutcome, Never>,
                        _ body: @escaping @Sendable () async throws -> [UInt8]) {
-        let work = Task {
+        let work = Task(executorPreference: executor) {
             let outcome = await Self.outcome(of: body)
             let cancelled = self.state.withLock { $0.cancelRequested }
             if !self.decide(cancelled ? .cancelled : outcome), self.state.withLock({ $0.abandoned }) {

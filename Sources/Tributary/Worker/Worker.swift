@@ -65,12 +65,15 @@ public final class Worker: Service {
     private let cancellations = FlowRunCancellations()
     private let unsettled = InFlight()
     private let stuckTasks = Atomic<Int>(0)
+    /// The threads task bodies run on: `concurrency` of them, plus one for each stuck task.
+    private let taskThreads: TaskThreadPool
 
     public init(broker: any Broker, registry: Registry, configuration: Configuration = .init(),
                 logger: Logger = Logger(label: "tributary.worker")) {
         self.broker = broker
         self.registry = registry
         self.configuration = configuration
+        self.taskThreads = TaskThreadPool(threads: configuration.concurrency, name: "trib-task")
         var logger = logger
         logger[metadataKey: "worker"] = "\(configuration.id)"
         self.logger = logger
@@ -103,6 +106,7 @@ public final class Worker: Service {
             self.beginDrain()
         }
         await unsettled.drained()
+        taskThreads.shutdown()
         await control.close()
         let c = counters.withLock { $0 }
         logger.info("worker stopped", metadata: [
@@ -185,7 +189,9 @@ public final class Worker: Service {
                          replyTo: message.replyTo, taskRunID: message.taskRunID, attempt: message.attempt)
             return
         }
-        let execution = TaskExecution(timeout: message.timeout) { [self] change in stuckChanged(by: change) }
+        let execution = TaskExecution(timeout: message.timeout, executor: taskThreads) { [self] change in
+            stuckChanged(by: change)
+        }
         guard cancellations.register(execution, for: message) else {
             counters.withLock { $0.discarded += 1 }
             logger.debug("discarded a task of a cancelled flow run", metadata: [
@@ -265,10 +271,15 @@ public final class Worker: Service {
         }
     }
 
-    /// Counts tasks abandoned at their timeout that still hold a thread; past the limit, recycles.
+    /// Counts tasks abandoned at their timeout that still hold a thread, and gives the pool a
+    /// thread for each, so the worker still runs `concurrency` tasks at once; past the limit, recycles.
     private func stuckChanged(by change: Int) {
         let stuck = stuckTasks.add(change, ordering: .relaxed).newValue
-        guard change > 0 else { return }
+        guard change > 0 else {
+            taskThreads.removeThread()
+            return
+        }
+        taskThreads.addThread()
         logger.warning("a timed-out task ignored cancellation and still holds a thread", metadata: ["stuck": "\(stuck)"])
         if let limit = configuration.recycleAfterStuck, stuck >= limit {
             logger.error("recycling: \(stuck) timed-out tasks still hold threads; draining so a fresh process can take over")
