@@ -93,8 +93,9 @@ public final class AMQPBroker: Broker {
                 logger.error("dead-lettered a malformed \(what)", metadata: [
                     "reason": "\(problem.reason)", "queue": "\(name)",
                 ])
-                connection.publish(Self.deadLetterCopy(of: delivery, reason: problem.reason))
+                // Counted before the copy is published, so whoever sees the dead letter sees the count.
                 onMalformed()
+                connection.publish(Self.deadLetterCopy(of: delivery, reason: problem.reason))
             }
         }, onEnd: {})
         return {
