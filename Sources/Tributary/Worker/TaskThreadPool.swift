@@ -32,26 +32,19 @@ final class TaskThreadPool: TaskExecutor, @unchecked Sendable {
         let job = UnownedJob(job)
         condition.lock()
         jobs.append(job)
-        // More queued jobs than idle threads to take them: one more thread, if the limit allows.
-        let spawn = jobs.count > idle && threads < limit
-        if spawn { threads += 1 }
-        started += spawn ? 1 : 0
-        let number = started
-        condition.signal()
+        let number = reserveThread()
+        if idle > 0 { condition.signal() }
         condition.unlock()
-        if spawn { startThread(number: number) }
+        if let number { startThread(number: number) }
     }
 
     /// One more thread may run: a body abandoned at its timeout keeps holding one.
     func addThread() {
         condition.lock()
         limit += 1
-        let spawn = jobs.count > idle && threads < limit
-        if spawn { threads += 1 }
-        started += spawn ? 1 : 0
-        let number = started
+        let number = reserveThread()
         condition.unlock()
-        if spawn { startThread(number: number) }
+        if let number { startThread(number: number) }
     }
 
     /// One thread fewer: the abandoned body returned. An idle thread beyond the limit exits.
@@ -71,6 +64,15 @@ final class TaskThreadPool: TaskExecutor, @unchecked Sendable {
         closing = true
         condition.broadcast()
         condition.unlock()
+    }
+
+    /// With the lock held: when more jobs wait than idle threads can take and the limit allows,
+    /// counts one more thread and returns its number, for the caller to start after unlocking.
+    private func reserveThread() -> Int? {
+        guard jobs.count > idle, threads < limit else { return nil }
+        threads += 1
+        started += 1
+        return started
     }
 
     private func startThread(number: Int) {
