@@ -4,6 +4,9 @@
 #   deploy/rabbitmq.sh stop     stop the node this script started (graceful, through rabbitmqctl)
 #   deploy/rabbitmq.sh status   exit 0 if the node answers
 # The node is rabbit@localhost on port 5672; its log is .deploy/rabbitmq.log in the repository.
+# Its configuration is .deploy/rabbitmq.conf, written here: consumer_timeout is 24 hours rather than
+# RabbitMQ's 30 minutes, since a worker holds a task's delivery until the task ends (README,
+# "Long tasks and the broker's delivery timeout").
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,6 +23,12 @@ start() {
         return 0
     fi
     mkdir -p "$state_dir"
+    cat >"$state_dir/rabbitmq.conf" <<'CONF'
+# Written by deploy/rabbitmq.sh. How long (ms) a delivery may stay unacknowledged before the broker
+# closes the consumer's channel; Tributary workers acknowledge a task when it ends.
+consumer_timeout = 86400000
+CONF
+    export RABBITMQ_CONFIG_FILE="$state_dir/rabbitmq.conf"
     echo "tributary: starting RabbitMQ ($node) in the background; log: $state_dir/rabbitmq.log" >&2
     # setsid detaches the broker from this shell's process group so it outlives the script.
     setsid rabbitmq-server >"$state_dir/rabbitmq.log" 2>&1 < /dev/null &

@@ -82,13 +82,17 @@ public final class AMQPConnection: Sendable {
 
     /// Starts consuming with callbacks instead of a stream: `onDelivery` runs on the connection
     /// thread for each delivery (keep it short: hand the work on), `onEnd` once the consumer ends.
-    /// With `noAck` the broker forgets each message as it sends it. Returns the consumer tag.
+    /// With `noAck` the broker forgets each message as it sends it. `onDeliveriesLost` (on the
+    /// connection thread too) hears the broker's reason when it closed the channel and so took back
+    /// every unacknowledged delivery; acknowledging those is then a no-op, and the consumer goes on
+    /// on the re-opened channel. Returns the consumer tag.
     public func consume(queue: String, prefetch: UInt16, noAck: Bool = false,
                         onDelivery: @escaping @Sendable (AMQPDelivery) -> Void,
-                        onEnd: @escaping @Sendable () -> Void) async throws -> String {
+                        onEnd: @escaping @Sendable () -> Void,
+                        onDeliveriesLost: (@Sendable (AMQPError) -> Void)? = nil) async throws -> String {
         let tag = "trib-\(ProcessInfo.processInfo.processIdentifier)-\(consumerCounter.add(1, ordering: .relaxed).newValue)"
         let record = ConsumerRecord(tag: tag, queue: queue, prefetch: prefetch, noAck: noAck, onDelivery: onDelivery,
-                                    onEnd: onEnd)
+                                    onEnd: onEnd, onDeliveriesLost: onDeliveriesLost)
         try await withCheckedThrowingContinuation { loop.submit(.consume(record, $0)) }
         return tag
     }

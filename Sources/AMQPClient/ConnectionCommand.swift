@@ -42,6 +42,9 @@ struct ConsumerRecord: Sendable {
     let noAck: Bool
     let onDelivery: @Sendable (AMQPDelivery) -> Void
     let onEnd: @Sendable () -> Void
+    /// The broker closed the channel: every delivery it handed this consumer and that was not
+    /// acknowledged went back to its queue. Called before the consumer is re-created.
+    var onDeliveriesLost: (@Sendable (AMQPError) -> Void)? = nil
 }
 
 /// A publish waiting for the broker's confirm.

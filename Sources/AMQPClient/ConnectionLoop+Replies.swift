@@ -83,6 +83,7 @@ extension ConnectionLoop {
         lowestUnconfirmedTag = 1
         for pending in failed { pending.onConfirm?(.failure(error)) }
         generation += 1
+        for tag in consumerOrder where consumers[tag]?.noAck == false { consumers[tag]?.onDeliveriesLost?(error) }
         // An auto-delete queue went away with its consumer when the channel closed: declare again.
         for item in topology { try declare(item) }
         for tag in consumerOrder {

@@ -4,7 +4,7 @@ import Tributary
 import TributaryExamples
 
 /// Stops and starts the broker itself, so deploy/test.sh runs this suite on its own, after the rest.
-@Suite("The broker restarting mid-flow", .serialized, .enabled(if: ProcessInfo.processInfo.environment["TRIB_BROKER_RESTART_TESTS"] == "1"))
+@Suite("The broker restarting mid-flow", .serialized, .enabled(if: ProcessInfo.processInfo.environment["TRIB_SERIAL_TESTS"] == "1"))
 struct BrokerRestartTests {
     @Test("workers and coordinator reconnect on their own and the flow completes with every result")
     func restartMidFlow() async throws {

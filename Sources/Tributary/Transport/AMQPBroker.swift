@@ -104,16 +104,23 @@ public final class AMQPBroker: Broker {
         }
     }
 
-    public func consumeTasks(from queue: String, prefetch: Int) async throws -> any TaskConsumer {
+    public func consumeTasks(from queue: String, prefetch: Int,
+                             onLost: @escaping @Sendable (DeliveriesLost) -> Void) async throws -> any TaskConsumer {
         try await prepareTaskQueue(queue)
         let (deliveries, continuation) = AsyncStream.makeStream(of: TaskDelivery.self)
         let connection = self.connection
+        let epoch = ChannelEpoch()
         let tag = try await connection.consume(queue: Self.amqpQueue(for: queue),
                                                prefetch: UInt16(clamping: max(prefetch, 1)), onDelivery: { delivery in
-            continuation.yield(TaskDelivery(content: WireFormat.decodeTask(delivery), redelivered: delivery.redelivered) {
+            let received = epoch.current
+            continuation.yield(TaskDelivery(content: WireFormat.decodeTask(delivery), redelivered: delivery.redelivered,
+                                            isHeld: { epoch.current == received }) {
                 Self.settle(delivery, $0, on: connection)
             })
-        }, onEnd: { continuation.finish() })
+        }, onEnd: { continuation.finish() }, onDeliveriesLost: { error in
+            epoch.advance()
+            onLost(DeliveriesLost(reason: error.description, deliveryTimeout: error.deliveryAcknowledgementTimeout))
+        })
         return AMQPTaskConsumer(deliveries: deliveries, connection: connection, tag: tag)
     }
 
@@ -190,6 +197,14 @@ public final class AMQPBroker: Broker {
     public func close() async {
         await connection.close()
     }
+}
+
+/// Counts the times the broker took back a consumer's deliveries; a delivery handed over in an
+/// earlier epoch is no longer held.
+private final class ChannelEpoch: Sendable {
+    private let value = Atomic<Int>(0)
+    var current: Int { value.load(ordering: .acquiring) }
+    func advance() { value.add(1, ordering: .releasing) }
 }
 
 private struct AMQPTaskConsumer: TaskConsumer {

@@ -10,8 +10,11 @@ public protocol Broker: Sendable {
     /// `onMalformed` for each message that is not a valid result, after it was dead-lettered.
     func openReplyQueue(named name: String, onResult: @escaping @Sendable (ResultMessage) -> Void,
                         onMalformed: @escaping @Sendable () -> Void) async throws -> ReplyQueue
-    /// Starts taking tasks from `queue`, at most `prefetch` unacknowledged at a time.
-    func consumeTasks(from queue: String, prefetch: Int) async throws -> any TaskConsumer
+    /// Starts taking tasks from `queue`, at most `prefetch` unacknowledged at a time. `onLost` (on
+    /// the transport's thread: keep it short) hears when the broker took back every delivery it had
+    /// handed over and not yet had settled (RabbitMQ closed the channel); they go to workers again.
+    func consumeTasks(from queue: String, prefetch: Int,
+                      onLost: @escaping @Sendable (DeliveriesLost) -> Void) async throws -> any TaskConsumer
     /// Publishes a result (or a running report); `onConfirm` gets nil once the broker holds it, or the error.
     func publish(result: ResultMessage, to replyQueue: String, onConfirm: @escaping @Sendable ((any Error)?) -> Void)
     /// Starts hearing control messages: every one published to all, and answers sent to the
@@ -53,18 +56,44 @@ public enum Settlement: Sendable, Equatable {
     case deadLetter(reason: String)
 }
 
+/// The broker took back the deliveries a consumer held (RabbitMQ closed its channel), and why.
+public struct DeliveriesLost: Sendable, Equatable {
+    /// The broker's reason, for logs.
+    public var reason: String
+    /// Set when the reason was a delivery held past the broker's acknowledgement timeout
+    /// (RabbitMQ's `consumer_timeout`): the timeout the broker used, `.zero` if it did not say.
+    public var deliveryTimeout: Duration?
+
+    public init(reason: String, deliveryTimeout: Duration?) {
+        self.reason = reason
+        self.deliveryTimeout = deliveryTimeout
+    }
+}
+
 /// One task message handed to a worker, decoded or not.
 public struct TaskDelivery: Sendable {
     public let content: Result<TaskMessage, MalformedTask>
     public let redelivered: Bool
+    /// When the worker was handed it.
+    public let receivedAt: ContinuousClock.Instant
     private let settleAction: @Sendable (Settlement) -> Void
+    private let heldCheck: @Sendable () -> Bool
 
+    /// `isHeld` says whether the broker still counts the delivery as this consumer's (false once
+    /// it took it back: settling it then does nothing).
     public init(content: Result<TaskMessage, MalformedTask>, redelivered: Bool,
+                isHeld: @escaping @Sendable () -> Bool = { true },
                 settle: @escaping @Sendable (Settlement) -> Void) {
         self.content = content
         self.redelivered = redelivered
+        self.receivedAt = .now
+        self.heldCheck = isHeld
         self.settleAction = settle
     }
+
+    /// False once the broker took the delivery back (see ``DeliveriesLost``): another worker may
+    /// be handed it, so this one must not run or report it.
+    public var isHeld: Bool { heldCheck() }
 
     /// Tells the broker what became of the delivery. Returns at once; the broker is told in order.
     public func settle(_ settlement: Settlement) {

@@ -10,6 +10,10 @@ public struct ControlMessage: Sendable, Equatable {
         case cancelFlowAttempt = "cancel-flow-attempt"
         /// The answer of the client that was running the flow run; `detail` is the flow's name.
         case flowRunCancelled = "flow-run-cancelled"
+        /// One attempt of one task run must not run any more (it held its delivery past the
+        /// broker's acknowledgement timeout, and the broker handed it out again): workers discard
+        /// it, or cancel it if they run it, without a report. `taskRunID` and `attempt` name it.
+        case discardTaskAttempt = "discard-task-attempt"
     }
 
     public var kind: Kind
@@ -18,17 +22,32 @@ public struct ControlMessage: Sendable, Equatable {
     public var detail: String
     /// The control queue of the sender, for an answer.
     public var replyTo: String?
+    /// The task run, for `discardTaskAttempt`.
+    public var taskRunID: String?
+    /// The attempt of the task run, for `discardTaskAttempt`.
+    public var attempt: Int?
 
-    public init(kind: Kind, flowRunID: String, detail: String, replyTo: String? = nil) {
+    public init(kind: Kind, flowRunID: String, detail: String, replyTo: String? = nil, taskRunID: String? = nil,
+                attempt: Int? = nil) {
         self.kind = kind
         self.flowRunID = flowRunID
         self.detail = detail
         self.replyTo = replyTo
+        self.taskRunID = taskRunID
+        self.attempt = attempt
     }
 
     /// A request to cancel flow run `flowRunID`.
     public static func cancelFlowRun(_ flowRunID: String, reason: String, replyTo: String? = nil) -> ControlMessage {
         ControlMessage(kind: .cancelFlowRun, flowRunID: flowRunID, detail: reason, replyTo: replyTo)
+    }
+}
+
+extension ControlMessage {
+    /// Tells every worker to drop attempt `message.attempt` of `message.taskRunID`.
+    static func discardTaskAttempt(of message: TaskMessage, reason: String) -> ControlMessage {
+        ControlMessage(kind: .discardTaskAttempt, flowRunID: message.flowRunID, detail: reason,
+                       taskRunID: message.taskRunID, attempt: message.attempt)
     }
 }
 

@@ -71,7 +71,8 @@ public final class InMemoryBroker: Broker {
         }
     }
 
-    public func consumeTasks(from queue: String, prefetch: Int) async throws -> any TaskConsumer {
+    public func consumeTasks(from queue: String, prefetch: Int,
+                             onLost: @escaping @Sendable (DeliveriesLost) -> Void) async throws -> any TaskConsumer {
         let (stream, continuation) = AsyncStream.makeStream(of: TaskDelivery.self)
         let (id, waiting) = state.withLock { state -> (Int, [(TaskMessage, redelivered: Bool)]) in
             state.consumerIDs += 1

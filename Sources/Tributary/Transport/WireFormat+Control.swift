@@ -6,11 +6,13 @@ extension WireFormat {
     static let controlContentType = "text/plain; charset=utf-8"
 
     static func encode(_ control: ControlMessage, exchange: String, routingKey: String) -> OutboundMessage {
-        let properties = AMQPProperties(contentType: controlContentType, replyTo: control.replyTo,
+        var properties = AMQPProperties(contentType: controlContentType, replyTo: control.replyTo,
                                         type: control.kind.rawValue, headers: [
                                             Header.wire: .int(version),
                                             Header.flowRun: .string(control.flowRunID),
                                         ])
+        if let taskRunID = control.taskRunID { properties.headers[Header.taskRun] = .string(taskRunID) }
+        if let attempt = control.attempt { properties.headers[Header.attempt] = .int(Int64(attempt)) }
         return OutboundMessage(exchange: exchange, routingKey: routingKey, properties: properties,
                                body: Array(control.detail.utf8))
     }
@@ -29,7 +31,12 @@ extension WireFormat {
         guard let flowRunID = p.headers[Header.flowRun]?.stringValue, !flowRunID.isEmpty else {
             return malformed("missing \(Header.flowRun)")
         }
+        let taskRunID = p.headers[Header.taskRun]?.stringValue
+        let attempt = p.headers[Header.attempt]?.intValue.map { Int(clamping: $0) }
+        if kind == .discardTaskAttempt, taskRunID == nil || attempt == nil {
+            return malformed("\(kind.rawValue) needs headers \(Header.taskRun) and \(Header.attempt)")
+        }
         return .success(ControlMessage(kind: kind, flowRunID: flowRunID, detail: String(decoding: delivery.body, as: UTF8.self),
-                                       replyTo: p.replyTo))
+                                       replyTo: p.replyTo, taskRunID: taskRunID, attempt: attempt))
     }
 }

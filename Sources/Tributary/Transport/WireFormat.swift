@@ -16,6 +16,7 @@ enum WireFormat {
         static let status = "x-trib-status"
         static let worker = "x-trib-worker"
         static let logs = "x-trib-logs"
+        static let taskRun = "x-trib-task-run"
     }
 
     static func encode(_ task: TaskMessage, exchange: String) -> OutboundMessage {

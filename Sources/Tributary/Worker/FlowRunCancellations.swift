@@ -1,9 +1,19 @@
 import DequeModule
 import Synchronization
 
-/// What a worker knows of cancelled flow runs and flow-run attempts: the ids it heard of (the most
-/// recent ``capacity``), and the task executions running for each flow run, so a cancel can reach them.
+/// What a worker knows of cancelled flow runs, flow-run attempts and discarded task attempts: the
+/// ids it heard of (the most recent ``capacity``), and the task executions running for each flow
+/// run, so a cancel can reach them.
 final class FlowRunCancellations: Sendable {
+    /// Why a task must not run.
+    enum Refusal: Sendable {
+        /// Its flow run or flow-run attempt was cancelled: it is answered `cancelled`.
+        case flowCancelled
+        /// Its task attempt was discarded (it ran past the broker's delivery timeout on another
+        /// worker, which reported it): dropped without a report.
+        case attemptDiscarded
+    }
+
     /// How many cancelled flow-run ids a worker remembers.
     static let capacity = 10_000
 
@@ -12,6 +22,11 @@ final class FlowRunCancellations: Sendable {
     private enum Cancelled: Hashable {
         case flowRun(String)
         case attempt(String)
+        case taskAttempt(String)
+
+        static func taskAttempt(of message: TaskMessage) -> Cancelled {
+            .taskAttempt("\(message.taskRunID)#\(message.attempt)")
+        }
     }
 
     private struct State {
@@ -22,18 +37,27 @@ final class FlowRunCancellations: Sendable {
 
     private let state = Mutex(State())
 
-    /// Records an execution of `message`; false (and nothing recorded) if its flow run, or its
-    /// attempt of the flow run, was cancelled: the task must not start.
-    func register(_ execution: TaskExecution, for message: TaskMessage) -> Bool {
+    /// Records an execution of `message`; returns why not (and records nothing) if it must not start.
+    func register(_ execution: TaskExecution, for message: TaskMessage) -> Refusal? {
         state.withLock { state in
             // Nothing cancelled (the usual case): no attempt scope to work out for every task.
-            if !state.cancelled.isEmpty {
-                guard !state.cancelled.contains(.flowRun(message.flowRunID)),
-                      !state.cancelled.contains(.attempt(message.attemptScope)) else { return false }
-            }
+            if let refusal = Self.refusal(of: message, in: state) { return refusal }
             state.running[message.flowRunID, default: [:]][ObjectIdentifier(execution)] = (execution, message)
-            return true
+            return nil
         }
+    }
+
+    /// Why `message` must not run (or, once cancelled, why it was), if it must not.
+    func refusal(of message: TaskMessage) -> Refusal? {
+        state.withLock { Self.refusal(of: message, in: $0) }
+    }
+
+    private static func refusal(of message: TaskMessage, in state: State) -> Refusal? {
+        guard !state.cancelled.isEmpty else { return nil }
+        if state.cancelled.contains(.taskAttempt(of: message)) { return .attemptDiscarded }
+        if state.cancelled.contains(.flowRun(message.flowRunID))
+            || state.cancelled.contains(.attempt(message.attemptScope)) { return .flowCancelled }
+        return nil
     }
 
     func unregister(_ execution: TaskExecution, flowRunID: String) {
@@ -57,6 +81,15 @@ final class FlowRunCancellations: Sendable {
         // The flow-run id is the scope up to its attempt suffix, if it has one.
         let flowRunID = scope.firstRange(of: ".a").map { String(scope[..<$0.lowerBound]) } ?? scope
         return cancel(.attempt(scope), flowRunID: flowRunID) { $0.attemptScope == scope }
+    }
+
+    /// Remembers that attempt `attempt` of task run `taskRunID` is discarded and cancels it if it
+    /// runs here; returns how many were running.
+    @discardableResult
+    func discard(taskRunID: String, attempt: Int, flowRunID: String) -> Int {
+        cancel(.taskAttempt("\(taskRunID)#\(attempt)"), flowRunID: flowRunID) {
+            $0.taskRunID == taskRunID && $0.attempt == attempt
+        }
     }
 
     private func cancel(_ id: Cancelled, flowRunID: String, matching: (TaskMessage) -> Bool) -> Int {

@@ -64,6 +64,7 @@ public final class Worker: Service {
     private let counters = Mutex(Counters())
     private let cancellations = FlowRunCancellations()
     private let unsettled = InFlight()
+    private let held = HeldTasks()
     private let stuckTasks = Atomic<Int>(0)
     /// The threads task bodies run on: `concurrency` of them, plus one for each stuck task.
     private let taskThreads: TaskThreadPool
@@ -88,7 +89,10 @@ public final class Worker: Service {
             let limit = configuration.queueLimits[queue]
             var prefetch = configuration.prefetch ?? configuration.concurrency * 2
             if let limit { prefetch = min(prefetch, limit * 2) }
-            started.append((try await broker.consumeTasks(from: queue, prefetch: prefetch),
+            let consumer = try await broker.consumeTasks(from: queue, prefetch: prefetch) { [weak self] in
+                self?.deliveriesLost($0)
+            }
+            started.append((consumer,
                             limit.map { AsyncSemaphore(permits: max(1, $0)) }))
         }
         consumers.withLock { $0 = started.map(\.consumer) }
@@ -123,6 +127,13 @@ public final class Worker: Service {
         case .cancelFlowRun: running = cancellations.cancel(flowRun: message.flowRunID)
         case .cancelFlowAttempt: running = cancellations.cancel(attempt: message.flowRunID)
         case .flowRunCancelled: return
+        case .discardTaskAttempt:
+            guard let taskRunID = message.taskRunID, let attempt = message.attempt else { return }
+            let running = cancellations.discard(taskRunID: taskRunID, attempt: attempt, flowRunID: message.flowRunID)
+            logger.info("task attempt discarded: it must not run again", metadata: [
+                "task-run": "\(taskRunID)", "attempt": "\(attempt)", "running": "\(running)", "reason": "\(message.detail)",
+            ])
+            return
         }
         logger.info("flow run cancelled: discarding its tasks", metadata: [
             "flow-run": "\(message.flowRunID)", "running": "\(running)", "reason": "\(message.detail)",
@@ -142,8 +153,14 @@ public final class Worker: Service {
     private func serve(_ consumer: any TaskConsumer, slots: AsyncSemaphore, queueSlots: AsyncSemaphore?) async {
         await withDiscardingTaskGroup { group in
             for await delivery in consumer.deliveries {
+                // Prefetched before the broker took its deliveries back: it goes to a worker again.
+                guard delivery.isHeld else { continue }
                 if draining.load(ordering: .relaxed) {
                     handBack(delivery)
+                    continue
+                }
+                if delivery.redelivered, case .success(let message) = delivery.content {
+                    group.addTask { await self.recountAfterGrace(delivery, message) }
                     continue
                 }
                 await queueSlots?.wait()
@@ -180,8 +197,10 @@ public final class Worker: Service {
         }
         // A message whose count is already past the limit (a copy re-queued by `recount`, or a
         // producer's own) is dead-lettered by the same path, without running.
-        if delivery.redelivered || message.deliveries > configuration.maxDeliveries,
-           await recount(delivery, message) { return }
+        if message.deliveries > configuration.maxDeliveries {
+            recount(delivery, message)
+            return
+        }
         guard let task = registry.task(named: message.taskName) else {
             let known = registry.taskNames.joined(separator: ", ")
             await reject(delivery, reason: "worker \(configuration.id) has no task named '\(message.taskName)' "
@@ -192,7 +211,13 @@ public final class Worker: Service {
         let execution = TaskExecution(timeout: message.timeout, executor: taskThreads) { [self] change in
             stuckChanged(by: change)
         }
-        guard cancellations.register(execution, for: message) else {
+        switch cancellations.register(execution, for: message) {
+        case nil:
+            break
+        case .attemptDiscarded?:
+            discardSilently(delivery, message)
+            return
+        case .flowCancelled?:
             counters.withLock { $0.discarded += 1 }
             logger.debug("discarded a task of a cancelled flow run", metadata: [
                 "task-run": "\(message.taskRunID)", "flow-run": "\(message.flowRunID)",
@@ -203,6 +228,12 @@ public final class Worker: Service {
             return
         }
         defer { cancellations.unregister(execution, flowRunID: message.flowRunID) }
+        held.insert(execution, delivery: delivery, message: message)
+        // Taken back before it was recorded, so `deliveriesLost` could not see it.
+        guard delivery.isHeld else {
+            _ = held.remove(execution)
+            return
+        }
         logger.debug("task attempt started", metadata: [
             "task-run": "\(message.taskRunID)", "flow-run": "\(message.flowRunID)", "attempt": "\(message.attempt)",
         ])
@@ -214,6 +245,8 @@ public final class Worker: Service {
                                   workerID: configuration.id, deliveries: message.deliveries, baseLogger: logger)
         let input = message.input
         let outcome = await execution.run { try await task.run(input, context) }
+        // The broker took the delivery back (see `deliveriesLost`): another worker has the task.
+        guard !held.remove(execution) else { return }
         var report: ResultMessage
         switch outcome {
         case .completed(let output) where output.count > configuration.maxPayloadBytes:
@@ -243,6 +276,9 @@ public final class Worker: Service {
         case .interrupted:
             handBack(delivery)
             return
+        case .cancelled where cancellations.refusal(of: message) == .attemptDiscarded:
+            discardSilently(delivery, message)
+            return
         case .cancelled:
             counters.withLock { $0.cancelled += 1 }
             context.logger.info("task attempt cancelled: its flow run was cancelled")
@@ -271,6 +307,65 @@ public final class Worker: Service {
         }
     }
 
+    /// A copy of an attempt that another worker reported (it ran past the broker's delivery
+    /// timeout there): acknowledged, so it runs nowhere again, and not reported.
+    private func discardSilently(_ delivery: TaskDelivery, _ message: TaskMessage) {
+        counters.withLock { $0.discarded += 1 }
+        logger.info("discarded a copy of a task attempt that must not run again", metadata: [
+            "task-run": "\(message.taskRunID)", "attempt": "\(message.attempt)",
+        ])
+        delivery.settle(.ack)
+    }
+
+    /// The broker closed the channel, so every delivery this worker held went back to its queue and
+    /// to workers again: the tasks running for them are cancelled rather than finished twice. A task
+    /// that held its delivery past the broker's acknowledgement timeout would only be taken back
+    /// again: it is reported crashed, with the setting to change, and every worker drops its copies.
+    private func deliveriesLost(_ loss: DeliveriesLost) {
+        let lost = held.loseUnheld(deliveryTimeout: loss.deliveryTimeout)
+        guard let timeout = loss.deliveryTimeout else {
+            logger.warning("""
+                the broker closed the channel and took back this worker's tasks; the running ones are cancelled, \
+                since other workers get them again
+                """, metadata: [
+                                "cancelled": "\(lost.count)", "reason": "\(loss.reason)",
+                            ])
+            return
+        }
+        let setting = Self.consumerTimeoutAdvice(timeout)
+        logger.error("""
+            the broker took back this worker's tasks: a delivery stayed unacknowledged past the broker's \
+            consumer_timeout; \(setting)
+            """, metadata: [
+                            "cancelled": "\(lost.count)", "past-timeout": "\(lost.filter(\.pastTimeout).count)",
+                            "reason": "\(loss.reason)",
+                        ])
+        for task in lost where task.pastTimeout {
+            let message = task.message
+            let reason = "task '\(message.taskName)' attempt \(message.attempt) held its delivery for "
+                + "\(Self.seconds(task.held)), past the broker's delivery acknowledgement timeout; the broker took the "
+                + "task back and it was stopped, so it does not run twice. To fix: \(setting)"
+            cancellations.discard(taskRunID: message.taskRunID, attempt: message.attempt, flowRunID: message.flowRunID)
+            broker.publish(control: .discardTaskAttempt(of: message, reason: reason), to: nil) { _ in }
+            counters.withLock { $0.failed += 1 }
+            broker.publish(result: result(for: message, .crashed, error: RemoteError(
+                type: "DeliveryTimedOut", message: reason, retryable: false)), to: message.replyTo) { _ in }
+        }
+    }
+
+    /// What to tell the operator about RabbitMQ's `consumer_timeout`.
+    static func consumerTimeoutAdvice(_ timeout: Duration) -> String {
+        let used = timeout == .zero ? "" : " (it is \(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000) ms)"
+        return "set consumer_timeout\(used) in rabbitmq.conf, in milliseconds, above the longest time a task is held "
+            + "by a worker, queue wait included: for example consumer_timeout = 86400000 for 24 hours "
+            + "(deploy/rabbitmq.sh sets this)"
+    }
+
+    private static func seconds(_ duration: Duration) -> String {
+        let (seconds, atto) = duration.components
+        return String(format: "%.1f s", Double(seconds) + Double(atto) / 1e18)
+    }
+
     /// Counts tasks abandoned at their timeout that still hold a thread, and gives the pool a
     /// thread for each, so the worker still runs `concurrency` tasks at once; past the limit, recycles.
     private func stuckChanged(by change: Int) {
@@ -287,11 +382,27 @@ public final class Worker: Service {
         }
     }
 
-    /// A redelivered attempt was handed to a worker before and got no outcome. Returns true when it
-    /// is dealt with here: past the limit it is dead-lettered and reported crashed; otherwise a copy
-    /// with the count raised goes back on the queue (so the count survives the next crash) and this
-    /// delivery is acknowledged.
-    private func recount(_ delivery: TaskDelivery, _ message: TaskMessage) async -> Bool {
+    /// How long a redelivered attempt waits before it is counted and queued again: time for a
+    /// `discard-task-attempt` from the worker that lost it to arrive first (it is sent as the
+    /// broker hands the attempt out again).
+    static let redeliveryGrace = Duration.seconds(1)
+
+    /// A redelivered attempt, after ``redeliveryGrace`` and without taking a slot: dropped if it was
+    /// discarded meanwhile, otherwise recounted.
+    private func recountAfterGrace(_ delivery: TaskDelivery, _ message: TaskMessage) async {
+        try? await Task.sleep(for: Self.redeliveryGrace)
+        guard delivery.isHeld else { return }
+        if cancellations.refusal(of: message) == .attemptDiscarded {
+            discardSilently(delivery, message)
+        } else {
+            recount(delivery, message)
+        }
+    }
+
+    /// A redelivered attempt was handed to a worker before and got no outcome: past the limit it is
+    /// dead-lettered and reported crashed; otherwise a copy with the count raised goes back on the
+    /// queue (so the count survives the next crash) and this delivery is acknowledged.
+    private func recount(_ delivery: TaskDelivery, _ message: TaskMessage) {
         let deliveries = message.deliveries + 1
         if deliveries > configuration.maxDeliveries {
             let reason = "task '\(message.taskName)' attempt \(message.attempt) was handed to workers "
@@ -304,7 +415,7 @@ public final class Worker: Service {
                                                                            retryable: false))
             broker.publish(result: report, to: message.replyTo) { _ in }
             delivery.settle(.deadLetter(reason: reason))
-            return true
+            return
         }
         var copy = message
         copy.deliveries = deliveries
@@ -313,7 +424,6 @@ public final class Worker: Service {
             delivery.settle(error == nil ? .ack : .requeue)
             unsettled.leave()
         }
-        return true
     }
 
     private func reject(_ delivery: TaskDelivery, reason: String, replyTo: String?, taskRunID: String?,

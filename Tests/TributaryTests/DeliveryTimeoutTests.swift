@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+import Tributary
+import TributaryExamples
+
+/// Lowers the broker's own delivery acknowledgement timeout, so deploy/test.sh runs this suite on
+/// its own, after the rest (the other suites' workers would meet it too).
+@Suite("A task held past the broker's delivery timeout", .serialized,
+       .enabled(if: ProcessInfo.processInfo.environment["TRIB_SERIAL_TESTS"] == "1"))
+struct DeliveryTimeoutTests {
+    static let timeoutMs = 3_000
+
+    /// A 10-s nap, then two short ones: one of them waits behind the long task in its worker's
+    /// prefetch, and is taken back with it. Returns the long one's end and the short ones' reports.
+    static func runLongAndShort(on client: Tributary, queue: String) async throws -> (TaskState, [Nap.Report]) {
+        try await client.run(flowNamed: "ack-timeout") { (flow: FlowContext) async throws -> (TaskState, [Nap.Report]) in
+            let options = TaskOptions(queue: queue)
+            let long: TaskFuture<Nap.Report> = await flow.submit(Nap.self, Nap.Input(milliseconds: 10_000), options: options)
+            let inputs = [Nap.Input(milliseconds: 200), Nap.Input(milliseconds: 200)]
+            let short: [TaskFuture<Nap.Report>] = await flow.map(Nap.self, over: inputs, options: options)
+            let state = await long.state
+            return (state, try await short.values())
+        }
+    }
+
+    @Test("with two workers it runs once, ends Crashed naming consumer_timeout, and nothing runs again after")
+    func longTaskRunsOnce() async throws {
+        let queue = TestBroker.uniqueQueue("acktimeout")
+        try await withBrokerSettings(["consumer_timeout": Self.timeoutMs, "channel_tick_interval": 500]) {
+            let debug = ["TRIB_LOG_LEVEL": "debug"]
+            let workers = [
+                try await WorkerProcess(id: "t0-\(queue.suffix(6))", queue: queue, concurrency: 1, prefetch: 2,
+                                        environment: debug),
+                try await WorkerProcess(id: "t1-\(queue.suffix(6))", queue: queue, concurrency: 1, prefetch: 2,
+                                        environment: debug),
+            ]
+            try await withWorkers(workers) {
+                let client = Tributary(broker: TestBroker.url)
+                let (long, shortReports) = try await Self.runLongAndShort(on: client, queue: queue)
+                await client.close()
+                #expect(long.name == "Crashed")
+                let failure = long.failure
+                #expect(failure?.remoteType == "DeliveryTimedOut")
+                #expect(failure?.message.contains("consumer_timeout") == true, "names the setting: \(String(describing: failure))")
+                #expect(failure?.message.contains("\(Self.timeoutMs) ms") == true, "names the broker's value")
+                #expect(failure?.message.contains("keeps losing its worker") == false)
+                #expect(shortReports.count == 2, "the other tasks complete")
+
+                // Several more timeouts' worth: a copy run in the background would have started by now.
+                try await Task.sleep(for: .milliseconds(3 * Self.timeoutMs))
+                let logs = workers.map(\.log)
+                let longStarts = logs.map { log in
+                    log.split(separator: "\n").count { $0.contains("task attempt started") && $0.contains(".1 ") }
+                }
+                #expect(longStarts.reduce(0, +) == 1, "the long task started once in all: \(longStarts)")
+                #expect(logs.contains { $0.contains("past the broker's consumer_timeout") && $0.contains("consumer_timeout = ") },
+                        "the worker that lost the delivery says what happened and what to set")
+                #expect(!logs.contains { $0.contains("keeps losing its worker") })
+                for worker in workers { #expect(worker.process.isRunning) }
+            }
+        }
+    }
+}
