@@ -134,6 +134,12 @@ public final class AMQPConnection: Sendable {
         try await withCheckedThrowingContinuation { loop.submit(.purge(queue: queue, $0)) }
     }
 
+    /// How many messages are ready on a queue and how many consumers take from it (a passive
+    /// declare); fails with NOT_FOUND if the queue does not exist.
+    public func inspect(queue: String) async throws -> QueueStatus {
+        try await withCheckedThrowingContinuation { loop.submit(.inspect(queue: queue, $0)) }
+    }
+
     /// Deletes a queue.
     public func delete(queue: String) async throws {
         try await withCheckedThrowingContinuation { loop.submit(.deleteQueue(queue, $0)) }
@@ -144,6 +150,14 @@ public final class AMQPConnection: Sendable {
         loop.closeRequested.store(true, ordering: .relaxed)
         await withCheckedContinuation { loop.submit(.close($0)) }
     }
+}
+
+/// What a passive declare tells of a queue.
+public struct QueueStatus: Sendable, Equatable {
+    /// Messages ready for delivery (not those handed out and unacknowledged).
+    public let messages: Int
+    /// Consumers taking from the queue.
+    public let consumers: Int
 }
 
 /// A consumer started by ``AMQPConnection/consume(queue:prefetch:)``.

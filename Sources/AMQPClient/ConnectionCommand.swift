@@ -12,6 +12,7 @@ enum ConnectionCommand: Sendable {
     case cancelConsumer(tag: String, CheckedContinuation<Void, any Error>)
     case get(queue: String, CheckedContinuation<AMQPDelivery?, any Error>)
     case purge(queue: String, CheckedContinuation<UInt32, any Error>)
+    case inspect(queue: String, CheckedContinuation<QueueStatus, any Error>)
     case deleteQueue(String, CheckedContinuation<Void, any Error>)
     case close(CheckedContinuation<Void, Never>)
 
@@ -27,6 +28,7 @@ enum ConnectionCommand: Sendable {
         case .cancelConsumer(_, let c): c.resume(throwing: error)
         case .get(_, let c): c.resume(throwing: error)
         case .purge(_, let c): c.resume(throwing: error)
+        case .inspect(_, let c): c.resume(throwing: error)
         case .deleteQueue(_, let c): c.resume(throwing: error)
         case .close(let c): c.resume()
         }

@@ -172,6 +172,12 @@ extension ConnectionLoop {
             } catch where error.kind == .channelClosedByBroker {
                 continuation.resume(throwing: error)
             }
+        case .inspect(let queue, let continuation):
+            do throws(AMQPError) {
+                continuation.resume(returning: try passiveDeclare(queue: queue, doing: "inspect queue '\(queue)'"))
+            } catch where error.kind == .channelClosedByBroker {
+                continuation.resume(throwing: error)
+            }
         case .deleteQueue(let queue, let continuation):
             var arena = CArena()
             amqp_queue_delete(state, Self.controlChannel, arena.bytes(queue), 0, 0)
@@ -240,12 +246,16 @@ extension ConnectionLoop {
         }
     }
 
-    private func passiveDeclare(queue: String) throws(AMQPError) {
+    /// Declares `queue` passively: fails with NOT_FOUND if it does not exist, and says how many
+    /// messages are ready on it and how many consumers it has.
+    @discardableResult
+    private func passiveDeclare(queue: String, doing what: String? = nil) throws(AMQPError) -> QueueStatus {
         guard let state = connection else { throw AMQPError(.connectionLost, message: "not connected") }
         var arena = CArena()
-        amqp_queue_declare(state, Self.controlChannel, arena.bytes(queue), 1, 0, 0, 0,
-                           amqp_table_t(num_entries: 0, entries: nil))
-        try checkReply(amqp_get_rpc_reply(state), doing: "find queue '\(queue)' to consume from")
+        let ok = amqp_queue_declare(state, Self.controlChannel, arena.bytes(queue), 1, 0, 0, 0,
+                                    amqp_table_t(num_entries: 0, entries: nil))
+        try checkReply(amqp_get_rpc_reply(state), doing: what ?? "find queue '\(queue)' to consume from")
+        return QueueStatus(messages: Int(ok?.pointee.message_count ?? 0), consumers: Int(ok?.pointee.consumer_count ?? 0))
     }
 
     /// Sets the consumer's prefetch and starts it on the data channel.

@@ -2,12 +2,14 @@ import Foundation
 import Synchronization
 import Tributary
 
-/// A live line on stderr: submitted / running / completed / failed / retrying, redrawn at most
-/// ten times a second.
+/// A live line on stderr: submitted / running / completed / failed / retrying, and the queues
+/// that no worker takes from, redrawn at most ten times a second.
 final class ProgressLine: Sendable {
     private struct Counts {
         var states: [String: TaskState] = [:]
         var submitted = 0
+        /// Queues with no worker, and how many task runs waited on each when that was noticed.
+        var unserved: [String: Int] = [:]
         var lastDraw = ContinuousClock.now - .seconds(1)
     }
 
@@ -31,6 +33,19 @@ final class ProgressLine: Sendable {
         if let line { FileHandle.standardError.write(Data(("\r" + line).utf8)) }
     }
 
+    func record(_ alert: QueueAlert) {
+        guard enabled else { return }
+        let line = counts.withLock { counts -> String in
+            switch alert {
+            case .unserved(let queue, let waiting, _): counts.unserved[queue] = waiting
+            case .served(let queue): counts.unserved.removeValue(forKey: queue)
+            }
+            return Self.render(counts)
+        }
+        // Drawn at once: it may be the only thing that changed for a while. The padding wipes a longer line.
+        FileHandle.standardError.write(Data(("\r" + line + String(repeating: " ", count: 30)).utf8))
+    }
+
     func finish() {
         guard enabled else { return }
         let line = counts.withLock { Self.render($0) }
@@ -43,6 +58,8 @@ final class ProgressLine: Sendable {
         let failed = (byName["Failed"] ?? 0) + (byName["Crashed"] ?? 0) + (byName["TimedOut"] ?? 0)
             + (byName["Cancelled"] ?? 0)
         return "submitted \(counts.submitted) | running \(byName["Running"] ?? 0) | completed \(byName["Completed"] ?? 0)"
-            + " | failed \(failed) | retrying \(byName["Retrying"] ?? 0)   "
+            + " | failed \(failed) | retrying \(byName["Retrying"] ?? 0)"
+            + counts.unserved.sorted { $0.key < $1.key }.map { " | no worker on queue '\($0.key)' (\($0.value) waiting)" }.joined()
+            + "   "
     }
 }

@@ -43,7 +43,8 @@ struct RunCommand: AsyncParsableCommand {
         let onEvent: @Sendable (TaskEvent) -> Void = { progress.record($0) }
         let client: Tributary
         if let url = TributaryCommandLine.brokerURL(broker), !embedded {
-            client = Tributary(broker: url, registry: registry, onEvent: onEvent)
+            client = Tributary(broker: url, registry: registry, onEvent: onEvent,
+                               onQueueAlert: { progress.record($0) })
         } else {
             client = Tributary.local(registry, concurrency: concurrency, onEvent: onEvent)
         }

@@ -34,6 +34,7 @@ public final class Tributary: Sendable {
     /// At most N task runs per tag started per period, across every flow run of this client.
     private let rateLimiter: RateLimiter
     private let activeFlowRuns = ActiveFlowRuns()
+    private let queueWatch: QueueWatch
 
     /// Duplicates and malformed replies this client absorbed, over every flow it ran.
     public var statistics: ClientStatistics { counters.snapshot }
@@ -41,24 +42,28 @@ public final class Tributary: Sendable {
     private var environment: FlowEnvironment {
         FlowEnvironment(observer: observer, statistics: counters, resultStore: resultStore,
                         maxPayloadBytes: maxPayloadBytes, clientLimits: clientLimits, rateLimiter: rateLimiter,
-                        activeFlowRuns: activeFlowRuns)
+                        activeFlowRuns: activeFlowRuns, queueWatch: queueWatch)
     }
 
     /// A client that sends tasks to workers through the RabbitMQ at `url`. It connects on first use.
+    /// `onQueueAlert` hears when a queue its task runs wait on has no worker for a few seconds,
+    /// and when one comes (the same is logged as a warning).
     public convenience init(broker url: String, registry: Registry = Registry(),
                             logger: Logger = Logger(label: "tributary"),
                             maxPayloadBytes: Int = Tributary.defaultMaxPayloadBytes,
                             resultStore: any ResultStore = LocalResultStore(),
                             concurrencyLimits: [String: Int] = [:], rateLimits: [String: RateLimit] = [:],
-                            onEvent: (@Sendable (TaskEvent) -> Void)? = nil) {
+                            onEvent: (@Sendable (TaskEvent) -> Void)? = nil,
+                            onQueueAlert: (@Sendable (QueueAlert) -> Void)? = nil) {
         self.init(transport: .rabbitMQ(url: url), registry: registry, logger: logger, maxPayloadBytes: maxPayloadBytes,
                   resultStore: resultStore, concurrencyLimits: concurrencyLimits, rateLimits: rateLimits,
-                  observer: onEvent)
+                  observer: onEvent, onQueueAlert: onQueueAlert)
     }
 
     private init(transport: Transport, registry: Registry, logger: Logger, maxPayloadBytes: Int,
                  resultStore: any ResultStore, concurrencyLimits: [String: Int], rateLimits: [String: RateLimit],
-                 observer: (@Sendable (TaskEvent) -> Void)?) {
+                 observer: (@Sendable (TaskEvent) -> Void)?, onQueueAlert: (@Sendable (QueueAlert) -> Void)? = nil) {
+        self.queueWatch = QueueWatch(logger: logger, listener: onQueueAlert)
         self.transport = transport
         self.clientLimits = TagLimiter(limits: concurrencyLimits)
         self.rateLimiter = RateLimiter(limits: rateLimits)

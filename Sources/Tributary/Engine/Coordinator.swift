@@ -187,6 +187,8 @@ final class Coordinator: Sendable {
                                   replyTo: replyQueueName, persistent: run.options.persistent,
                                   reportRunning: run.options.timeout != nil || observer != nil, input: run.input)
         await publishWindow.wait()
+        // Before the publish: a worker's report can arrive before the broker's confirm.
+        environment.queueWatch.sent(run.id, to: run.options.queue, via: broker)
         broker.publish(task: message) { [self] error in
             publishWindow.signal()
             guard let error else { return }
@@ -214,6 +216,7 @@ final class Coordinator: Sendable {
             return
         }
         shipLogs(of: result, for: run)
+        environment.queueWatch.heard(run.id, on: run.options.queue)
         switch result.status {
         case .running:
             guard run.transition(to: .running) else { return }
@@ -310,6 +313,7 @@ final class Coordinator: Sendable {
         cancelTimer(run.id)
         releaseSlots(of: run)
         guard run.finish(final, output: output) else { return }
+        environment.queueWatch.heard(run.id, on: run.options.queue)
         runs.withLock { _ = $0.removeValue(forKey: run.id) }
         pendingSubmissions.withLock { _ = $0.removeValue(forKey: run.id) }
         if let failure = final.failure {

@@ -124,6 +124,10 @@ public final class AMQPBroker: Broker {
         return AMQPTaskConsumer(deliveries: deliveries, connection: connection, tag: tag)
     }
 
+    public func consumerCount(of queue: String) async throws -> Int {
+        try await connection.inspect(queue: Self.amqpQueue(for: queue)).consumers
+    }
+
     private static func settle(_ delivery: AMQPDelivery, _ settlement: Settlement, on connection: AMQPConnection) {
         switch settlement {
         case .ack:

@@ -15,6 +15,8 @@ public protocol Broker: Sendable {
     /// handed over and not yet had settled (RabbitMQ closed the channel); they go to workers again.
     func consumeTasks(from queue: String, prefetch: Int,
                       onLost: @escaping @Sendable (DeliveriesLost) -> Void) async throws -> any TaskConsumer
+    /// How many consumers (workers) take tasks from `queue` now.
+    func consumerCount(of queue: String) async throws -> Int
     /// Publishes a result (or a running report); `onConfirm` gets nil once the broker holds it, or the error.
     func publish(result: ResultMessage, to replyQueue: String, onConfirm: @escaping @Sendable ((any Error)?) -> Void)
     /// Starts hearing control messages: every one published to all, and answers sent to the

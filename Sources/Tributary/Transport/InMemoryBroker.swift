@@ -71,6 +71,11 @@ public final class InMemoryBroker: Broker {
         }
     }
 
+    /// Consumers of `queue` itself and of every queue (`*`).
+    public func consumerCount(of queue: String) async throws -> Int {
+        state.withLock { ($0.queues[queue]?.consumers.count ?? 0) + ($0.queues[Self.anyQueue]?.consumers.count ?? 0) }
+    }
+
     public func consumeTasks(from queue: String, prefetch: Int,
                              onLost: @escaping @Sendable (DeliveriesLost) -> Void) async throws -> any TaskConsumer {
         let (stream, continuation) = AsyncStream.makeStream(of: TaskDelivery.self)
