@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmark suite: ensures RabbitMQ is up (deploy scripts), builds trib, trib-floor and
 # trib-bench in release mode, then trib-bench starts the worker and echo processes, runs the
-# five workloads against the floor and prints the table (and benchmarks/out/results.json).
+# workloads against the floor and prints the table (and benchmarks/out/results.json).
 #   bash benchmarks/run.sh                         # the full suite, both persistence settings
 #   bash benchmarks/run.sh --smoke                 # a quick check that it all runs
 #   bash benchmarks/run.sh --n 20000 --workers 3 --persistence off --workloads fanout,chain --no-memory

@@ -35,4 +35,6 @@ run_tests() {
 
 run_tests --skip BrokerRestartTests --skip DeliveryTimeoutTests --skip BacklogTests "$@"
 run_tests --filter BacklogTests
-TRIB_SERIAL_TESTS=1 run_tests --filter 'BrokerRestartTests|DeliveryTimeoutTests'
+# One at a time: swift-testing runs suites in parallel, and each of these changes the broker for all.
+TRIB_SERIAL_TESTS=1 run_tests --filter BrokerRestartTests
+TRIB_SERIAL_TESTS=1 run_tests --filter DeliveryTimeoutTests

@@ -17,8 +17,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Prefetch of each worker and each echo process.") var prefetch = 200
     @Option(help: "Repetitions of each workload.") var repetitions = 3
     @Option(help: "Message persistence: on, off or both.") var persistence = "both"
-    @Option(help: "Workloads, comma-separated: fanout,chain,mapreduce,retry,cpu.")
-    var workloads = "fanout,chain,mapreduce,retry,cpu"
+    @Option(help: "Workloads, comma-separated: fanout,chain,mapreduce,retry,cpu,blocking.")
+    var workloads = "fanout,chain,mapreduce,retry,cpu,blocking"
     @Flag(inversion: .prefixedNo, help: "Fanout at N = 1,000 / 10,000 / 100,000.") var scale = true
     @Flag(inversion: .prefixedNo, help: "Peak RSS of coordinator and workers on fanout at N = 100,000.")
     var memory = true
@@ -31,7 +31,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     mutating func validate() throws {
         guard ["on", "off", "both"].contains(persistence) else { throw ValidationError("--persistence is on, off or both") }
-        let known: Set = ["fanout", "chain", "mapreduce", "retry", "cpu"]
+        let known: Set = ["fanout", "chain", "mapreduce", "retry", "cpu", "blocking"]
         for name in workloadList where !known.contains(name) {
             throw ValidationError("unknown workload '\(name)'; choose from \(known.sorted().joined(separator: ","))")
         }
@@ -114,6 +114,12 @@ struct BenchCommand: AsyncParsableCommand {
                     p99.append(percentile(latencies, 0.99))
                 case "mapreduce": values.append(try await workloads.mapReduce(smoke ? 200 : 2_000, chunk: smoke ? 20 : 100))
                 case "retry": values.append(try await workloads.retry(smoke ? 200 : 2_000))
+                case "blocking":
+                    // Rounds of workers × concurrency tasks, each 50 ms: 200 tasks on 2 × 16 is 7 rounds.
+                    let count = smoke ? 40 : 200
+                    let rounds = (count + workers * concurrency - 1) / (workers * concurrency)
+                    result.blockingIdealSeconds = Double(rounds) * 0.050
+                    values.append(try await workloads.blocking(count))
                 default:
                     let count = smoke ? 20 : 200
                     result.cpuIdealSeconds = Double(count) * 0.010 / Double(workers)

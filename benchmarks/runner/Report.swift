@@ -68,6 +68,10 @@ struct Report: Codable {
                 lines.append("| cpu 200 × 10 ms, s | \(p) | \(value.text(3)) | ideal \(format(ideal, 3)) | "
                     + "\(format(value.median / ideal, 2)) × ideal |")
             }
+            if let value = mode.workloads["blocking"], let ideal = mode.blockingIdealSeconds {
+                lines.append("| blocking \(settings.smoke ? 40 : 200) × 50 ms (usleep), s | \(p) | \(value.text(3)) | "
+                    + "ideal \(format(ideal, 3)) | \(format(value.median / ideal, 2)) × ideal |")
+            }
             for size in ["1000", "10000", "100000"] {
                 if let value = mode.scale[size] {
                     lines.append("| scale: fanout N=\(size), tasks/s | \(p) | \(value.text()) | | |")
@@ -96,6 +100,8 @@ struct ModeResult: Codable {
     var coordinatorPeakRSS: Int?
     var workerPeakRSS: [Int] = []
     var cpuIdealSeconds: Double?
+    /// Rounds of `workers × concurrency` blocking tasks, 50 ms each.
+    var blockingIdealSeconds: Double?
 
     init(persistence: String) {
         self.persistence = persistence

@@ -2,7 +2,7 @@ import Foundation
 import Tributary
 import TributaryExamples
 
-/// The five workloads of shared/BENCHMARKS.md, run through a Tributary client against workers on `queue`.
+/// The workloads of shared/BENCHMARKS.md and `blocking` (tasks that block their thread), run through a Tributary client against workers on `queue`.
 struct Workloads {
     let client: Tributary
     let queue: String
@@ -76,6 +76,19 @@ struct Workloads {
             try await flow.map(Burn.self, over: Array(repeating: iterations, count: count), options: options).values()
         }
         guard results.count == count else { throw BenchError("cpu: \(results.count) results") }
+        return started.duration(to: .now).seconds
+    }
+
+    /// `count` tasks each blocking its thread `milliseconds` in a C call (`usleep`), as a
+    /// synchronous driver would; returns wall seconds.
+    func blocking(_ count: Int = 200, milliseconds: Int = 50) async throws -> Double {
+        let options = self.options
+        let started = ContinuousClock.now
+        let reports = try await client.run(flowNamed: "bench-blocking") { flow in
+            try await flow.map(BlockingNap.self, over: Array(repeating: Nap.Input(milliseconds: milliseconds), count: count),
+                               options: options).values()
+        }
+        guard reports.count == count else { throw BenchError("blocking: \(reports.count) results") }
         return started.duration(to: .now).seconds
     }
 
