@@ -5,7 +5,8 @@ import Tributary
 import TributaryExamples
 
 /// A bounded fuzz loop over the wire decoding. `TRIB_FUZZ_CASES` sets how many messages each test
-/// sends (the suite sends 300; run e.g. 20000 by hand), `TRIB_FUZZ_SEED` replays a run.
+/// sends (the suite sends 300; run e.g. 20000 by hand), `TRIB_FUZZ_SEED` replays a run. Both tests
+/// watch the shared `trib.dead` at once, so each names its cases after its own queue.
 @Suite("Fuzzed wire messages on a task queue and a reply queue, against a real broker and worker")
 struct WireFuzzTests {
     static let cases = Int(ProcessInfo.processInfo.environment["TRIB_FUZZ_CASES"] ?? "") ?? 300
@@ -28,14 +29,14 @@ struct WireFuzzTests {
             let connection = try await AMQPConnection.connect(url: TestBroker.url)
             var fuzzer = WireFuzzer(seed: seed)
             for number in 0..<Self.cases {
-                try await connection.publishConfirmed(fuzzer.task(number: "\(number)", queue: queue))
+                try await connection.publishConfirmed(fuzzer.task(number: "\(queue):\(number)", queue: queue))
             }
             await connection.close()
 
             let dead = try await deadLetters.collect(byHeader: WireFuzzer.caseHeader, count: Self.cases,
-                                                     within: .seconds(60))
+                                                     within: .seconds(60)) { $0.hasPrefix("\(queue):") }
             await deadLetters.stop()
-            let missing = (0..<Self.cases).map(String.init).filter { dead[$0] == nil }
+            let missing = (0..<Self.cases).map { "\(queue):\($0)" }.filter { dead[$0] == nil }
             #expect(missing.isEmpty, "not dead-lettered (seed \(seed)): cases \(missing.prefix(20))")
             let withoutReason = dead.filter { $0.value.properties.headers["x-trib-dead-reason"]?.stringValue?.isEmpty != false }
             #expect(withoutReason.isEmpty, "dead-lettered without a reason: cases \(withoutReason.keys.sorted().prefix(20))")
@@ -65,15 +66,20 @@ struct WireFuzzTests {
                 var fuzzer = WireFuzzer(seed: seed)
                 for number in 0..<Self.cases {
                     try await connection.publishConfirmed(
-                        fuzzer.result(number: "\(number)", replyQueue: "trib.reply.\(flow.flowRunID)"))
+                        fuzzer.result(number: "\(queue):\(number)", replyQueue: "trib.reply.\(flow.flowRunID)"))
                 }
                 await connection.close()
+                // Confirmed means queued, not yet read: the reply queue goes away with the flow run,
+                // and with it any message still on it, so the flow waits until the client read them all.
+                try? await waitUntil("the client read every fuzzed reply", within: .seconds(30)) {
+                    client.statistics.malformedRepliesDeadLettered >= Self.cases
+                }
                 return try await futures.values()
             }
             #expect(results == Array(1...50))
 
             let dead = try await deadLetters.collect(byHeader: WireFuzzer.caseHeader, count: Self.cases,
-                                                     within: .seconds(60))
+                                                     within: .seconds(60)) { $0.hasPrefix("\(queue):") }
             await deadLetters.stop()
             #expect(dead.count == Self.cases, "dead-lettered \(dead.count) of \(Self.cases) (seed \(seed))")
             #expect(dead.values.allSatisfy { $0.properties.headers["x-trib-dead-reason"]?.stringValue?.isEmpty == false })

@@ -47,8 +47,10 @@ final class DeadLetterWatch: Sendable {
 }
 
 extension DeadLetterWatch {
-    /// Every dead letter that carries `header`, keyed by its value, until `count` are in or `limit` passes.
-    func collect(byHeader header: String, count: Int, within limit: Duration) async throws -> [String: AMQPDelivery] {
+    /// Dead letters whose `header` passes `belongs` (another test's may be on the queue too), by its value,
+    /// until `count` are found or `limit` passes.
+    func collect(byHeader header: String, count: Int, within limit: Duration,
+                 belongs: (String) -> Bool = { _ in true }) async throws -> [String: AMQPDelivery] {
         var found: [String: AMQPDelivery] = [:]
         let deadline = ContinuousClock.now + limit
         while found.count < count, ContinuousClock.now < deadline {
@@ -56,7 +58,7 @@ extension DeadLetterWatch {
                 try await Task.sleep(for: .milliseconds(100))
                 continue
             }
-            if let key = message.properties.headers[header]?.stringValue { found[key] = message }
+            if let key = message.properties.headers[header]?.stringValue, belongs(key) { found[key] = message }
         }
         return found
     }
