@@ -96,12 +96,48 @@ struct ConcurrencyLimitTests {
                 return api
             }
             await client.close()
-            let starts = reports.map(\.startedAt).sorted()
-            // Any 5 starts in a row span a second; 0.8 s leaves room for delivery jitter.
-            let tightestFive = (4..<starts.count).map { starts[$0] - starts[$0 - 4] }.min() ?? 0
-            #expect(tightestFive >= 0.8, "5 `api` starts within \(tightestFive) s")
-            #expect(starts.last! - starts.first! >= 1.6, "12 starts at 4 a second take two full periods")
+            Self.expectFourPerSecond(reports)
         }
+    }
+
+    @Test("a rate limit counts starts, not sends: runs queued before any worker is up do not all start when one comes")
+    func rateLimitCountsStarts() async throws {
+        let queue = TestBroker.uniqueQueue("ratelate")
+        let client = Tributary(broker: TestBroker.url, rateLimits: ["api": .perSecond(4)])
+        let flowRun = Task {
+            try await client.run(flowNamed: "rate-limit-late") { flow in
+                try await flow.map(Nap.self, over: Array(repeating: Nap.Input(milliseconds: 10), count: 12),
+                                   options: TaskOptions(queue: queue, tags: ["api"])).values()
+            }
+        }
+        // Three periods pass with nobody taking from the queue; had the limiter counted sends,
+        // every run would be on the queue by now and all 12 would start at once.
+        try await Task.sleep(for: .seconds(3))
+        let worker = try await WorkerProcess(id: "late-\(queue.suffix(6))", queue: queue, concurrency: 16)
+        let reports = try await withWorkers([worker]) { try await flowRun.value }
+        await client.close()
+        Self.expectFourPerSecond(reports)
+    }
+
+    @Test("a rate limit holds in the embedded default too")
+    func embeddedRateLimit() async throws {
+        let client = Tributary.local(Examples.registry, concurrency: 16, rateLimits: ["api": .perSecond(4)])
+        let reports = try await client.run(flowNamed: "rate-limit-embedded") { flow in
+            try await flow.map(Nap.self, over: Array(repeating: Nap.Input(milliseconds: 10), count: 12),
+                               options: TaskOptions(tags: ["api"])).values()
+        }
+        await client.close()
+        Self.expectFourPerSecond(reports)
+    }
+
+    /// Any 5 of the 12 starts span a second (0.8 s leaves room for the hop from a worker's
+    /// start report to the task's first line), and the 12 take two full periods.
+    static func expectFourPerSecond(_ reports: [Nap.Report]) {
+        let starts = reports.map(\.startedAt).sorted()
+        #expect(starts.count == 12)
+        let tightestFive = (4..<starts.count).map { starts[$0] - starts[$0 - 4] }.min() ?? 0
+        #expect(tightestFive >= 0.8, "5 `api` starts within \(tightestFive) s")
+        #expect(starts.last! - starts.first! >= 1.6, "12 starts at 4 a second take two full periods")
     }
 
     @Test("a rate limit that allows nothing fails the run at submit, naming the tag")

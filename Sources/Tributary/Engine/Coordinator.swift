@@ -177,7 +177,7 @@ final class Coordinator: Sendable {
             return
         }
         for limiter in limiters { await limiter.acquire(runID: run.id, tags: run.options.tags) }
-        await environment.rateLimiter.acquire(tags: run.options.tags)
+        await environment.rateLimiter.acquire(runID: run.id, tags: run.options.tags)
         guard run.begin(attempt: attempt) else {
             releaseSlots(of: run)
             return
@@ -185,7 +185,9 @@ final class Coordinator: Sendable {
         let message = TaskMessage(taskRunID: run.id, flowRunID: flowRunID, taskName: run.taskName,
                                   queue: run.options.queue, attempt: attempt, timeout: run.options.timeout,
                                   replyTo: replyQueueName, persistent: run.options.persistent,
-                                  reportRunning: run.options.timeout != nil || observer != nil, input: run.input)
+                                  reportRunning: run.options.timeout != nil || observer != nil
+                                      || environment.rateLimiter.limits(run.options.tags),
+                                  input: run.input)
         await publishWindow.wait()
         // Before the publish: a worker's report can arrive before the broker's confirm.
         environment.queueWatch.sent(run.id, to: run.options.queue, via: broker)
@@ -200,6 +202,7 @@ final class Coordinator: Sendable {
 
     private func releaseSlots(of run: TaskRun) {
         for limiter in limiters { limiter.release(runID: run.id) }
+        environment.rateLimiter.settle(runID: run.id)
     }
 
     func handle(_ result: ResultMessage) {
@@ -219,6 +222,7 @@ final class Coordinator: Sendable {
         environment.queueWatch.heard(run.id, on: run.options.queue)
         switch result.status {
         case .running:
+            environment.rateLimiter.started(runID: run.id)
             guard run.transition(to: .running) else { return }
             emit(run, .running)
             if let timeout = run.options.timeout { armDeadline(run, attempt: result.attempt, after: timeout) }
