@@ -128,6 +128,13 @@ public final class AMQPConnection: Sendable {
         try await withCheckedThrowingContinuation { loop.submit(.get(queue: queue, $0)) }
     }
 
+    /// Reads up to `limit` messages from the head of a queue and puts them back where they were,
+    /// in one step on the connection: a look that takes nothing (basic.get, then basic.nack with
+    /// requeue). Empty if the queue has no ready message.
+    public func peek(queue: String, limit: Int = 1) async throws -> [AMQPDelivery] {
+        try await withCheckedThrowingContinuation { loop.submit(.peek(queue: queue, limit: max(1, limit), $0)) }
+    }
+
     /// Removes every ready message from a queue; returns how many there were.
     @discardableResult
     public func purge(queue: String) async throws -> UInt32 {

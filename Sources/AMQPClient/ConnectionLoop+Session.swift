@@ -163,6 +163,12 @@ extension ConnectionLoop {
             } catch where error.kind == .channelClosedByBroker {
                 continuation.resume(throwing: error)
             }
+        case .peek(let queue, let limit, let continuation):
+            do throws(AMQPError) {
+                continuation.resume(returning: try peek(queue: queue, limit: limit))
+            } catch where error.kind == .channelClosedByBroker {
+                continuation.resume(throwing: error)
+            }
         case .purge(let queue, let continuation):
             var arena = CArena()
             let ok = amqp_queue_purge(state, Self.controlChannel, arena.bytes(queue))
@@ -270,9 +276,26 @@ extension ConnectionLoop {
     }
 
     private func get(queue: String) throws(AMQPError) -> AMQPDelivery? {
+        try basicGet(queue: queue, acknowledged: true)
+    }
+
+    /// basic.get without acknowledgement up to `limit` times, then every message handed back to
+    /// its place (basic.nack, multiple, requeue) on the same channel.
+    private func peek(queue: String, limit: Int) throws(AMQPError) -> [AMQPDelivery] {
+        var messages: [AMQPDelivery] = []
+        while messages.count < limit, let message = try basicGet(queue: queue, acknowledged: false) {
+            messages.append(message)
+        }
+        if let last = messages.last, let state = connection {
+            try checkStatus(amqp_basic_nack(state, Self.controlChannel, last.tag.value, 1, 1), doing: "nack")
+        }
+        return messages
+    }
+
+    private func basicGet(queue: String, acknowledged: Bool) throws(AMQPError) -> AMQPDelivery? {
         guard let state = connection else { throw AMQPError(.connectionLost, message: "not connected") }
         var arena = CArena()
-        let reply = amqp_basic_get(state, Self.controlChannel, arena.bytes(queue), 1)
+        let reply = amqp_basic_get(state, Self.controlChannel, arena.bytes(queue), acknowledged ? 1 : 0)
         try checkReply(reply, doing: "get from queue '\(queue)'")
         guard reply.reply.id == UInt32(TRIB_BASIC_GET_OK),
               let ok = reply.reply.decoded?.assumingMemoryBound(to: amqp_basic_get_ok_t.self).pointee else {

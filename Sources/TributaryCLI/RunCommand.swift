@@ -29,7 +29,24 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "No live progress line, even on a terminal.")
     var noProgress = false
 
+    @Flag(help: "Submit the run to a work queue for an agent, print its flow-run id and exit (see `wait`).")
+    var submit = false
+
+    @Option(help: "The work queue a submitted run goes to (with --submit).")
+    var workQueue: String = "default"
+
+    @Option(help: "With --submit: a key that makes a repeated submit return the first run's id instead of a new run.")
+    var idempotencyKey: String?
+
     func validate() throws {
+        guard Tributary.isValidWorkQueue(workQueue) else {
+            throw ValidationError("--work-queue '\(workQueue)' must be 1 to 200 letters, digits, '-', '_' or '.'")
+        }
+        if submit, TributaryCommandLine.brokerURL(broker) == nil || embedded {
+            throw ValidationError("--submit needs a broker (--broker or $TRIB_BROKER_URL): the run waits there for an "
+                + "agent in another process")
+        }
+        if !submit, idempotencyKey != nil { throw ValidationError("--idempotency-key goes with --submit") }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be 1 or more") }
         guard (try? JSONSerialization.jsonObject(with: Data(input.utf8), options: .fragmentsAllowed)) != nil else {
             throw ValidationError("the input '\(input)' is not valid JSON (quote strings: '\"text\"')")
@@ -38,6 +55,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         TributaryCommandLine.bootstrapLogging(defaultLevel: .warning)
+        if submit { return try await submitRun() }
         let registry = TributaryCommandLine.currentRegistry
         let progress = ProgressLine(enabled: !noProgress && isatty(STDERR_FILENO) == 1)
         let onEvent: @Sendable (TaskEvent) -> Void = { progress.record($0) }
@@ -67,6 +85,24 @@ struct RunCommand: AsyncParsableCommand {
             await client.close()
             throw CommandFailure(error)
         }
+    }
+
+    /// `--submit`: puts the run on its work queue, prints its id, and says if no agent serves the queue.
+    private func submitRun() async throws {
+        let client = Tributary(broker: TributaryCommandLine.brokerURL(broker)!,
+                               registry: TributaryCommandLine.currentRegistry)
+        do {
+            let handle = try await client.submit(flowNamed: flow, input: Array(input.utf8), workQueue: workQueue,
+                                                 idempotencyKey: idempotencyKey)
+            print(handle.id)
+            if try await client.agentCount(of: workQueue) == 0 {
+                WorkQueueNotice.say(workQueue: workQueue, flowRunID: handle.id)
+            }
+        } catch {
+            await client.close()
+            throw CommandFailure(error)
+        }
+        await client.close()
     }
 
     static func pretty(_ json: [UInt8]) -> String {

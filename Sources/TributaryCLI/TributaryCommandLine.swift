@@ -4,7 +4,7 @@ import Logging
 import Synchronization
 import Tributary
 
-/// The command line a user's executable embeds: `worker`, `run`, `cancel`, `list`.
+/// The command line a user's executable embeds: `worker`, `agent`, `run`, `wait`, `cancel`, `list`.
 ///
 /// ```swift
 /// @main struct MyApp {
@@ -53,7 +53,8 @@ struct RootCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: (CommandLine.arguments.first as NSString?)?.lastPathComponent ?? "trib",
         abstract: "Run Tributary workers and flows.",
-        subcommands: [WorkerCommand.self, RunCommand.self, CancelCommand.self, ListCommand.self])
+        subcommands: [WorkerCommand.self, AgentCommand.self, RunCommand.self, WaitCommand.self, CancelCommand.self,
+                      ListCommand.self])
 }
 
 /// Turns a thrown error into a message ArgumentParser prints, with no stack trace.

@@ -147,3 +147,12 @@ public struct Chatty: TaskDefinition {
         return input.count
     }
 }
+
+/// Brings down the agent process that runs it, every time: a poison flow run.
+public struct CrashAgent: FlowDefinition {
+    public static let name = "crash-agent"
+    public init() {}
+    public func run(_ reason: String, flow: FlowContext) async throws -> Int {
+        fatalError("poison flow: \(reason)")
+    }
+}

@@ -7,6 +7,11 @@ public struct SlowFanout: FlowDefinition {
         public var count: Int
         public var milliseconds: Int
         public var queue: String
+        public init(count: Int, milliseconds: Int, queue: String) {
+            self.count = count
+            self.milliseconds = milliseconds
+            self.queue = queue
+        }
     }
 
     public static let name = "slow-fanout"

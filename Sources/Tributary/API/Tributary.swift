@@ -33,8 +33,15 @@ public final class Tributary: Sendable {
     private let clientLimits: TagLimiter
     /// At most N task runs per tag started per period, across every flow run of this client.
     private let rateLimiter: RateLimiter
-    private let activeFlowRuns = ActiveFlowRuns()
+    let activeFlowRuns = ActiveFlowRuns()
     private let queueWatch: QueueWatch
+    /// How long a submitted run's outcome stays readable after its last change.
+    public let flowRunRetention: Duration
+    /// Work queues and boards of the embedded default, and the in-process agent that serves them.
+    private let inMemoryFlowRuns = InMemoryFlowRuns()
+    private let embeddedAgent = Mutex<Task<Void, Never>?>(nil)
+    /// A day: how long a submitted run's outcome stays readable by default.
+    public static let defaultFlowRunRetention = Duration.seconds(86_400)
 
     /// Duplicates and malformed replies this client absorbed, over every flow it ran.
     public var statistics: ClientStatistics { counters.snapshot }
@@ -53,16 +60,19 @@ public final class Tributary: Sendable {
                             maxPayloadBytes: Int = Tributary.defaultMaxPayloadBytes,
                             resultStore: any ResultStore = LocalResultStore(),
                             concurrencyLimits: [String: Int] = [:], rateLimits: [String: RateLimit] = [:],
+                            flowRunRetention: Duration = Tributary.defaultFlowRunRetention,
                             onEvent: (@Sendable (TaskEvent) -> Void)? = nil,
                             onQueueAlert: (@Sendable (QueueAlert) -> Void)? = nil) {
         self.init(transport: .rabbitMQ(url: url), registry: registry, logger: logger, maxPayloadBytes: maxPayloadBytes,
                   resultStore: resultStore, concurrencyLimits: concurrencyLimits, rateLimits: rateLimits,
-                  observer: onEvent, onQueueAlert: onQueueAlert)
+                  flowRunRetention: flowRunRetention, observer: onEvent, onQueueAlert: onQueueAlert)
     }
 
     private init(transport: Transport, registry: Registry, logger: Logger, maxPayloadBytes: Int,
                  resultStore: any ResultStore, concurrencyLimits: [String: Int], rateLimits: [String: RateLimit],
+                 flowRunRetention: Duration = Tributary.defaultFlowRunRetention,
                  observer: (@Sendable (TaskEvent) -> Void)?, onQueueAlert: (@Sendable (QueueAlert) -> Void)? = nil) {
+        self.flowRunRetention = flowRunRetention
         self.queueWatch = QueueWatch(logger: logger, listener: onQueueAlert)
         self.transport = transport
         self.clientLimits = TagLimiter(limits: concurrencyLimits)
@@ -95,13 +105,21 @@ public final class Tributary: Sendable {
 
     /// Runs a registered flow by name with a JSON input; returns the JSON output.
     public func run(flowNamed name: String, input: [UInt8]) async throws -> [UInt8] {
-        guard let flow = registry.flow(named: name) else {
-            let known = registry.flowNames.joined(separator: ", ")
-            throw TributaryError.unknownFlow(name: name, known: known.isEmpty ? "none" : known)
-        }
-        return try await runFlow(named: name, taskRunner: flow.taskRunner, options: flow.options, hooks: flow.hooks) {
+        try await run(flowNamed: name, input: input, flowRunID: nil)
+    }
+
+    /// Runs a registered flow by name, as run `flowRunID` if given (a submitted run an agent took).
+    func run(flowNamed name: String, input: [UInt8], flowRunID: String?) async throws -> [UInt8] {
+        guard let flow = registry.flow(named: name) else { throw unknownFlow(name) }
+        return try await runFlow(named: name, flowRunID: flowRunID, taskRunner: flow.taskRunner, options: flow.options,
+                                 hooks: flow.hooks) {
             try await flow.run(input, $0)
         }
+    }
+
+    func unknownFlow(_ name: String) -> TributaryError {
+        let known = registry.flowNames.joined(separator: ", ")
+        return TributaryError.unknownFlow(name: name, known: known.isEmpty ? "none" : known)
     }
 
     /// Runs a closure as a flow named `name`: a flow written inline rather than as a type.
@@ -122,7 +140,11 @@ public final class Tributary: Sendable {
         if let flowName = activeFlowRuns.cancel(flowRunID, reason: reason) {
             return .cancelled(flowName: flowName)
         }
-        guard case .rabbitMQ(let url) = transport else { return .unanswered }
+        let queued = try await cancelIfQueued(flowRunID, reason: reason)
+        guard case .rabbitMQ(let url) = transport else { return queued.map { .cancelled(flowName: $0) } ?? .unanswered }
+        // A queued run is cancelled on its board; the request still goes out, in case an agent
+        // is taking it this moment, but nobody needs to answer it.
+        let waitingUpTo = queued == nil ? waitingUpTo : .zero
         let broker = try await sharedBroker(url: url)
         // The answer of the client running it, or the broker's refusal of the request.
         let (answers, answered) = AsyncStream.makeStream(of: Result<String, any Error>.self)
@@ -150,21 +172,32 @@ public final class Tributary: Sendable {
             throw error
         }
         await subscription.close()
-        return flowName.map { .cancelled(flowName: $0) } ?? .unanswered
+        return (flowName ?? queued).map { .cancelled(flowName: $0) } ?? .unanswered
     }
 
-    /// Closes the broker connection, if one was opened.
+    /// A submitted run still on its work queue ends Cancelled on its board, so the agent that
+    /// takes it discards it; returns its flow's name. Nil if it is not a queued submitted run.
+    private func cancelIfQueued(_ flowRunID: String, reason: String) async throws -> String? {
+        let transport = try await flowRunTransport()
+        guard let status = try await transport.status(of: flowRunID), status.state == .pending else { return nil }
+        try await transport.publish(status: status.next(.cancelled, error: RemoteError(
+            type: "FlowCancelled", message: "cancelled before an agent took it: \(reason)", retryable: false)))
+        return status.flowName
+    }
+
+    /// Closes the broker connection, if one was opened, and stops the embedded agent, if it ran.
     public func close() async {
+        embeddedAgent.withLock { $0.take() }?.cancel()
         let task = connection.withLock { $0.take() }
         if let broker = try? await task?.value { await broker.close() }
     }
 
-    private func runFlow<Output: Sendable>(named name: String, taskRunner: TaskRunner, options: FlowOptions,
-                                           hooks: FlowHooks,
-                                           _ body: @escaping @Sendable (FlowContext) async throws -> Output)
+    func runFlow<Output: Sendable>(named name: String, flowRunID: String? = nil, taskRunner: TaskRunner,
+                                   options: FlowOptions, hooks: FlowHooks,
+                                   _ body: @escaping @Sendable (FlowContext) async throws -> Output)
         async throws -> Output {
-        let execution = FlowExecution(name: name, options: options, hooks: hooks, environment: environment,
-                                      logger: logger)
+        let execution = FlowExecution(name: name, flowRunID: flowRunID, options: options, hooks: hooks,
+                                      environment: environment, logger: logger)
         return try await execution.runCancellable { attempt in
             try await self.withTaskTransport(taskRunner) { broker in
                 try await execution.attempt(attempt, on: broker, body)
@@ -199,7 +232,25 @@ public final class Tributary: Sendable {
         }
     }
 
-    private func sharedBroker(url: String) async throws -> AMQPBroker {
+    /// Where submitted runs and their statuses go: the broker, or, on the embedded default, this
+    /// process (whose in-process agent starts on first use).
+    func flowRunTransport() async throws -> any FlowRunTransport {
+        switch transport {
+        case .rabbitMQ(let url):
+            return try await sharedBroker(url: url)
+        case .embedded:
+            embeddedAgent.withLock { agent in
+                guard agent == nil else { return }
+                let flowAgent = FlowAgent(client: self, transport: inMemoryFlowRuns,
+                                          configuration: .init(workQueues: ["*"], concurrency: 16, id: "in-process"),
+                                          logger: logger)
+                agent = Task { try? await flowAgent.run() }
+            }
+            return inMemoryFlowRuns
+        }
+    }
+
+    func sharedBroker(url: String) async throws -> AMQPBroker {
         let task = connection.withLock { existing -> Task<AMQPBroker, any Error> in
             if let existing { return existing }
             let logger = self.logger
@@ -252,11 +303,18 @@ public enum CancelRequestOutcome: Sendable, Equatable {
 /// Errors of the client itself (not of tasks).
 public enum TributaryError: Error, CustomStringConvertible, Equatable {
     case unknownFlow(name: String, known: String)
+    case unknownFlowRun(id: String)
+    case badSubmission(String)
 
     public var description: String {
         switch self {
         case .unknownFlow(let name, let known):
             "no flow named '\(name)' is registered (registered: \(known))"
+        case .unknownFlowRun(let id):
+            "no submitted flow run has id '\(id)': it was never submitted to this broker (check the id and "
+                + "the broker URL), or its outcome's retention has passed"
+        case .badSubmission(let problem):
+            "cannot submit: \(problem)"
         }
     }
 }

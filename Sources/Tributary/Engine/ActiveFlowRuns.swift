@@ -12,8 +12,27 @@ final class ActiveFlowRuns: Sendable {
 
     private let entries = Mutex<[String: Entry]>([:])
 
+    /// Holds a place for a run that is about to start (an agent took it), so that a cancel
+    /// request heard before it starts is kept and cancels it as it starts.
+    func reserve(_ flowRunID: String, flowName: String) {
+        entries.withLock { entries in
+            if entries[flowRunID] == nil { entries[flowRunID] = Entry(flowName: flowName, cancel: {}) }
+        }
+    }
+
+    /// Whether a cancel request for the run was heard (it was reserved or runs here).
+    func cancelReason(of flowRunID: String) -> String? {
+        entries.withLock { $0[flowRunID]?.cancelReason }
+    }
+
+    /// Records the run; one cancelled while it was reserved is cancelled at once.
     func register(_ flowRunID: String, flowName: String, cancel: @escaping @Sendable () -> Void) {
-        entries.withLock { $0[flowRunID] = Entry(flowName: flowName, cancel: cancel) }
+        let cancelledEarly = entries.withLock { entries -> Bool in
+            let reason = entries[flowRunID]?.cancelReason
+            entries[flowRunID] = Entry(flowName: flowName, cancel: cancel, cancelReason: reason)
+            return reason != nil
+        }
+        if cancelledEarly { cancel() }
     }
 
     /// Forgets the run; returns why it was cancelled from outside, if it was.

@@ -13,17 +13,19 @@ struct FlowExecution: Sendable {
     /// Carries the flow's name and run id (and the parent's, for a subflow).
     let logger: Logger
 
-    init(name: String, parentFlowRunID: String? = nil, options: FlowOptions, hooks: FlowHooks,
-         environment: FlowEnvironment, logger: Logger) {
+    /// `flowRunID` is the run's id when it was given one before it started (a submitted run);
+    /// otherwise a new one.
+    init(name: String, flowRunID: String? = nil, parentFlowRunID: String? = nil, options: FlowOptions,
+         hooks: FlowHooks, environment: FlowEnvironment, logger: Logger) {
         self.name = name
-        self.flowRunID = UUID().uuidString.lowercased()
+        self.flowRunID = flowRunID ?? UUID().uuidString.lowercased()
         self.parentFlowRunID = parentFlowRunID
         self.options = options
         self.hooks = hooks
         self.environment = environment
         var logger = logger
         logger[metadataKey: "flow"] = "\(name)"
-        logger[metadataKey: "flow-run"] = "\(flowRunID)"
+        logger[metadataKey: "flow-run"] = "\(self.flowRunID)"
         if let parentFlowRunID { logger[metadataKey: "parent-flow-run"] = "\(parentFlowRunID)" }
         self.logger = logger
     }

@@ -72,17 +72,17 @@ public final class AMQPBroker: Broker {
         return ReplyQueue(name: name, close: close)
     }
 
-    /// Declares an exclusive, auto-delete queue of this process's own (bound to `exchange` if
-    /// given) and consumes it without acks: a message it cannot take is moot. A message that does
+    /// Declares an exclusive, auto-delete queue of this process's own (bound to `exchange` with
+    /// `routingKey` if given) and consumes it without acks: a message it cannot take is moot. A message that does
     /// not decode is dead-lettered with the reason. Returns what stops consuming and removes it.
-    private func consumeOwnQueue<Message>(
-        named name: String, boundTo exchange: String?, what: String,
+    func consumeOwnQueue<Message>(
+        named name: String, boundTo exchange: String?, routingKey: String = "", what: String,
         decode: @escaping @Sendable (AMQPDelivery) -> Result<Message, MalformedTask>,
         onMessage: @escaping @Sendable (Message) -> Void, onMalformed: @escaping @Sendable () -> Void = {}
     ) async throws -> @Sendable () async -> Void {
         try await connection.declare(QueueDeclaration(name: name, durable: false, exclusive: true, autoDelete: true))
         if let exchange {
-            try await connection.bind(QueueBinding(queue: name, exchange: exchange, routingKey: ""))
+            try await connection.bind(QueueBinding(queue: name, exchange: exchange, routingKey: routingKey))
         }
         let logger = self.logger
         let connection = self.connection
@@ -128,7 +128,7 @@ public final class AMQPBroker: Broker {
         try await connection.inspect(queue: Self.amqpQueue(for: queue)).consumers
     }
 
-    private static func settle(_ delivery: AMQPDelivery, _ settlement: Settlement, on connection: AMQPConnection) {
+    static func settle(_ delivery: AMQPDelivery, _ settlement: Settlement, on connection: AMQPConnection) {
         switch settlement {
         case .ack:
             connection.ack(delivery.tag)

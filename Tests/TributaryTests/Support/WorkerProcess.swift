@@ -1,7 +1,8 @@
 import Foundation
 import Glibc
 
-/// A real `trib worker` process on a queue of the test's own, with its log in a temporary file.
+/// A real `trib worker` (or `trib agent`) process on a queue of the test's own, with its log in a
+/// temporary file.
 final class WorkerProcess: @unchecked Sendable {
     let id: String
     let process = Process()
@@ -16,21 +17,34 @@ final class WorkerProcess: @unchecked Sendable {
 
     /// Starts a worker and waits until it says it is ready. `launcher` runs it through another
     /// program that execs it (such as `ip netns exec NAME`), so the process is still the worker.
-    init(id: String, queue: String, concurrency: Int = 4, prefetch: Int? = nil, shutdownGrace: Int = 30,
-         broker: String = TestBroker.url, extraArguments: [String] = [], launcher: [String] = [],
-         environment: [String: String] = [:]) async throws {
+    convenience init(id: String, queue: String, concurrency: Int = 4, prefetch: Int? = nil, shutdownGrace: Int = 30,
+                     broker: String = TestBroker.url, extraArguments: [String] = [], launcher: [String] = [],
+                     environment: [String: String] = [:]) async throws {
+        var arguments = ["worker", "--broker", broker, "--queue", queue, "--concurrency", "\(concurrency)",
+                         "--id", id, "--shutdown-grace", "\(shutdownGrace)"]
+        if let prefetch { arguments += ["--prefetch", "\(prefetch)"] }
+        try await self.init(id: id, arguments: arguments + extraArguments, ready: "worker ready", launcher: launcher,
+                            environment: environment)
+    }
+
+    /// Starts a `trib agent` on `workQueue` and waits until it says it is ready.
+    static func agent(id: String, workQueue: String, concurrency: Int = 2, shutdownGrace: Int = 30,
+                      extraArguments: [String] = [], environment: [String: String] = [:]) async throws -> WorkerProcess {
+        try await WorkerProcess(id: id, arguments: [
+            "agent", "--broker", TestBroker.url, "--work-queue", workQueue, "--concurrency", "\(concurrency)",
+            "--id", id, "--shutdown-grace", "\(shutdownGrace)",
+        ] + extraArguments, ready: "agent ready", launcher: [], environment: environment)
+    }
+
+    /// Starts `trib` with `arguments` and waits until its log says `ready`.
+    init(id: String, arguments: [String], ready: String, launcher: [String], environment: [String: String]) async throws {
         self.id = id
         logURL = FileManager.default.temporaryDirectory.appendingPathComponent("trib-\(id)-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
         let trib = Self.binDirectory.appendingPathComponent("trib")
         process.executableURL = launcher.first.map { URL(fileURLWithPath: $0) } ?? trib
-        var arguments = launcher.isEmpty ? [] : Array(launcher.dropFirst()) + [trib.path]
-        arguments += ["worker", "--broker", broker, "--queue", queue, "--concurrency", "\(concurrency)",
-                      "--id", id, "--shutdown-grace", "\(shutdownGrace)"]
-        if let prefetch { arguments += ["--prefetch", "\(prefetch)"] }
-        arguments += extraArguments
-        process.arguments = arguments
+        process.arguments = (launcher.isEmpty ? [] : Array(launcher.dropFirst()) + [trib.path]) + arguments
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
@@ -38,9 +52,9 @@ final class WorkerProcess: @unchecked Sendable {
         process.standardError = log
         try process.run()
         do {
-            try await waitForLog(containing: "worker ready", within: .seconds(20))
+            try await waitForLog(containing: ready, within: .seconds(20))
         } catch {
-            // Never leave behind a worker that the caller cannot get hold of.
+            // Never leave behind a process that the caller cannot get hold of.
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             throw error
         }

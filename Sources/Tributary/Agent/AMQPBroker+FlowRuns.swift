@@ -1,0 +1,150 @@
+import AMQPClient
+import Foundation
+
+/// Flow runs over RabbitMQ (docs/wire-format.md): a run waits on durable queue
+/// `trib.flows.<work-queue>` (through direct exchange `trib.flows`); its statuses go to topic
+/// exchange `trib.flow-runs` with the run's id as routing key, which feeds the run's board, a
+/// durable queue `trib.run.<id>` that keeps only the latest (`x-max-length` 1) and goes away
+/// once unused for the retention (`x-expires`), and any watcher's own queue.
+extension AMQPBroker: FlowRunTransport {
+    public static let workQueueExchange = "trib.flows"
+    public static let flowRunStatusExchange = "trib.flow-runs"
+
+    /// The AMQP queue that holds flow runs for a work queue.
+    public static func amqpQueue(forWorkQueue workQueue: String) -> String { "trib.flows.\(workQueue)" }
+    /// The AMQP queue that holds a flow run's latest status.
+    public static func boardQueue(for flowRunID: String) -> String { "trib.run.\(flowRunID)" }
+
+    static let flowRunType = "flow-run"
+    static let flowRunStatusType = "flow-run-status"
+
+    public func prepareWorkQueue(_ workQueue: String) async throws {
+        let name = Self.amqpQueue(forWorkQueue: workQueue)
+        try await connection.declare(ExchangeDeclaration(name: Self.workQueueExchange, kind: .direct))
+        try await connection.declare(QueueDeclaration(name: name, arguments: [
+            "x-dead-letter-exchange": .string(Self.deadLetterExchange),
+        ]))
+        try await connection.bind(QueueBinding(queue: name, exchange: Self.workQueueExchange, routingKey: workQueue))
+    }
+
+    public func publish(flowRun: FlowRunMessage) async throws {
+        let properties = AMQPProperties(contentType: WireFormat.contentType, correlationID: flowRun.flowRunID,
+                                        type: Self.flowRunType, persistent: true,
+                                        headers: [WireFormat.Header.wire: .int(WireFormat.version)])
+        try await connection.publishConfirmed(OutboundMessage(
+            exchange: Self.workQueueExchange, routingKey: flowRun.workQueue, properties: properties,
+            body: try FlowRunJSON.encode(flowRun)))
+    }
+
+    public func consumeFlowRuns(from workQueue: String, prefetch: Int) async throws -> any FlowRunConsumer {
+        try await prepareWorkQueue(workQueue)
+        let (deliveries, continuation) = AsyncStream.makeStream(of: FlowRunDelivery.self)
+        let connection = self.connection
+        let tag = try await connection.consume(queue: Self.amqpQueue(forWorkQueue: workQueue),
+                                               prefetch: UInt16(clamping: max(prefetch, 1)), onDelivery: { delivery in
+            continuation.yield(FlowRunDelivery(content: Self.decodeFlowRun(delivery), redelivered: delivery.redelivered) {
+                Self.settle(delivery, $0, on: connection)
+            })
+        }, onEnd: { continuation.finish() })
+        return AMQPFlowRunConsumer(deliveries: deliveries, connection: connection, tag: tag)
+    }
+
+    public func agentCount(of workQueue: String) async throws -> Int {
+        try await connection.inspect(queue: Self.amqpQueue(forWorkQueue: workQueue)).consumers
+    }
+
+    public func createBoard(_ status: FlowRunStatus, retention: Duration) async throws {
+        let name = Self.boardQueue(for: status.flowRunID)
+        let (seconds, attoseconds) = retention.components
+        try await connection.declare(ExchangeDeclaration(name: Self.flowRunStatusExchange, kind: .topic))
+        try await connection.declare(QueueDeclaration(name: name, arguments: [
+            "x-max-length": .int(1),
+            "x-overflow": .string("drop-head"),
+            "x-expires": .int(max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)),
+        ]))
+        try await connection.bind(QueueBinding(queue: name, exchange: Self.flowRunStatusExchange,
+                                                routingKey: status.flowRunID))
+        try await publish(status: status)
+    }
+
+    public func publish(status: FlowRunStatus) async throws {
+        let properties = AMQPProperties(contentType: WireFormat.contentType, correlationID: status.flowRunID,
+                                        type: Self.flowRunStatusType, persistent: true,
+                                        headers: [WireFormat.Header.wire: .int(WireFormat.version)])
+        try await connection.publishConfirmed(OutboundMessage(
+            exchange: Self.flowRunStatusExchange, routingKey: status.flowRunID, properties: properties,
+            body: try FlowRunJSON.encode(status)))
+    }
+
+    public func status(of flowRunID: String) async throws -> FlowRunStatus? {
+        let copies: [AMQPDelivery]
+        do {
+            // More than one only for a moment (a reader put an older one back as a newer came).
+            copies = try await connection.peek(queue: Self.boardQueue(for: flowRunID), limit: 4)
+        } catch let error as AMQPError where error.replyCode == 404 {
+            return nil
+        }
+        return copies.compactMap { try? FlowRunJSON.decode(FlowRunStatus.self, from: $0.body) }
+            .reduce(nil) { newest, status in newest.map { FlowRunStatus.newest($0, status) } ?? status }
+    }
+
+    public func watch(flowRunID: String, _ onStatus: @escaping @Sendable (FlowRunStatus) -> Void) async throws
+        -> FlowRunWatch {
+        try await connection.declare(ExchangeDeclaration(name: Self.flowRunStatusExchange, kind: .topic))
+        let close = try await consumeOwnQueue(
+            named: "trib.watch.\(UUID().uuidString.lowercased())", boundTo: Self.flowRunStatusExchange,
+            routingKey: flowRunID, what: "flow-run status", decode: Self.decodeStatus, onMessage: onStatus)
+        return FlowRunWatch(close: close)
+    }
+
+    static func decodeFlowRun(_ delivery: AMQPDelivery) -> Result<FlowRunMessage, MalformedTask> {
+        decode(FlowRunMessage.self, delivery, type: flowRunType)
+    }
+
+    static func decodeStatus(_ delivery: AMQPDelivery) -> Result<FlowRunStatus, MalformedTask> {
+        decode(FlowRunStatus.self, delivery, type: flowRunStatusType)
+    }
+
+    private static func decode<T: Decodable>(_: T.Type, _ delivery: AMQPDelivery, type: String) -> Result<T, MalformedTask> {
+        func malformed(_ reason: String) -> Result<T, MalformedTask> {
+            .failure(MalformedTask(reason: reason, replyTo: nil, taskRunID: nil, attempt: 0))
+        }
+        let p = delivery.properties
+        guard p.headers[WireFormat.Header.wire]?.intValue == WireFormat.version else {
+            return malformed("missing or unsupported \(WireFormat.Header.wire)")
+        }
+        guard p.type == type else { return malformed("type '\(p.type ?? "")' is not \(type)") }
+        do {
+            return .success(try FlowRunJSON.decode(T.self, from: delivery.body))
+        } catch {
+            return malformed("the body is not a \(type): \(WireJSON.describe(error))")
+        }
+    }
+}
+
+private struct AMQPFlowRunConsumer: FlowRunConsumer {
+    let deliveries: AsyncStream<FlowRunDelivery>
+    let connection: AMQPConnection
+    let tag: String
+    func stop() async { try? await connection.cancel(consumerTag: tag) }
+}
+
+/// JSON of flow-run messages and statuses: sorted keys and ISO 8601 times, for any reader.
+enum FlowRunJSON {
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+    private static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    static func encode<T: Encodable>(_ value: T) throws -> [UInt8] { Array(try encoder.encode(value)) }
+    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        try decoder.decode(type, from: Data(bytes))
+    }
+}

@@ -1,0 +1,239 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Takes submitted flow runs from work queues and runs each with the client's coordinator, the
+/// same one `client.run` uses (its tasks go to the workers on their task queues), at most
+/// `concurrency` at once. A run's message is acknowledged once the run has ended and its final
+/// status is on its board; if the agent dies first the broker hands the run to another agent,
+/// which runs it again under the same id.
+///
+/// On graceful shutdown (SIGTERM) it stops taking runs, lets the ones it runs finish for up to
+/// `shutdownGrace`, and hands the rest back to their work queue for another agent (they are not
+/// ended).
+public final class FlowAgent: Service {
+    public struct Configuration: Sendable {
+        public var workQueues: [String]
+        public var concurrency: Int
+        public var id: String
+        /// Times one run may be handed to agents without an outcome (they died) before it ends Crashed.
+        public var maxDeliveries: Int
+        public var shutdownGrace: Duration
+
+        public init(workQueues: [String] = ["default"], concurrency: Int = 4, id: String = Worker.defaultID(),
+                    maxDeliveries: Int = 5, shutdownGrace: Duration = .seconds(30)) {
+            self.workQueues = workQueues
+            self.concurrency = concurrency
+            self.id = id
+            self.maxDeliveries = maxDeliveries
+            self.shutdownGrace = shutdownGrace
+        }
+    }
+
+    private struct Running {
+        let delivery: FlowRunDelivery
+        var handedBack = false
+    }
+
+    private let client: Tributary
+    private let transport: any FlowRunTransport
+    public let configuration: Configuration
+    private let logger: Logger
+    private let running = Mutex<[String: Running]>([:])
+    private let counters = Mutex<(completed: Int, failed: Int, discarded: Int, handedBack: Int)>((0, 0, 0, 0))
+    /// Runs taken and not yet settled, and whether the agent stopped waiting for them.
+    private let activity = Mutex<(active: Int, abandoned: Bool)>((0, false))
+    /// Ticks when a run ends or the agent hands its runs back.
+    private let changes: AsyncStream<Void>.Continuation
+    private let changesStream: AsyncStream<Void>
+
+    /// An agent for `client` (whose registry has the flows it runs), taking runs through `transport`.
+    init(client: Tributary, transport: any FlowRunTransport, configuration: Configuration, logger: Logger) {
+        self.client = client
+        self.transport = transport
+        (changesStream, changes) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "agent"] = "\(configuration.id)"
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let slots = AsyncSemaphore(permits: max(1, configuration.concurrency))
+        var consumers: [any FlowRunConsumer] = []
+        for workQueue in configuration.workQueues {
+            consumers.append(try await transport.consumeFlowRuns(from: workQueue, prefetch: configuration.concurrency))
+        }
+        logger.info("agent ready", metadata: [
+            "work-queues": "\(configuration.workQueues.joined(separator: ","))",
+            "concurrency": "\(configuration.concurrency)",
+            "flows": "\(client.registry.flowNames.joined(separator: ","))",
+        ])
+        let (deliveries, merged) = AsyncStream.makeStream(of: FlowRunDelivery.self)
+        let stopped = Countdown(consumers.count) { merged.finish() }
+        let all = consumers
+        for consumer in all {
+            Task {
+                for await delivery in consumer.deliveries { merged.yield(delivery) }
+                stopped.tick()
+            }
+        }
+        await withGracefulShutdownHandler {
+            // Each run in a task of its own, not a child: after the shutdown grace the agent
+            // stops waiting for the runs it handed back, and they stop with the process.
+            for await delivery in deliveries {
+                await slots.wait()
+                activity.withLock { $0.active += 1 }
+                Task {
+                    await self.take(delivery)
+                    slots.signal()
+                    self.activity.withLock { $0.active -= 1 }
+                    self.changes.yield()
+                }
+            }
+            if activity.withLock({ $0.active > 0 && !$0.abandoned }) {
+                for await _ in changesStream where activity.withLock({ $0.active == 0 || $0.abandoned }) { break }
+            }
+        } onGracefulShutdown: {
+            Task {
+                for consumer in all { await consumer.stop() }
+                try? await Task.sleep(for: self.configuration.shutdownGrace)
+                self.handBackUnfinished()
+            }
+        }
+        let c = counters.withLock { $0 }
+        logger.info("agent stopped", metadata: [
+            "completed": "\(c.completed)", "failed": "\(c.failed)", "discarded": "\(c.discarded)",
+            "handed-back": "\(c.handedBack)",
+        ])
+    }
+
+    /// The shutdown grace is over: every run still going goes back to its work queue, to run again
+    /// on another agent. Their flows stop with this process.
+    private func handBackUnfinished() {
+        let handedBack = running.withLock { running -> [FlowRunDelivery] in
+            var deliveries: [FlowRunDelivery] = []
+            for (id, entry) in running where !entry.handedBack {
+                running[id]?.handedBack = true
+                deliveries.append(entry.delivery)
+            }
+            return deliveries
+        }
+        guard !handedBack.isEmpty else { return }
+        logger.warning("shutdown grace over: handing back flow runs to their work queue", metadata: [
+            "flow-runs": "\(handedBack.count)",
+        ])
+        counters.withLock { $0.handedBack += handedBack.count }
+        for delivery in handedBack { delivery.settle(.requeue) }
+        activity.withLock { $0.abandoned = true }
+        changes.yield()
+    }
+
+    /// Runs one submitted flow run to its end, or settles its message without running it.
+    private func take(_ delivery: FlowRunDelivery) async {
+        let message: FlowRunMessage
+        switch delivery.content {
+        case .failure(let problem):
+            logger.error("dead-lettered a malformed flow-run message", metadata: ["reason": "\(problem.reason)"])
+            delivery.settle(.deadLetter(reason: problem.reason))
+            return
+        case .success(let decoded):
+            message = decoded
+        }
+        var logger = self.logger
+        logger[metadataKey: "flow"] = "\(message.flowName)"
+        logger[metadataKey: "flow-run"] = "\(message.flowRunID)"
+        let board: FlowRunStatus?
+        do {
+            board = try await transport.status(of: message.flowRunID)
+        } catch {
+            logger.error("could not read the flow run's status; handing it back", metadata: ["error": "\(error)"])
+            delivery.settle(.requeue)
+            return
+        }
+        let status = board ?? FlowRunStatus(flowRunID: message.flowRunID, flowName: message.flowName,
+                                            workQueue: message.workQueue, state: .pending, sequence: 1)
+        if status.state.isFinal {
+            logger.info("discarded a flow run that has already ended", metadata: ["state": "\(status.state.rawValue)"])
+            counters.withLock { $0.discarded += 1 }
+            delivery.settle(.ack)
+            return
+        }
+        if delivery.redelivered {
+            await recount(delivery, message, status: status, logger: logger)
+            return
+        }
+        guard client.registry.flow(named: message.flowName) != nil else {
+            let error = RemoteError(type: "UnknownFlow", message: "agent \(configuration.id) serving work queue "
+                + "'\(message.workQueue)' has no flow named '\(message.flowName)' (it has: "
+                + "\(client.registry.flowNames.joined(separator: ", "))); register it in the agent's registry",
+                retryable: false)
+            logger.error("dead-lettered a flow run of a flow this agent does not have", metadata: ["error": "\(error)"])
+            try? await transport.publish(status: status.next(.failed, agentID: configuration.id, error: error))
+            delivery.settle(.deadLetter(reason: error.message))
+            counters.withLock { $0.failed += 1 }
+            return
+        }
+        client.activeFlowRuns.reserve(message.flowRunID, flowName: message.flowName)
+        running.withLock { $0[message.flowRunID] = Running(delivery: delivery) }
+        let started = status.next(.running, agentID: configuration.id)
+        do {
+            try await transport.publish(status: started)
+        } catch {
+            logger.error("could not record the flow run as Running; handing it back", metadata: ["error": "\(error)"])
+            _ = client.activeFlowRuns.remove(message.flowRunID)
+            running.withLock { _ = $0.removeValue(forKey: message.flowRunID) }
+            delivery.settle(.requeue)
+            return
+        }
+        let final: FlowRunStatus
+        do {
+            let output = try await client.run(flowNamed: message.flowName, input: Array(message.input.utf8),
+                                              flowRunID: message.flowRunID)
+            final = started.next(.completed, output: String(decoding: output, as: UTF8.self))
+        } catch {
+            final = started.next(FlowRunState(FlowState(endedBy: error)), error: RemoteError(
+                type: String(describing: type(of: error)), message: String(describing: error), retryable: false))
+        }
+        guard running.withLock({ $0.removeValue(forKey: message.flowRunID).map { !$0.handedBack } ?? false }) else {
+            return
+        }
+        do {
+            try await transport.publish(status: final)
+        } catch {
+            logger.error("could not record the flow run's end; handing it back", metadata: ["error": "\(error)"])
+            delivery.settle(.requeue)
+            return
+        }
+        counters.withLock { final.state == .completed ? ($0.completed += 1) : ($0.failed += 1) }
+        delivery.settle(.ack)
+    }
+
+    /// A run handed to an agent before, with no outcome (its agent died or lost the broker): past
+    /// the limit it ends Crashed and is dead-lettered; otherwise a copy with the count raised goes
+    /// back on its work queue (so the count survives the next death) and runs again from there.
+    private func recount(_ delivery: FlowRunDelivery, _ message: FlowRunMessage, status: FlowRunStatus,
+                         logger: Logger) async {
+        if message.deliveries >= configuration.maxDeliveries {
+            let reason = "flow run \(message.flowRunID) of '\(message.flowName)' was handed to agents "
+                + "\(message.deliveries) times without an outcome; it may crash the agent process that runs it"
+            logger.error("dead-lettered a flow run that keeps losing its agent", metadata: [
+                "deliveries": "\(message.deliveries)",
+            ])
+            try? await transport.publish(status: status.next(.crashed, agentID: configuration.id, error: RemoteError(
+                type: "AgentCrashed", message: reason, retryable: false)))
+            counters.withLock { $0.failed += 1 }
+            delivery.settle(.deadLetter(reason: reason))
+            return
+        }
+        var copy = message
+        copy.deliveries += 1
+        do {
+            try await transport.publish(flowRun: copy)
+            delivery.settle(.ack)
+        } catch {
+            delivery.settle(.requeue)
+        }
+    }
+}

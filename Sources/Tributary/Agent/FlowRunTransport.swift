@@ -1,0 +1,57 @@
+/// Carries submitted flow runs to agents and keeps each run's latest status where any process can
+/// read it: RabbitMQ (``AMQPBroker``) or in-process (``InMemoryFlowRuns``).
+public protocol FlowRunTransport: Sendable {
+    /// Makes sure the queue that flow runs for `workQueue` wait on exists.
+    func prepareWorkQueue(_ workQueue: String) async throws
+    /// Puts a flow run on its work queue; returns once the broker holds it.
+    func publish(flowRun: FlowRunMessage) async throws
+    /// Starts taking flow runs from `workQueue`, at most `prefetch` unsettled at a time.
+    func consumeFlowRuns(from workQueue: String, prefetch: Int) async throws -> any FlowRunConsumer
+    /// How many agents take flow runs from `workQueue` now.
+    func agentCount(of workQueue: String) async throws -> Int
+    /// Makes the run's status board, kept `retention` after its last change, and puts `status` on it.
+    func createBoard(_ status: FlowRunStatus, retention: Duration) async throws
+    /// Puts a newer status of a run on its board and tells whoever watches the run; returns once
+    /// the broker holds it.
+    func publish(status: FlowRunStatus) async throws
+    /// The run's latest status; nil if no run has that id (or its retention has passed).
+    func status(of flowRunID: String) async throws -> FlowRunStatus?
+    /// Hears every status of the run published from now on, until the watch is closed.
+    func watch(flowRunID: String, _ onStatus: @escaping @Sendable (FlowRunStatus) -> Void) async throws
+        -> FlowRunWatch
+}
+
+/// Flow runs handed to an agent.
+public protocol FlowRunConsumer: Sendable {
+    var deliveries: AsyncStream<FlowRunDelivery> { get }
+    /// Asks for no more deliveries.
+    func stop() async
+}
+
+/// A watch on one run's statuses.
+public struct FlowRunWatch: Sendable {
+    public let close: @Sendable () async -> Void
+
+    public init(close: @escaping @Sendable () async -> Void) {
+        self.close = close
+    }
+}
+
+/// One flow-run message handed to an agent, decoded or not.
+public struct FlowRunDelivery: Sendable {
+    public let content: Result<FlowRunMessage, MalformedTask>
+    public let redelivered: Bool
+    private let settleAction: @Sendable (Settlement) -> Void
+
+    public init(content: Result<FlowRunMessage, MalformedTask>, redelivered: Bool,
+                settle: @escaping @Sendable (Settlement) -> Void) {
+        self.content = content
+        self.redelivered = redelivered
+        self.settleAction = settle
+    }
+
+    /// Tells the broker what became of the run's message.
+    public func settle(_ settlement: Settlement) {
+        settleAction(settlement)
+    }
+}

@@ -1,0 +1,117 @@
+import Crypto
+import Foundation
+import Logging
+
+extension Tributary {
+    /// Submits a run of `flow` to a work queue and returns at once, with a handle on the run. An
+    /// agent serving the queue runs it (``FlowAgent``, `myapp agent --work-queue Q`); this process
+    /// may exit meanwhile. With an `idempotencyKey`, submitting the same flow with the same key
+    /// again returns the first run's handle instead of starting a second run (while the first
+    /// run's outcome is kept). On the embedded default the run goes to an agent in this process.
+    public func submit<F: FlowDefinition>(_ flow: F.Type, _ input: F.Input, workQueue: String = "default",
+                                          idempotencyKey: String? = nil) async throws -> FlowRunHandle<F.Output> {
+        let bytes = try WireJSON.encode(input)
+        return try await submit(flowNamed: F.name, input: bytes, workQueue: workQueue, idempotencyKey: idempotencyKey)
+            .decoding(F.Output.self)
+    }
+
+    /// Submits a run of the flow named `name`, with a JSON input; its handle's output is JSON.
+    public func submit(flowNamed name: String, input: [UInt8], workQueue: String = "default",
+                       idempotencyKey: String? = nil) async throws -> FlowRunHandle<[UInt8]> {
+        guard Self.isValidWorkQueue(workQueue) else {
+            throw TributaryError.badSubmission("work queue '\(workQueue)' must be 1 to 200 letters, digits, '-', '_' or '.'")
+        }
+        guard (try? JSONSerialization.jsonObject(with: Data(input), options: .fragmentsAllowed)) != nil else {
+            throw TributaryError.badSubmission("the input of flow '\(name)' is not valid JSON")
+        }
+        guard input.count <= maxPayloadBytes else {
+            throw TributaryError.badSubmission("the input of flow '\(name)' is \(input.count) bytes of JSON, over "
+                + "the limit of \(maxPayloadBytes); pass large data by reference (a path or URL)")
+        }
+        let transport = try await flowRunTransport()
+        let id = idempotencyKey.map { Self.flowRunID(flowName: name, idempotencyKey: $0) }
+            ?? UUID().uuidString.lowercased()
+        let handle = flowRun(id: id)
+        if idempotencyKey != nil, try await transport.status(of: id) != nil { return handle }
+        try await transport.prepareWorkQueue(workQueue)
+        try await transport.createBoard(FlowRunStatus(flowRunID: id, flowName: name, workQueue: workQueue,
+                                                      state: .pending, sequence: 1),
+                                        retention: flowRunRetention)
+        try await transport.publish(flowRun: FlowRunMessage(flowRunID: id, flowName: name, input: input,
+                                                            workQueue: workQueue))
+        logger.info("flow run submitted", metadata: [
+            "flow": "\(name)", "flow-run": "\(id)", "work-queue": "\(workQueue)",
+        ])
+        return handle
+    }
+
+    /// A handle on the submitted flow run `id`, from this process or any other; its output is JSON.
+    public func flowRun(id: String) -> FlowRunHandle<[UInt8]> {
+        FlowRunHandle(id: id, client: self) { $0 }
+    }
+
+    /// A handle on the submitted flow run `id` of `flow`, its output decoded.
+    public func flowRun<F: FlowDefinition>(id: String, of flow: F.Type) -> FlowRunHandle<F.Output> {
+        flowRun(id: id).decoding(F.Output.self)
+    }
+
+    /// How many agents serve `workQueue` now.
+    public func agentCount(of workQueue: String) async throws -> Int {
+        try await flowRunTransport().agentCount(of: workQueue)
+    }
+
+    /// An agent that takes runs from `workQueues` and runs the flows of this client's registry.
+    public func agent(_ configuration: FlowAgent.Configuration) async throws -> FlowAgent {
+        FlowAgent(client: self, transport: try await flowRunTransport(), configuration: configuration, logger: logger)
+    }
+
+    /// Waits until flow run `id` has ended and returns its final status: it watches the run's
+    /// statuses as they are published, and reads the board every few seconds in case one was
+    /// missed (a reconnect).
+    func waitForEnd(of id: String) async throws -> FlowRunStatus {
+        let transport = try await flowRunTransport()
+        let (changes, changed) = AsyncStream.makeStream(of: FlowRunStatus.self, bufferingPolicy: .bufferingNewest(8))
+        let watch = try await transport.watch(flowRunID: id) { changed.yield($0) }
+        defer { changed.finish() }
+        do {
+            guard var latest = try await transport.status(of: id) else { throw TributaryError.unknownFlowRun(id: id) }
+            let poller = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(5))
+                    if let status = try? await transport.status(of: id) { changed.yield(status) }
+                }
+            }
+            defer { poller.cancel() }
+            if !latest.state.isFinal {
+                for await next in changes {
+                    latest = FlowRunStatus.newest(latest, next)
+                    if latest.state.isFinal { break }
+                }
+            }
+            try Task.checkCancellation()
+            await watch.close()
+            return latest
+        } catch {
+            await watch.close()
+            throw error
+        }
+    }
+
+    /// The id a submit with an idempotency key gets: the same key and flow, the same id.
+    static func flowRunID(flowName: String, idempotencyKey: String) -> String {
+        var hash = SHA256()
+        hash.update(data: Array("tributary flow run\u{0}\(flowName)\u{0}\(idempotencyKey)".utf8))
+        let hex = hash.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()
+        let parts = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { range in
+            String(hex[hex.index(hex.startIndex, offsetBy: range.lowerBound)..<hex.index(hex.startIndex,
+                                                                                         offsetBy: range.upperBound)])
+        }
+        return parts.joined(separator: "-")
+    }
+
+    /// Whether `workQueue` is a name a work queue can have: 1 to 200 letters, digits, '-', '_' or '.'.
+    public static func isValidWorkQueue(_ workQueue: String) -> Bool {
+        !workQueue.isEmpty && workQueue.count <= 200
+            && workQueue.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) }
+    }
+}
