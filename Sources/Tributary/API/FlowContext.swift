@@ -15,7 +15,6 @@ public struct FlowContext: Sendable {
     public func submit<T: TaskDefinition>(_ task: T.Type, _ input: T.Input, waitFor: [any TaskDependency] = [],
                                           options: TaskOptions? = nil) async -> TaskFuture<T.Output> {
         let options = options ?? T.options
-        let id = coordinator.nextTaskRunID()
         let bytes: [UInt8]
         var problem: String?
         do {
@@ -37,6 +36,7 @@ public struct FlowContext: Sendable {
             case .failure(let error): problem = error.message
             }
         }
+        let id = coordinator.taskRunID(taskName: T.name, input: bytes)
         let run = TaskRun(id: id, taskName: T.name, options: options, flowRunID: flowRunID, input: bytes, name: name)
         if let problem {
             run.finish(.failed(run.failure("Failed", RemoteError(type: "InvalidTaskCall", message: problem,
@@ -75,8 +75,10 @@ public struct FlowContext: Sendable {
                                           hooks: FlowHooks = FlowHooks(),
                                           _ body: @escaping @Sendable (FlowContext) async throws -> Output)
         async throws -> Output {
-        let execution = FlowExecution(name: name, parentFlowRunID: flowRunID, options: options, hooks: hooks,
-                                      environment: coordinator.environment, logger: coordinator.logger)
+        let execution = FlowExecution(name: name, flowRunID: coordinator.subflowRunID(name: name),
+                                      parentFlowRunID: flowRunID, options: options, hooks: hooks,
+                                      environment: coordinator.environment, logger: coordinator.logger,
+                                      journal: coordinator.journal)
         let broker = coordinator.broker
         do {
             return try await execution.runCancellable { attempt in try await execution.attempt(attempt, on: broker, body) }

@@ -108,11 +108,13 @@ public final class Tributary: Sendable {
         try await run(flowNamed: name, input: input, flowRunID: nil)
     }
 
-    /// Runs a registered flow by name, as run `flowRunID` if given (a submitted run an agent took).
-    func run(flowNamed name: String, input: [UInt8], flowRunID: String?) async throws -> [UInt8] {
+    /// Runs a registered flow by name, as run `flowRunID` if given (a submitted run an agent took),
+    /// its results journaled in `journal` if given.
+    func run(flowNamed name: String, input: [UInt8], flowRunID: String?, journal: RunJournal? = nil) async throws
+        -> [UInt8] {
         guard let flow = registry.flow(named: name) else { throw unknownFlow(name) }
-        return try await runFlow(named: name, flowRunID: flowRunID, taskRunner: flow.taskRunner, options: flow.options,
-                                 hooks: flow.hooks) {
+        return try await runFlow(named: name, flowRunID: flowRunID, journal: journal, taskRunner: flow.taskRunner,
+                                 options: flow.options, hooks: flow.hooks) {
             try await flow.run(input, $0)
         }
     }
@@ -192,12 +194,12 @@ public final class Tributary: Sendable {
         if let broker = try? await task?.value { await broker.close() }
     }
 
-    func runFlow<Output: Sendable>(named name: String, flowRunID: String? = nil, taskRunner: TaskRunner,
-                                   options: FlowOptions, hooks: FlowHooks,
+    func runFlow<Output: Sendable>(named name: String, flowRunID: String? = nil, journal: RunJournal? = nil,
+                                   taskRunner: TaskRunner, options: FlowOptions, hooks: FlowHooks,
                                    _ body: @escaping @Sendable (FlowContext) async throws -> Output)
         async throws -> Output {
         let execution = FlowExecution(name: name, flowRunID: flowRunID, options: options, hooks: hooks,
-                                      environment: environment, logger: logger)
+                                      environment: environment, logger: logger, journal: journal)
         return try await execution.runCancellable { attempt in
             try await self.withTaskTransport(taskRunner) { broker in
                 try await execution.attempt(attempt, on: broker, body)

@@ -77,12 +77,18 @@ extension AMQPBroker: FlowRunTransport {
     }
 
     public func status(of flowRunID: String) async throws -> FlowRunStatus? {
-        let copies: [AMQPDelivery]
-        do {
-            // More than one only for a moment (a reader put an older one back as a newer came).
-            copies = try await connection.peek(queue: Self.boardQueue(for: flowRunID), limit: 4)
-        } catch let error as AMQPError where error.replyCode == 404 {
-            return nil
+        var copies: [AMQPDelivery] = []
+        // A board that exists is empty only for a moment: between its declare and its first status,
+        // or while another reader holds its message to look at it.
+        for _ in 0..<100 {
+            do {
+                // More than one only for a moment (a reader put an older one back as a newer came).
+                copies = try await connection.peek(queue: Self.boardQueue(for: flowRunID), limit: 4)
+            } catch let error as AMQPError where error.replyCode == 404 {
+                return nil
+            }
+            if !copies.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(10))
         }
         return copies.compactMap { try? FlowRunJSON.decode(FlowRunStatus.self, from: $0.body) }
             .reduce(nil) { newest, status in newest.map { FlowRunStatus.newest($0, status) } ?? status }

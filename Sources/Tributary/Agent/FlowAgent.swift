@@ -187,10 +187,11 @@ public final class FlowAgent: Service {
             delivery.settle(.requeue)
             return
         }
+        let journal = RunJournal(retention: client.flowRunRetention)
         let final: FlowRunStatus
         do {
             let output = try await client.run(flowNamed: message.flowName, input: Array(message.input.utf8),
-                                              flowRunID: message.flowRunID)
+                                              flowRunID: message.flowRunID, journal: journal)
             final = started.next(.completed, output: String(decoding: output, as: UTF8.self))
         } catch {
             final = started.next(FlowRunState(FlowState(endedBy: error)), error: RemoteError(
@@ -208,6 +209,8 @@ public final class FlowAgent: Service {
         }
         counters.withLock { final.state == .completed ? ($0.completed += 1) : ($0.failed += 1) }
         delivery.settle(.ack)
+        // Only once its end is recorded: an agent that dies before then resumes from the journal.
+        await journal.deleteAll()
     }
 
     /// A run handed to an agent before, with no outcome (its agent died or lost the broker): past

@@ -37,14 +37,21 @@ final class Coordinator: Sendable {
     /// Task messages the broker has not confirmed yet; `send` waits while it is full, so a flow
     /// that submits faster than the broker takes them holds a bounded backlog.
     private let publishWindow: AsyncSemaphore
+    /// The run's journal, when it is a submitted run an agent runs: results come from a durable
+    /// queue that another agent reads back if this one dies.
+    let journal: RunJournal?
+    /// What this coordinator read back from its journal, and its call counts.
+    private let replay: JournalReplay?
 
     /// The largest input a task may be sent with.
     var maxPayloadBytes: Int { environment.maxPayloadBytes }
 
     init(broker: any Broker, flowRunID: String, parentFlowRunID: String? = nil, attempt: Int = 1, logger: Logger,
          environment: FlowEnvironment, flowLimits: TagLimiter = TagLimiter(limits: [:]),
-         publishWindow: Int = 1_000) {
+         publishWindow: Int = 1_000, journal: RunJournal? = nil) {
         self.broker = broker
+        self.journal = journal
+        self.replay = journal.map { _ in JournalReplay() }
         self.environment = environment
         self.limiters = [flowLimits, environment.clientLimits]
         self.publishWindow = AsyncSemaphore(permits: publishWindow)
@@ -55,18 +62,44 @@ final class Coordinator: Sendable {
         self.logger = logger
     }
 
-    /// A new task-run id: the flow-run id and a sequence number, unique everywhere without a
-    /// random number per task.
-    func nextTaskRunID() -> String {
-        "\(runIDPrefix).\(runCounter.add(1, ordering: .relaxed).newValue)"
+    /// The id of a new task run: the flow-run id and a sequence number, unique everywhere without
+    /// a random number per task; in a journaled run, the flow-run id and the call's key, the same
+    /// in every execution of the run.
+    func taskRunID(taskName: String, input: [UInt8]) -> String {
+        if let replay { return "\(runIDPrefix).\(replay.callKey(taskName: taskName, input: input))" }
+        return "\(runIDPrefix).\(runCounter.add(1, ordering: .relaxed).newValue)"
     }
 
-    /// Opens the reply queue; results are handled as they arrive, on the transport's thread.
+    /// The id of a subflow run started now: new, or in a journaled run the same in every execution.
+    func subflowRunID(name: String) -> String? {
+        replay?.subflowRunID(prefix: runIDPrefix, name: name)
+    }
+
+    /// Opens the reply queue (or the journal, reading back what it holds before the flow's code
+    /// runs); results are handled as they arrive, on the transport's thread.
     func start() async throws {
         let statistics = self.statistics
-        let queue = try await broker.openReplyQueue(named: replyQueueName, onResult: { [weak self] in self?.handle($0) },
-                                                    onMalformed: { statistics.malformedReplies.add(1, ordering: .relaxed) })
+        let onMalformed: @Sendable () -> Void = { [replay] in
+            replay?.counted()
+            statistics.malformedReplies.add(1, ordering: .relaxed)
+        }
+        guard let journal, let replay else {
+            let queue = try await broker.openReplyQueue(named: replyQueueName, onResult: { [weak self] in self?.handle($0) },
+                                                        onMalformed: onMalformed)
+            replyQueue.withLock { $0 = queue }
+            return
+        }
+        let (queue, held) = try await broker.openJournal(named: replyQueueName, retention: journal.retention,
+                                                         onResult: { [weak self] in
+                                                             replay.counted()
+                                                             self?.handle($0)
+                                                         }, onMalformed: onMalformed)
+        journal.record(replyQueueName, on: broker)
         replyQueue.withLock { $0 = queue }
+        if held > 0 {
+            logger.info("resuming the flow run from its journal", metadata: ["results": "\(held)"])
+            await replay.waitForReplay(of: held)
+        }
     }
 
     /// Registers a run and sends its first attempt once its dependencies have completed.
@@ -78,14 +111,28 @@ final class Coordinator: Sendable {
         }
         runs.withLock { $0[run.id] = run }
         emit(run, .pending)
+        var firstAttempt = 1
+        if let past = replay?.take(run.id) {
+            guard let attempt = resume(run, from: past) else { return }
+            firstAttempt = attempt
+        }
+        let graceEnd = firstAttempt == 1 ? replay?.takeoverGraceEnd : nil
         // A run that may wait for a tag's slot waits in a task of its own, so submit returns at once.
-        if dependencies.isEmpty, !limiters.contains(where: { $0.limits(run.options.tags) }),
+        if dependencies.isEmpty, graceEnd == nil, !limiters.contains(where: { $0.limits(run.options.tags) }),
            !environment.rateLimiter.limits(run.options.tags) {
             if await reuseCachedResult(run) { return }
-            await send(run, attempt: 1)
+            await send(run, attempt: firstAttempt)
             return
         }
         let task = Task {
+            if let graceEnd {
+                // Just taken over: the result of this call may still be on its way to the journal.
+                try? await Task.sleep(until: graceEnd)
+                if let past = self.replay?.take(run.id) {
+                    guard let attempt = self.resume(run, from: past) else { return }
+                    firstAttempt = attempt
+                }
+            }
             for dependency in dependencies {
                 let final = await dependency.finalState()
                 guard final.isCompleted || dependency.allowsFailure else {
@@ -97,9 +144,39 @@ final class Coordinator: Sendable {
                 }
             }
             if await self.reuseCachedResult(run) { return }
-            await self.send(run, attempt: 1)
+            await self.send(run, attempt: firstAttempt)
         }
         pendingSubmissions.withLock { $0[run.id] = task }
+    }
+
+    /// A call made before the run was taken over, whose results its journal holds: ends the run as
+    /// they say (its hooks ran then, not again), or returns the attempt to send: the retry after
+    /// the last failed one, or the attempt in flight, sent again.
+    private func resume(_ run: TaskRun, from past: [ResultMessage]) -> Int? {
+        let byAttempt = past.sorted { $0.attempt < $1.attempt }
+        if let done = byAttempt.last(where: { $0.status == .completed }) {
+            _ = run.begin(attempt: done.attempt)
+            end(run, .completed, output: done.body, replayed: true)
+            return nil
+        }
+        guard let last = byAttempt.last(where: { $0.status != .running }) else { return byAttempt.last?.attempt ?? 1 }
+        _ = run.begin(attempt: last.attempt)
+        let error = remoteError(in: last)
+        switch last.status {
+        case .failed, .timedOut:
+            if last.attempt <= run.options.retries, error.retryable, run.options.retryCondition?(error) ?? true {
+                return last.attempt + 1
+            }
+            let failure = run.failure(last.status == .timedOut ? "TimedOut" : "Failed", error, attempts: last.attempt)
+            end(run, last.status == .timedOut ? .timedOut(failure) : .failed(failure), replayed: true)
+        case .crashed:
+            end(run, .crashed(run.failure("Crashed", error)), replayed: true)
+        case .cancelled:
+            end(run, .cancelled(run.failure("Cancelled", error)), replayed: true)
+        case .rejected, .running, .completed:
+            end(run, .failed(run.failure("Failed", error)), replayed: true)
+        }
+        return nil
     }
 
     /// Ends the run Cached if its cache policy finds a valid stored result. A store that cannot
@@ -206,8 +283,13 @@ final class Coordinator: Sendable {
     }
 
     func handle(_ result: ResultMessage) {
-        guard let run = runs.withLock({ $0[result.taskRunID] }), !run.currentState.isFinal,
-              run.attempt == result.attempt else {
+        let known = runs.withLock { $0[result.taskRunID] }
+        if let replay, known.map({ $0.attempt == 0 && !$0.currentState.isFinal }) ?? true {
+            // A call made before a takeover that this execution has not made (or sent) again yet.
+            replay.keep(result)
+            return
+        }
+        guard let run = known, !run.currentState.isFinal, run.attempt == result.attempt else {
             // A duplicate from redelivery, or a late report on an attempt that has already ended
             // (a worker's `cancelled` for a run this flow already ended Cancelled is expected).
             if result.status != .running, result.status != .cancelled {
@@ -312,8 +394,9 @@ final class Coordinator: Sendable {
         timers.withLock { $0.removeValue(forKey: runID) }?.cancel()
     }
 
-    /// Ends a run, forgets it, and tells the observer.
-    func end(_ run: TaskRun, _ final: TaskState, output: [UInt8]? = nil) {
+    /// Ends a run, forgets it, and tells the observer. A run `replayed` from the journal ended
+    /// before a takeover: its hooks ran then.
+    func end(_ run: TaskRun, _ final: TaskState, output: [UInt8]? = nil, replayed: Bool = false) {
         cancelTimer(run.id)
         releaseSlots(of: run)
         guard run.finish(final, output: output) else { return }
@@ -328,10 +411,10 @@ final class Coordinator: Sendable {
         }
         if final == .completed, let output {
             storeResult(of: run, output: output)
-            runHooks(run.options.onCompletion, run, final, error: nil)
+            if !replayed { runHooks(run.options.onCompletion, run, final, error: nil) }
         } else if final.isFailure {
             failedRuns.withLock { $0.append(run) }
-            runHooks(run.options.onFailure, run, final, error: final.failure?.error)
+            if !replayed { runHooks(run.options.onFailure, run, final, error: final.failure?.error) }
         }
         emit(run, final)
     }

@@ -12,12 +12,15 @@ struct FlowExecution: Sendable {
     let environment: FlowEnvironment
     /// Carries the flow's name and run id (and the parent's, for a subflow).
     let logger: Logger
+    /// Set for a submitted run an agent runs: its coordinators read results from durable journals.
+    let journal: RunJournal?
 
     /// `flowRunID` is the run's id when it was given one before it started (a submitted run);
     /// otherwise a new one.
     init(name: String, flowRunID: String? = nil, parentFlowRunID: String? = nil, options: FlowOptions,
-         hooks: FlowHooks, environment: FlowEnvironment, logger: Logger) {
+         hooks: FlowHooks, environment: FlowEnvironment, logger: Logger, journal: RunJournal? = nil) {
         self.name = name
+        self.journal = journal
         self.flowRunID = flowRunID ?? UUID().uuidString.lowercased()
         self.parentFlowRunID = parentFlowRunID
         self.options = options
@@ -101,7 +104,7 @@ struct FlowExecution: Sendable {
         async throws -> Output {
         let coordinator = Coordinator(broker: broker, flowRunID: flowRunID, parentFlowRunID: parentFlowRunID,
                                       attempt: number, logger: logger, environment: environment,
-                                      flowLimits: TagLimiter(limits: options.concurrencyLimits))
+                                      flowLimits: TagLimiter(limits: options.concurrencyLimits), journal: journal)
         try await coordinator.start()
         do {
             let context = FlowContext(coordinator: coordinator)

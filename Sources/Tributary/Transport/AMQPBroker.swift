@@ -72,6 +72,35 @@ public final class AMQPBroker: Broker {
         return ReplyQueue(name: name, close: close)
     }
 
+    public func openJournal(named name: String, retention: Duration,
+                            onResult: @escaping @Sendable (ResultMessage) -> Void,
+                            onMalformed: @escaping @Sendable () -> Void) async throws -> (queue: ReplyQueue, held: Int) {
+        let (seconds, attoseconds) = retention.components
+        try await connection.declare(QueueDeclaration(name: name, arguments: [
+            "x-expires": .int(max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)),
+        ]))
+        let held = try await connection.inspect(queue: name).messages
+        let logger = self.logger
+        let connection = self.connection
+        // Prefetch 0: no limit, since nothing is acknowledged until the run ends.
+        let tag = try await connection.consume(queue: name, prefetch: 0, onDelivery: { delivery in
+            switch WireFormat.decodeResult(delivery) {
+            case .success(let result): onResult(result)
+            case .failure(let problem):
+                logger.error("dead-lettered a malformed message on the journal", metadata: [
+                    "reason": "\(problem.reason)", "queue": "\(name)",
+                ])
+                onMalformed()
+                Self.settle(delivery, .deadLetter(reason: problem.reason), on: connection)
+            }
+        }, onEnd: {})
+        return (ReplyQueue(name: name) { try? await connection.cancel(consumerTag: tag) }, held)
+    }
+
+    public func deleteJournal(named name: String) async {
+        try? await connection.delete(queue: name)
+    }
+
     /// Declares an exclusive, auto-delete queue of this process's own (bound to `exchange` with
     /// `routingKey` if given) and consumes it without acks: a message it cannot take is moot. A message that does
     /// not decode is dead-lettered with the reason. Returns what stops consuming and removes it.

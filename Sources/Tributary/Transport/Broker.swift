@@ -10,6 +10,14 @@ public protocol Broker: Sendable {
     /// `onMalformed` for each message that is not a valid result, after it was dead-lettered.
     func openReplyQueue(named name: String, onResult: @escaping @Sendable (ResultMessage) -> Void,
                         onMalformed: @escaping @Sendable () -> Void) async throws -> ReplyQueue
+    /// Opens a flow run's journal `name`: a durable queue of its results that outlives this process
+    /// (kept until `deleteJournal`, or `retention` after its last use), consumed without
+    /// acknowledging anything, so that when this process dies everything it held goes back on the
+    /// queue for the agent that resumes the run. `held` is how many results it had when opened.
+    func openJournal(named name: String, retention: Duration, onResult: @escaping @Sendable (ResultMessage) -> Void,
+                     onMalformed: @escaping @Sendable () -> Void) async throws -> (queue: ReplyQueue, held: Int)
+    /// Deletes a journal and the results it holds (its run has ended).
+    func deleteJournal(named name: String) async
     /// Starts taking tasks from `queue`, at most `prefetch` unacknowledged at a time. `onLost` (on
     /// the transport's thread: keep it short) hears when the broker took back every delivery it had
     /// handed over and not yet had settled (RabbitMQ closed the channel); they go to workers again.

@@ -71,6 +71,15 @@ public final class InMemoryBroker: Broker {
         }
     }
 
+    /// In one process a journal cannot outlive its run: it is a reply queue.
+    public func openJournal(named name: String, retention: Duration,
+                            onResult: @escaping @Sendable (ResultMessage) -> Void,
+                            onMalformed: @escaping @Sendable () -> Void) async throws -> (queue: ReplyQueue, held: Int) {
+        (try await openReplyQueue(named: name, onResult: onResult, onMalformed: onMalformed), 0)
+    }
+
+    public func deleteJournal(named name: String) async {}
+
     /// Consumers of `queue` itself and of every queue (`*`).
     public func consumerCount(of queue: String) async throws -> Int {
         state.withLock { ($0.queues[queue]?.consumers.count ?? 0) + ($0.queues[Self.anyQueue]?.consumers.count ?? 0) }

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+import Tributary
+import TributaryExamples
+
+/// Durable flow runs: an agent that dies mid-run is replaced by another that resumes the same run
+/// from its journal, with real agent and worker processes over RabbitMQ.
+@Suite("Durable flow runs: another agent resumes a run whose agent died")
+struct AgentResumeTests {
+    /// The values the `record` tasks wrote to `path`, one line per finished execution.
+    static func executions(in path: String) -> [Int] {
+        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int($0) }
+    }
+
+    static func temporaryPath(_ label: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("trib-\(label)-\(UUID().uuidString).txt").path
+    }
+
+    @Test("kill -9 the agent three times in one run of 300 tasks: it completes right, and no task that had finished before a kill runs again")
+    func killedThreeTimes() async throws {
+        let queue = TestBroker.uniqueQueue("resume"), workQueue = TestBroker.uniqueQueue("wq")
+        let path = Self.temporaryPath("resume")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let workers = [
+            try await WorkerProcess(id: "w0-\(queue.suffix(6))", queue: queue, concurrency: 8),
+            try await WorkerProcess(id: "w1-\(queue.suffix(6))", queue: queue, concurrency: 8),
+        ]
+        var agents = [
+            try await WorkerProcess.agent(id: "a0-\(workQueue.suffix(6))", workQueue: workQueue),
+            try await WorkerProcess.agent(id: "a1-\(workQueue.suffix(6))", workQueue: workQueue),
+        ]
+        let client = Tributary(broker: TestBroker.url)
+        let handle = try await client.submit(RecordedFanout.self, RecordedFanout.Input(
+            count: 300, chunk: 20, milliseconds: 200, queue: queue, path: path), workQueue: workQueue)
+        var finishedBeforeKills: Set<Int> = []
+        var lines = 0
+        for kill in 1...3 {
+            // Some progress since the last kill, on an agent that is alive.
+            try await waitUntil("progress before kill \(kill)", within: .seconds(60)) {
+                let status = try await handle.status()
+                return Self.executions(in: path).count >= lines + 30
+                    && agents.contains { $0.id == status.agentID && $0.process.isRunning }
+            }
+            let runner = try await handle.status().agentID
+            let victim = try #require(agents.firstIndex { $0.id == runner })
+            finishedBeforeKills.formUnion(Self.executions(in: path))
+            lines = Self.executions(in: path).count
+            #expect(await agents[victim].killHard())
+            await agents[victim].dispose()
+            agents[victim] = try await WorkerProcess.agent(id: "a\(kill + 1)-\(workQueue.suffix(6))", workQueue: workQueue)
+        }
+        #expect(try await handle.result() == (0..<300).reduce(0, +))
+        let executions = Self.executions(in: path)
+        var runs: [Int: Int] = [:]
+        for value in executions { runs[value, default: 0] += 1 }
+        #expect(Set(runs.keys) == Set(0..<300), "every task ran")
+        let again = finishedBeforeKills.filter { runs[$0]! > 1 }.sorted()
+        #expect(again.isEmpty, "tasks that had finished before a kill ran again: \(again)")
+        #expect(finishedBeforeKills.count >= 90, "three kills, each after 30 more finished: \(finishedBeforeKills.count)")
+        let resumed = agents.map { $0.logLines(containing: "resuming the flow run from its journal") }.reduce(0, +)
+        #expect(resumed >= 1, "a live agent resumed from the journal")
+        await client.close()
+        for process in workers + agents { await process.dispose() }
+    }
+
+    @Test("a resumed run whose code now makes different calls runs those calls afresh: no result of another call is handed to it")
+    func changedCode() async throws {
+        let queue = TestBroker.uniqueQueue("changed"), workQueue = TestBroker.uniqueQueue("wq")
+        let path = Self.temporaryPath("changed")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 8)
+        let first = try await WorkerProcess.agent(id: "old-\(workQueue.suffix(6))", workQueue: workQueue)
+        let client = Tributary(broker: TestBroker.url)
+        let handle = try await client.submit(RecordedFanout.self, RecordedFanout.Input(
+            count: 80, chunk: 8, milliseconds: 100, queue: queue, path: path), workQueue: workQueue)
+        try await waitUntil("some tasks finished", within: .seconds(30)) { Self.executions(in: path).count >= 16 }
+        #expect(await first.killHard())
+        // The new agent's code doubles every call's factor: the same positions, different calls.
+        let changed = try await WorkerProcess.agent(id: "new-\(workQueue.suffix(6))", workQueue: workQueue,
+                                                    environment: ["TRIB_EXAMPLE_FACTOR": "2"])
+        #expect(try await handle.result() == 2 * (0..<80).reduce(0, +), "only the new calls' results count")
+        let runs = Dictionary(grouping: Self.executions(in: path), by: { $0 }).mapValues(\.count)
+        #expect(runs[0] == 2, "value 0 ran under the old code and again under the new")
+        await client.close()
+        for process in [worker, first, changed] { await process.dispose() }
+    }
+}
