@@ -128,21 +128,23 @@ struct AgentTests {
     @Test("an agent whose shutdown grace runs out hands its run back; another agent completes it, never Crashed or Cancelled")
     func agentHandsBack() async throws {
         let queue = TestBroker.uniqueQueue("handback"), workQueue = TestBroker.uniqueQueue("wq")
-        let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 4)
+        // 12 s of work: still running when the second agent is up and the first is told to stop.
+        let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 2)
         let first = try await WorkerProcess.agent(id: "first-\(workQueue.suffix(6))", workQueue: workQueue, shutdownGrace: 1)
         try await withWorkers([worker, first]) { () async throws in
             let client = Tributary(broker: TestBroker.url)
-            let handle = try await client.submit(SlowFanout.self, SlowFanout.Input(count: 8, milliseconds: 1_500, queue: queue),
+            let handle = try await client.submit(SlowFanout.self, SlowFanout.Input(count: 12, milliseconds: 2_000, queue: queue),
                                                  workQueue: workQueue)
             try await waitUntil("the first agent runs it", within: .seconds(20)) {
                 try await handle.status().agentID == first.id
             }
             let second = try await WorkerProcess.agent(id: "second-\(workQueue.suffix(6))", workQueue: workQueue)
             try await withWorkers([second]) { () async throws in
+                #expect(try await handle.state == .running, "the first agent still runs it")
                 first.terminate()
                 #expect(await first.waitForExit(within: .seconds(20)) == 0)
                 #expect(first.logLines(containing: "handing back flow runs") == 1)
-                #expect(try await handle.result() == 36)
+                #expect(try await handle.result() == 78)
                 #expect(try await handle.status().agentID == second.id)
             }
             await client.close()

@@ -135,17 +135,29 @@ private struct AMQPFlowRunConsumer: FlowRunConsumer {
     func stop() async { try? await connection.cancel(consumerTag: tag) }
 }
 
-/// JSON of flow-run messages and statuses: sorted keys and ISO 8601 times, for any reader.
+/// JSON of flow-run messages and statuses: sorted keys and ISO 8601 times with milliseconds, for
+/// any reader.
 enum FlowRunJSON {
+    private static let time = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(time))
+        }
         return encoder
     }()
     private static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = try? time.parse(text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                        debugDescription: "'\(text)' is not an ISO 8601 time"))
+            }
+            return date
+        }
         return decoder
     }()
 
