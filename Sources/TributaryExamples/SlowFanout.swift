@@ -7,10 +7,13 @@ public struct SlowFanout: FlowDefinition {
         public var count: Int
         public var milliseconds: Int
         public var queue: String
-        public init(count: Int, milliseconds: Int, queue: String) {
+        /// Whether the task messages are persistent (the default: yes).
+        public var persistent: Bool?
+        public init(count: Int, milliseconds: Int, queue: String, persistent: Bool? = nil) {
             self.count = count
             self.milliseconds = milliseconds
             self.queue = queue
+            self.persistent = persistent
         }
     }
 
@@ -18,7 +21,7 @@ public struct SlowFanout: FlowDefinition {
     public init() {}
     public func run(_ input: Input, flow: FlowContext) async throws -> Int {
         let inputs = (0..<input.count).map { SlowIncrement.Input(value: $0, milliseconds: input.milliseconds) }
-        return try await flow.map(SlowIncrement.self, over: inputs, options: TaskOptions(queue: input.queue))
+        return try await flow.map(SlowIncrement.self, over: inputs, options: TaskOptions(queue: input.queue, persistent: input.persistent ?? true))
             .values().reduce(0, +)
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Tributary
+import TributaryExamples
 
 @main
 struct BenchCommand: AsyncParsableCommand {
@@ -17,8 +18,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Prefetch of each worker and each echo process.") var prefetch = 200
     @Option(help: "Repetitions of each workload.") var repetitions = 3
     @Option(help: "Message persistence: on, off or both.") var persistence = "both"
-    @Option(help: "Workloads, comma-separated: fanout,chain,mapreduce,retry,cpu,blocking.")
-    var workloads = "fanout,chain,mapreduce,retry,cpu,blocking"
+    @Option(help: "Workloads, comma-separated: fanout,chain,mapreduce,retry,cpu,blocking,flows,agent-fanout.")
+    var workloads = "fanout,chain,mapreduce,retry,cpu,blocking,flows,agent-fanout"
+    @Option(help: "Flow runs submitted at once in the flows workload.") var flowRuns = 1_000
+    @Option(help: "Agent processes for the flows and agent-fanout workloads.") var agents = 2
+    @Option(help: "Flow runs each agent runs at once.") var agentConcurrency = 8
     @Flag(inversion: .prefixedNo, help: "Fanout at N = 1,000 / 10,000 / 100,000.") var scale = true
     @Flag(inversion: .prefixedNo, help: "Peak RSS of coordinator and workers on fanout at N = 100,000.")
     var memory = true
@@ -31,7 +35,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     mutating func validate() throws {
         guard ["on", "off", "both"].contains(persistence) else { throw ValidationError("--persistence is on, off or both") }
-        let known: Set = ["fanout", "chain", "mapreduce", "retry", "cpu", "blocking"]
+        let known: Set = ["fanout", "chain", "mapreduce", "retry", "cpu", "blocking", "flows", "agent-fanout"]
         for name in workloadList where !known.contains(name) {
             throw ValidationError("unknown workload '\(name)'; choose from \(known.sorted().joined(separator: ","))")
         }
@@ -39,7 +43,7 @@ struct BenchCommand: AsyncParsableCommand {
             throw ValidationError("counts must be positive and --prefetch from 1 to 65535")
         }
         if smoke {
-            n = 300; chain = 50; repetitions = 1; scale = false; memory = false
+            n = 300; chain = 50; repetitions = 1; scale = false; memory = false; flowRuns = 40
         }
     }
 
@@ -98,9 +102,19 @@ struct BenchCommand: AsyncParsableCommand {
 
         let queue = "bench-\(label)"
         var pool = try await startWorkers(queue: queue)
-        let client = Tributary(broker: broker, logger: Self.quietLogger)
+        let client = Tributary(broker: broker, registry: Examples.registry, logger: Self.quietLogger)
         let workloads = Workloads(client: client, queue: queue, persistent: persistent)
         _ = try await workloads.fanout(min(n, 500))
+        let workQueue = "bench-flows-\(label)"
+        var agentPool: [HelperProcess] = []
+        if workloadList.contains("flows") || workloadList.contains("agent-fanout") {
+            for index in 0..<agents {
+                agentPool.append(try await HelperProcess("trib", [
+                    "agent", "--broker", broker, "--work-queue", workQueue, "--concurrency", "\(agentConcurrency)",
+                    "--id", "bench-agent-\(index)",
+                ], readyText: "agent ready", label: "agent\(index)"))
+            }
+        }
         let iterations = Workloads.calibrateBurn()
         for workload in workloadList {
             log("[\(label)] \(workload) × \(repetitions)")
@@ -114,6 +128,17 @@ struct BenchCommand: AsyncParsableCommand {
                     p99.append(percentile(latencies, 0.99))
                 case "mapreduce": values.append(try await workloads.mapReduce(smoke ? 200 : 2_000, chunk: smoke ? 20 : 100))
                 case "retry": values.append(try await workloads.retry(smoke ? 200 : 2_000))
+                case "flows":
+                    let (rate, latencies) = try await workloads.flows(flowRuns, workQueue: workQueue)
+                    values.append(rate)
+                    result.workloads["flows-p50", default: Summary([])].append(percentile(latencies, 0.5))
+                    result.workloads["flows-p99", default: Summary([])].append(percentile(latencies, 0.99))
+                    let idle = try await workloads.flowLatency(smoke ? 5 : 50, workQueue: workQueue)
+                    result.workloads["flow-idle-p50", default: Summary([])].append(percentile(idle, 0.5))
+                case "agent-fanout":
+                    let (submitted, direct) = try await workloads.agentFanout(n, workQueue: workQueue)
+                    values.append(submitted)
+                    result.workloads["agent-fanout-direct", default: Summary([])].append(direct)
                 case "blocking":
                     // Rounds of workers × concurrency tasks, each 50 ms: 200 tasks on 2 × 16 is 7 rounds.
                     let count = smoke ? 40 : 200
@@ -137,6 +162,7 @@ struct BenchCommand: AsyncParsableCommand {
                 result.scale["\(size)"] = Summary(rates)
             }
         }
+        for agent in agentPool { await agent.stop() }
         await client.close()
         if memory {
             log("[\(label)] memory: fanout N = 100,000 from a fresh coordinator process and fresh workers")

@@ -72,6 +72,20 @@ struct Report: Codable {
                 lines.append("| blocking \(settings.smoke ? 40 : 200) × 50 ms (usleep), s | \(p) | \(value.text(3)) | "
                     + "ideal \(format(ideal, 3)) | \(format(value.median / ideal, 2)) × ideal |")
             }
+            if let value = mode.workloads["flows"] {
+                lines.append("| flows: \(settings.smoke ? 40 : 1_000) runs × 5 tasks at once, 2 agents, flow runs/s | \(p) | "
+                    + "\(value.text()) | target 200 | |")
+            }
+            if let p50 = mode.workloads["flows-p50"], let p99 = mode.workloads["flows-p99"] {
+                lines.append("| flows: submit → final status p50 / p99, ms | \(p) | \(p50.text(1)) / \(p99.text(1)) | | |")
+            }
+            if let idle = mode.workloads["flow-idle-p50"] {
+                lines.append("| one flow run on idle agents, submit → result p50, ms | \(p) | \(idle.text(1)) | target 20 | |")
+            }
+            if let agent = mode.workloads["agent-fanout"], let direct = mode.workloads["agent-fanout-direct"] {
+                lines.append("| fanout N=\(settings.n) submitted to an agent (journaled), tasks/s | \(p) | \(agent.text()) | "
+                    + "client.run: \(direct.text()) | \(format(agent.median / direct.median, 2)) × client.run |")
+            }
             for size in ["1000", "10000", "100000"] {
                 if let value = mode.scale[size] {
                     lines.append("| scale: fanout N=\(size), tasks/s | \(p) | \(value.text()) | | |")

@@ -1,9 +1,9 @@
 /// Median, min and max of repeated measurements.
 struct Summary: Codable {
-    let median: Double
-    let min: Double
-    let max: Double
-    let runs: [Double]
+    private(set) var median: Double
+    private(set) var min: Double
+    private(set) var max: Double
+    private(set) var runs: [Double]
 
     init(_ values: [Double]) {
         let sorted = values.sorted()
@@ -11,6 +11,11 @@ struct Summary: Codable {
         median = sorted.isEmpty ? 0 : sorted[sorted.count / 2]
         min = sorted.first ?? 0
         max = sorted.last ?? 0
+    }
+
+    /// Adds one more measurement.
+    mutating func append(_ value: Double) {
+        self = Summary(runs + [value])
     }
 
     /// `median (min–max)` with `digits` decimals.

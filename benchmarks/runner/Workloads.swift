@@ -92,6 +92,67 @@ struct Workloads {
         return started.duration(to: .now).seconds
     }
 
+    /// `count` runs of `slow-fanout` with 5 instant tasks, submitted at once to the agents serving
+    /// `workQueue`; returns flow runs/s from the first submit to the last final status, and each
+    /// run's milliseconds from its submit to its final status (the time on its board).
+    func flows(_ count: Int, workQueue: String) async throws -> (rate: Double, latencies: [Double]) {
+        let input = SlowFanout.Input(count: 5, milliseconds: 0, queue: queue, persistent: persistent)
+        let started = Date()
+        let client = self.client
+        // Submitted from 32 tasks at once, as a burst of callers would.
+        let submitted = try await withThrowingTaskGroup(of: [(handle: FlowRunHandle<Int>, at: Date)].self) { group in
+            for lane in 0..<32 {
+                group.addTask {
+                    var mine: [(handle: FlowRunHandle<Int>, at: Date)] = []
+                    for _ in stride(from: lane, to: count, by: 32) {
+                        let at = Date()
+                        mine.append((try await client.submit(SlowFanout.self, input, workQueue: workQueue), at))
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        var latencies: [Double] = [], last = started
+        for (handle, at) in submitted {
+            guard try await handle.result() == 15 else { throw BenchError("flows: a run's sum is wrong") }
+            let ended = try await handle.status().updatedAt
+            latencies.append(ended.timeIntervalSince(at) * 1000)
+            last = max(last, ended)
+        }
+        return (Double(count) / last.timeIntervalSince(started), latencies)
+    }
+
+    /// `count` runs of the same small flow one after another on idle agents; returns each run's
+    /// milliseconds from submit to `result()` returning.
+    func flowLatency(_ count: Int, workQueue: String) async throws -> [Double] {
+        let input = SlowFanout.Input(count: 5, milliseconds: 0, queue: queue, persistent: persistent)
+        var latencies: [Double] = []
+        for _ in 0..<count {
+            let started = ContinuousClock.now
+            guard try await client.submit(SlowFanout.self, input, workQueue: workQueue).result() == 15 else {
+                throw BenchError("flow latency: a run's sum is wrong")
+            }
+            latencies.append(started.duration(to: .now).seconds * 1000)
+        }
+        return latencies
+    }
+
+    /// A fanout of `n` instant tasks in one flow run, submitted to an agent (journaled), and the
+    /// same flow through `client.run` in this process; returns tasks/s of each.
+    func agentFanout(_ n: Int, workQueue: String) async throws -> (submitted: Double, direct: Double) {
+        let input = SlowFanout.Input(count: n, milliseconds: 0, queue: queue, persistent: persistent)
+        let expected = n * (n + 1) / 2
+        var started = ContinuousClock.now
+        guard try await client.submit(SlowFanout.self, input, workQueue: workQueue).result() == expected else {
+            throw BenchError("agent fanout: wrong sum")
+        }
+        let submitted = Double(n) / started.duration(to: .now).seconds
+        started = ContinuousClock.now
+        guard try await client.run(SlowFanout.self, input) == expected else { throw BenchError("fanout: wrong sum") }
+        return (submitted, Double(n) / started.duration(to: .now).seconds)
+    }
+
     /// Loop iterations that take about `target` on this machine, measured in this process.
     static func calibrateBurn(target: Duration = .milliseconds(10)) -> Int {
         var iterations = 100_000

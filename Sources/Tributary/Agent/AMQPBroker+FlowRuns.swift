@@ -20,11 +20,20 @@ extension AMQPBroker: FlowRunTransport {
 
     public func prepareWorkQueue(_ workQueue: String) async throws {
         let name = Self.amqpQueue(forWorkQueue: workQueue)
+        guard !preparedFlowRunTopology.withLock({ $0.contains(name) }) else { return }
         try await connection.declare(ExchangeDeclaration(name: Self.workQueueExchange, kind: .direct))
         try await connection.declare(QueueDeclaration(name: name, arguments: [
             "x-dead-letter-exchange": .string(Self.deadLetterExchange),
         ]))
         try await connection.bind(QueueBinding(queue: name, exchange: Self.workQueueExchange, routingKey: workQueue))
+        preparedFlowRunTopology.withLock { _ = $0.insert(name) }
+    }
+
+    /// Declares the status exchange once per connection.
+    private func prepareStatusExchange() async throws {
+        guard !preparedFlowRunTopology.withLock({ $0.contains(Self.flowRunStatusExchange) }) else { return }
+        try await connection.declare(ExchangeDeclaration(name: Self.flowRunStatusExchange, kind: .topic))
+        preparedFlowRunTopology.withLock { _ = $0.insert(Self.flowRunStatusExchange) }
     }
 
     public func publish(flowRun: FlowRunMessage) async throws {
@@ -56,7 +65,7 @@ extension AMQPBroker: FlowRunTransport {
     public func createBoard(_ status: FlowRunStatus, retention: Duration) async throws {
         let name = Self.boardQueue(for: status.flowRunID)
         let (seconds, attoseconds) = retention.components
-        try await connection.declare(ExchangeDeclaration(name: Self.flowRunStatusExchange, kind: .topic))
+        try await prepareStatusExchange()
         try await connection.declare(QueueDeclaration(name: name, arguments: [
             "x-max-length": .int(1),
             "x-overflow": .string("drop-head"),
@@ -96,7 +105,7 @@ extension AMQPBroker: FlowRunTransport {
 
     public func watch(flowRunID: String, _ onStatus: @escaping @Sendable (FlowRunStatus) -> Void) async throws
         -> FlowRunWatch {
-        try await connection.declare(ExchangeDeclaration(name: Self.flowRunStatusExchange, kind: .topic))
+        try await prepareStatusExchange()
         let close = try await consumeOwnQueue(
             named: "trib.watch.\(UUID().uuidString.lowercased())", boundTo: Self.flowRunStatusExchange,
             routingKey: flowRunID, what: "flow-run status", decode: Self.decodeStatus, onMessage: onStatus)

@@ -18,6 +18,8 @@ public final class AMQPBroker: Broker {
     public let connection: AMQPConnection
     private let logger: Logger
     private let preparedQueues = Mutex<Set<String>>([])
+    /// Work queues and exchanges of submitted flow runs this connection has declared already.
+    let preparedFlowRunTopology = Mutex<Set<String>>([])
 
     private init(connection: AMQPConnection, logger: Logger) {
         self.connection = connection
