@@ -59,12 +59,18 @@ public struct OutboundMessage: Sendable {
     public var routingKey: String
     public var properties: AMQPProperties
     public var body: [UInt8]
+    /// Whether the connection publishes it again by itself when it was unconfirmed as the
+    /// connection broke (the default). If false, its confirm handler gets a `connectionLost`
+    /// error instead, and the sender decides (for example, after checking it still may).
+    public var resendAfterReconnect: Bool
 
-    public init(exchange: String = "", routingKey: String, properties: AMQPProperties = .init(), body: [UInt8]) {
+    public init(exchange: String = "", routingKey: String, properties: AMQPProperties = .init(), body: [UInt8],
+                resendAfterReconnect: Bool = true) {
         self.exchange = exchange
         self.routingKey = routingKey
         self.properties = properties
         self.body = body
+        self.resendAfterReconnect = resendAfterReconnect
     }
 }
 

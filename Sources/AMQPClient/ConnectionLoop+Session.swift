@@ -88,6 +88,11 @@ extension ConnectionLoop {
         partialDelivery = nil
         var pending = unconfirmed.sorted { $0.key < $1.key }.map(\.value)
         unconfirmed.removeAll()
+        for publish in pending where !publish.message.resendAfterReconnect {
+            publish.onConfirm?(.failure(AMQPError(.connectionLost, message: "the connection broke before the broker "
+                + "confirmed this publish; it is not re-sent by the connection")))
+        }
+        pending.removeAll { !$0.message.resendAfterReconnect }
         if let brokerError {
             for index in pending.indices { pending[index].brokerClosures += 1 }
             let poison = pending.filter { $0.brokerClosures >= Self.maxBrokerClosuresPerPublish }
@@ -207,7 +212,7 @@ extension ConnectionLoop {
 
     func publish(_ pending: PendingPublish) throws(AMQPError) {
         guard let state = connection else {
-            toResend.append(pending)
+            keepForResend(pending)
             throw AMQPError(.connectionLost, message: "not connected")
         }
         do throws(AMQPError) {
@@ -225,11 +230,22 @@ extension ConnectionLoop {
                                amqp_bytes_t(len: raw.count, bytes: UnsafeMutableRawPointer(mutating: raw.baseAddress)))
         }
         guard status == AMQP_STATUS_OK.rawValue else {
-            toResend.append(pending)
+            keepForResend(pending)
             throw AMQPError(.connectionLost, message: "publish failed: \(statusText(status))")
         }
         unconfirmed[nextPublishTag] = pending
         nextPublishTag += 1
+    }
+
+    /// A publish the broken connection could not send goes out after the reconnect, unless its
+    /// sender asked to decide for itself.
+    private func keepForResend(_ pending: PendingPublish) {
+        if pending.message.resendAfterReconnect {
+            toResend.append(pending)
+        } else {
+            pending.onConfirm?(.failure(AMQPError(.connectionLost, message: "the connection broke before this "
+                + "publish went out; it is not re-sent by the connection")))
+        }
     }
 
     func declare(_ item: TopologyItem) throws(AMQPError) {

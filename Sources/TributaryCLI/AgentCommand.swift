@@ -30,6 +30,9 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Times one flow run may be handed to agents without an outcome (they died) before it ends Crashed.")
     var maxDeliveries: Int = 5
 
+    @Option(help: "Seconds between checks that no other agent has resumed a run this one runs (after a network cut).")
+    var ownershipCheckInterval: Double = 5
+
     @Option(name: .customLong("worker-queue"),
             help: "Also be a worker for this task queue; repeat for several (default: agent only).")
     var workerQueues: [String] = []
@@ -45,6 +48,9 @@ struct AgentCommand: AsyncParsableCommand {
         guard workerConcurrency >= 1 else { throw ValidationError("--worker-concurrency must be 1 or more") }
         guard shutdownGrace >= 0 else { throw ValidationError("--shutdown-grace must be 0 or more seconds") }
         guard maxDeliveries >= 1 else { throw ValidationError("--max-deliveries must be 1 or more") }
+        guard ownershipCheckInterval >= 0.1, ownershipCheckInterval <= 3600 else {
+            throw ValidationError("--ownership-check-interval must be from 0.1 to 3600 seconds")
+        }
         for queue in workQueues where !Tributary.isValidWorkQueue(queue) {
             throw ValidationError("--work-queue '\(queue)' must be 1 to 200 letters, digits, '-', '_' or '.'")
         }
@@ -67,7 +73,8 @@ struct AgentCommand: AsyncParsableCommand {
         do {
             let agent = try await client.agent(.init(
                 workQueues: workQueues.isEmpty ? ["default"] : workQueues, concurrency: concurrency, id: agentID,
-                maxDeliveries: maxDeliveries, shutdownGrace: .seconds(shutdownGrace)))
+                maxDeliveries: maxDeliveries, shutdownGrace: .seconds(shutdownGrace),
+                ownershipCheckInterval: .milliseconds(Int(ownershipCheckInterval * 1000))))
             services.append(.init(service: agent))
             if !workerQueues.isEmpty {
                 let amqp = try await AMQPBroker.connect(url: url, connectionName: "tributary worker \(agentID)",

@@ -108,3 +108,76 @@ struct NetworkCutTests {
             .split(separator: "\n").contains { $0.trimmingCharacters(in: .whitespaces) == address }
     }
 }
+
+/// An agent on a "machine" of its own (a network namespace) cut off while it runs a submitted
+/// flow run; another agent, a worker and the broker in the root namespace.
+@Suite("Network cut of an agent")
+struct AgentNetworkCutTests {
+    @Test("an agent cut off mid-run: another agent resumes the run, the cut-off one stops it once it is back and sends nothing for it, and the result is right",
+          .enabled(if: NetworkCutTests.namespacesAvailable()))
+    func cutAgent() async throws {
+        _ = try? await Command.rabbitmqctl(["add_user", NetworkCutTests.user, NetworkCutTests.password])
+        try await Command.rabbitmqctl(["set_permissions", "-p", "/", NetworkCutTests.user, ".*", ".*", ".*"])
+        let host = try await NetworkNamespace.create(index: 3)
+        do {
+            try await cutAndResume(host: host)
+        } catch {
+            await host.remove()
+            throw error
+        }
+        await host.remove()
+    }
+
+    private func cutAndResume(host: NetworkNamespace) async throws {
+        let queue = TestBroker.uniqueQueue("agentcut"), workQueue = TestBroker.uniqueQueue("wq")
+        let path = AgentResumeTests.temporaryPath("agentcut")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let url = "amqp://\(NetworkCutTests.user):\(NetworkCutTests.password)@\(host.gateway):5672/"
+            + "?heartbeat=\(NetworkCutTests.heartbeatSeconds)"
+        let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 8)
+        let cutAgent = try await WorkerProcess.agent(id: "cut-\(workQueue.suffix(6))", workQueue: workQueue, broker: url,
+                                                     extraArguments: ["--ownership-check-interval", "0.5"],
+                                                     launcher: host.launcher)
+        var processes = [worker, cutAgent]
+        do {
+            let client = Tributary(broker: TestBroker.url)
+            let handle = try await client.submit(RecordedFanout.self, RecordedFanout.Input(
+                count: 160, chunk: 8, milliseconds: 200, queue: queue, path: path), workQueue: workQueue)
+            try await waitUntil("the cut-off agent's progress", within: .seconds(60)) {
+                AgentResumeTests.executions(in: path).count >= 24
+            }
+            let other = try await WorkerProcess.agent(id: "other-\(workQueue.suffix(6))", workQueue: workQueue)
+            processes.append(other)
+            try await host.cut()
+            try await waitUntil("the broker to drop the cut-off agent's connection", within: .seconds(60)) {
+                try await !NetworkCutTests.brokerHasConnection(from: host.address)
+            }
+            try await waitUntil("the other agent to resume the run", within: .seconds(30)) {
+                try await handle.status().agentID == other.id
+            }
+            let finishedBeforeTakeover = Set(AgentResumeTests.executions(in: path))
+            try await host.restore()
+            try await waitUntil("the cut-off agent to reconnect", within: .seconds(60)) {
+                cutAgent.log.contains("reconnected to the broker")
+            }
+            try await cutAgent.waitForLog(containing: "another agent has resumed this flow run; stopping it here",
+                                          within: .seconds(30))
+            #expect(try await handle.result() == (0..<160).reduce(0, +))
+            let status = try await handle.status()
+            #expect(status.agentID == other.id)
+            #expect(status.epoch == 2)
+            try await cutAgent.waitForLog(containing: "stopped a flow run another agent has resumed", within: .seconds(30))
+            #expect(cutAgent.process.isRunning, "the cut-off agent carries on serving its work queue")
+            var runs: [Int: Int] = [:]
+            for value in AgentResumeTests.executions(in: path) { runs[value, default: 0] += 1 }
+            #expect(Set(runs.keys) == Set(0..<160))
+            let again = finishedBeforeTakeover.filter { runs[$0]! > 1 }.sorted()
+            #expect(again.isEmpty, "tasks finished before the takeover ran again: \(again)")
+            await client.close()
+        } catch {
+            for process in processes { await process.dispose() }
+            throw error
+        }
+        for process in processes { await process.dispose() }
+    }
+}

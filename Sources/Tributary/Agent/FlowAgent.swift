@@ -20,9 +20,14 @@ public final class FlowAgent: Service {
         /// Times one run may be handed to agents without an outcome (they died) before it ends Crashed.
         public var maxDeliveries: Int
         public var shutdownGrace: Duration
+        /// How often the agent checks that no other agent has resumed the runs it runs (it could
+        /// have been cut off from the broker long enough for its runs to be handed on).
+        public var ownershipCheckInterval: Duration
 
         public init(workQueues: [String] = ["default"], concurrency: Int = 4, id: String = Worker.defaultID(),
-                    maxDeliveries: Int = 5, shutdownGrace: Duration = .seconds(30)) {
+                    maxDeliveries: Int = 5, shutdownGrace: Duration = .seconds(30),
+                    ownershipCheckInterval: Duration = .seconds(5)) {
+            self.ownershipCheckInterval = ownershipCheckInterval
             self.workQueues = workQueues
             self.concurrency = concurrency
             self.id = id
@@ -33,6 +38,7 @@ public final class FlowAgent: Service {
 
     private struct Running {
         let delivery: FlowRunDelivery
+        let journal: RunJournal
         var handedBack = false
     }
 
@@ -41,7 +47,8 @@ public final class FlowAgent: Service {
     public let configuration: Configuration
     private let logger: Logger
     private let running = Mutex<[String: Running]>([:])
-    private let counters = Mutex<(completed: Int, failed: Int, discarded: Int, handedBack: Int)>((0, 0, 0, 0))
+    private let counters = Mutex<(completed: Int, failed: Int, discarded: Int, handedBack: Int, abandoned: Int)>(
+        (0, 0, 0, 0, 0))
     /// Runs taken and not yet settled, and whether the agent stopped waiting for them.
     private let activity = Mutex<(active: Int, abandoned: Bool)>((0, false))
     /// Ticks when a run ends or the agent hands its runs back.
@@ -79,6 +86,8 @@ public final class FlowAgent: Service {
                 stopped.tick()
             }
         }
+        let ownership = Task { await self.checkOwnershipPeriodically() }
+        defer { ownership.cancel() }
         await withGracefulShutdownHandler {
             // Each run in a task of its own, not a child: after the shutdown grace the agent
             // stops waiting for the runs it handed back, and they stop with the process.
@@ -105,8 +114,24 @@ public final class FlowAgent: Service {
         let c = counters.withLock { $0 }
         logger.info("agent stopped", metadata: [
             "completed": "\(c.completed)", "failed": "\(c.failed)", "discarded": "\(c.discarded)",
-            "handed-back": "\(c.handedBack)",
+            "handed-back": "\(c.handedBack)", "abandoned": "\(c.abandoned)",
         ])
+    }
+
+    /// Every `ownershipCheckInterval`, asks each run's board whether another agent has resumed it
+    /// (this agent was cut off long enough for the broker to hand the run on); such a run is
+    /// stopped here without a word to workers, and this agent sends nothing more for it.
+    private func checkOwnershipPeriodically() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.ownershipCheckInterval)
+            let runs = running.withLock { $0.filter { !$0.value.handedBack }.map { ($0.key, $0.value.journal) } }
+            for (flowRunID, journal) in runs where await !journal.checkOwnership() {
+                logger.warning("another agent has resumed this flow run; stopping it here", metadata: [
+                    "flow-run": "\(flowRunID)", "epoch": "\(journal.epoch)",
+                ])
+                _ = client.activeFlowRuns.cancel(flowRunID, reason: "resumed by another agent")
+            }
+        }
     }
 
     /// The shutdown grace is over: every run still going goes back to its work queue, to run again
@@ -176,8 +201,18 @@ public final class FlowAgent: Service {
             return
         }
         client.activeFlowRuns.reserve(message.flowRunID, flowName: message.flowName)
-        running.withLock { $0[message.flowRunID] = Running(delivery: delivery) }
-        let started = status.next(.running, agentID: configuration.id)
+        let epoch = message.deliveries, transport = self.transport, flowRunID = message.flowRunID
+        let journal = RunJournal(retention: client.flowRunRetention, epoch: epoch) {
+            do {
+                // Still ours unless a later take of the run (another agent) wrote its board.
+                guard let board = try await transport.status(of: flowRunID) else { return false }
+                return board.epoch <= epoch
+            } catch {
+                return true
+            }
+        }
+        running.withLock { $0[message.flowRunID] = Running(delivery: delivery, journal: journal) }
+        let started = status.next(.running, agentID: configuration.id, epoch: epoch)
         do {
             try await transport.publish(status: started)
         } catch {
@@ -187,7 +222,6 @@ public final class FlowAgent: Service {
             delivery.settle(.requeue)
             return
         }
-        let journal = RunJournal(retention: client.flowRunRetention)
         let final: FlowRunStatus
         do {
             let output = try await client.run(flowNamed: message.flowName, input: Array(message.input.utf8),
@@ -198,6 +232,12 @@ public final class FlowAgent: Service {
                 type: String(describing: type(of: error)), message: String(describing: error), retryable: false))
         }
         guard running.withLock({ $0.removeValue(forKey: message.flowRunID).map { !$0.handedBack } ?? false }) else {
+            return
+        }
+        if journal.isAbandoned {
+            // The run and its message are the other agent's now.
+            counters.withLock { $0.abandoned += 1 }
+            logger.warning("stopped a flow run another agent has resumed", metadata: ["epoch": "\(epoch)"])
             return
         }
         do {

@@ -34,6 +34,9 @@ public struct FlowRunStatus: Codable, Sendable, Equatable {
     public var state: FlowRunState
     /// Grows with every change, so the newest of two copies is known.
     public var sequence: Int
+    /// Which take of the run by an agent wrote it: 1, then one more each time another agent
+    /// resumed the run. A status of a higher epoch is newer, whatever its sequence.
+    public var epoch: Int
     /// The agent that runs or ran it.
     public var agentID: String?
     /// The output as JSON text, once Completed.
@@ -43,7 +46,9 @@ public struct FlowRunStatus: Codable, Sendable, Equatable {
     public var updatedAt: Date
 
     public init(flowRunID: String, flowName: String, workQueue: String, state: FlowRunState, sequence: Int,
-                agentID: String? = nil, output: String? = nil, error: RemoteError? = nil, updatedAt: Date = Date()) {
+                epoch: Int = 1, agentID: String? = nil, output: String? = nil, error: RemoteError? = nil,
+                updatedAt: Date = Date()) {
+        self.epoch = epoch
         self.flowRunID = flowRunID
         self.flowName = flowName
         self.workQueue = workQueue
@@ -56,14 +61,17 @@ public struct FlowRunStatus: Codable, Sendable, Equatable {
     }
 
     /// The next status of the same run.
-    func next(_ state: FlowRunState, agentID: String? = nil, output: String? = nil,
+    func next(_ state: FlowRunState, agentID: String? = nil, epoch: Int? = nil, output: String? = nil,
               error: RemoteError? = nil) -> FlowRunStatus {
         FlowRunStatus(flowRunID: flowRunID, flowName: flowName, workQueue: workQueue, state: state,
-                      sequence: sequence + 1, agentID: agentID ?? self.agentID, output: output, error: error)
+                      sequence: sequence + 1, epoch: epoch ?? self.epoch, agentID: agentID ?? self.agentID,
+                      output: output, error: error)
     }
 
-    /// The newer of two statuses of one run; at the same sequence an ended one wins.
+    /// The newer of two statuses of one run: the higher epoch, then the higher sequence; at the
+    /// same, an ended one.
     static func newest(_ a: FlowRunStatus, _ b: FlowRunStatus) -> FlowRunStatus {
+        if a.epoch != b.epoch { return a.epoch > b.epoch ? a : b }
         if a.sequence != b.sequence { return a.sequence > b.sequence ? a : b }
         return b.state.isFinal ? b : a
     }

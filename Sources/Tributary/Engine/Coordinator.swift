@@ -1,3 +1,4 @@
+import AMQPClient
 import Foundation
 import Logging
 import Synchronization
@@ -96,6 +97,11 @@ final class Coordinator: Sendable {
                                                          }, onMalformed: onMalformed)
         journal.record(replyQueueName, on: broker)
         replyQueue.withLock { $0 = queue }
+        if journal.epoch > 1 {
+            // Workers drop what a coordinator that lost the run (cut off, not dead) may still send.
+            announce(ControlMessage(kind: .fenceFlowRun, flowRunID: flowRunID, detail: "resumed by another agent",
+                                    epoch: journal.epoch))
+        }
         if held > 0 {
             logger.info("resuming the flow run from its journal", metadata: ["results": "\(held)"])
             await replay.waitForReplay(of: held)
@@ -259,21 +265,37 @@ final class Coordinator: Sendable {
             releaseSlots(of: run)
             return
         }
-        let message = TaskMessage(taskRunID: run.id, flowRunID: flowRunID, taskName: run.taskName,
+        var message = TaskMessage(taskRunID: run.id, flowRunID: flowRunID, taskName: run.taskName,
                                   queue: run.options.queue, attempt: attempt, timeout: run.options.timeout,
                                   replyTo: replyQueueName, persistent: run.options.persistent,
                                   reportRunning: run.options.timeout != nil || observer != nil
                                       || environment.rateLimiter.limits(run.options.tags),
                                   input: run.input)
+        message.epoch = journal?.epoch
         await publishWindow.wait()
         // Before the publish: a worker's report can arrive before the broker's confirm.
         environment.queueWatch.sent(run.id, to: run.options.queue, via: broker)
+        publish(message, of: run)
+    }
+
+    /// Publishes a task message. In a submitted run, one the connection dropped as it broke is sent
+    /// again only once the agent has checked the run is still its own (another agent may have
+    /// resumed it meanwhile).
+    private func publish(_ message: TaskMessage, of run: TaskRun) {
         broker.publish(task: message) { [self] error in
             publishWindow.signal()
             guard let error else { return }
+            if let journal, (error as? AMQPError)?.kind == .connectionLost {
+                inBackground {
+                    guard await journal.checkOwnership() else { return }
+                    await self.publishWindow.wait()
+                    self.publish(message, of: run)
+                }
+                return
+            }
             end(run, .crashed(run.failure("Crashed", RemoteError(
                 type: "BrokerError", message: "the broker did not take the task message: \(error)",
-                retryable: false), attempts: attempt)))
+                retryable: false), attempts: message.attempt)))
         }
     }
 

@@ -123,7 +123,10 @@ struct FlowExecution: Sendable {
             if !unhandled.isEmpty { throw UnhandledTaskFailures(failures: unhandled) }
             return output
         } catch {
-            if Task.isCancelled { coordinator.announceCancellation(reason: "the flow run was cancelled") }
+            // An abandoned run (another agent resumed it) says nothing: the run goes on there.
+            if Task.isCancelled, journal?.isAbandoned != true {
+                coordinator.announceCancellation(reason: "the flow run was cancelled")
+            }
             await coordinator.waitForBackground()
             await coordinator.shutdown()
             throw error
@@ -155,6 +158,7 @@ struct FlowExecution: Sendable {
 
     /// Runs the hooks for `state`, one after another; a hook's error is logged, never thrown.
     private func runHooks(_ state: FlowState, attempt: Int, error: (any Error)?, started: ContinuousClock.Instant) async {
+        guard journal?.isAbandoned != true else { return }
         let info = FlowRunInfo(flowName: name, flowRunID: flowRunID, parentFlowRunID: parentFlowRunID,
                                attempt: attempt, state: state, error: error, duration: started.duration(to: .now))
         for hook in hooks.hooks(for: state) {

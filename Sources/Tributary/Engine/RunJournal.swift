@@ -9,11 +9,36 @@ import Synchronization
 final class RunJournal: Sendable {
     /// How long an unused journal queue stays if nobody deletes it (its run's agents all died).
     let retention: Duration
+    /// Which take of the run this is: 1, then one more each time another agent resumed it. Every
+    /// task message of the run carries it, so workers drop those of a coordinator that lost the run.
+    let epoch: Int
+    /// Whether this agent still has the run (no other agent has resumed it since), asked before a
+    /// publish the connection dropped is sent again.
+    private let stillOwned: @Sendable () async -> Bool
     private let opened = Mutex<[String: any Broker]>([:])
+    private let abandonedFlag = Atomic<Bool>(false)
 
-    init(retention: Duration) {
+    init(retention: Duration, epoch: Int = 1, stillOwned: @escaping @Sendable () async -> Bool = { true }) {
         self.retention = retention
+        self.epoch = epoch
+        self.stillOwned = stillOwned
     }
+
+    /// Asks whether the run is still this agent's; if not, marks it abandoned.
+    func checkOwnership() async -> Bool {
+        if isAbandoned { return false }
+        if await stillOwned() { return true }
+        abandon()
+        return false
+    }
+
+    /// Another agent has resumed the run: this execution stops without a word to workers or
+    /// hooks, and leaves the run's journal and status to the other.
+    func abandon() {
+        abandonedFlag.store(true, ordering: .releasing)
+    }
+
+    var isAbandoned: Bool { abandonedFlag.load(ordering: .acquiring) }
 
     func record(_ name: String, on broker: any Broker) {
         opened.withLock { $0[name] = broker }

@@ -80,6 +80,9 @@ public final class AMQPBroker: Broker {
         let (seconds, attoseconds) = retention.components
         try await connection.declare(QueueDeclaration(name: name, arguments: [
             "x-expires": .int(max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)),
+            // One coordinator reads a run's results at a time: an agent that reconnects after
+            // another resumed its run waits behind it and gets none.
+            "x-single-active-consumer": .bool(true),
         ]))
         let held = try await connection.inspect(queue: name).messages
         let logger = self.logger

@@ -14,6 +14,9 @@ public struct ControlMessage: Sendable, Equatable {
         /// broker's acknowledgement timeout, and the broker handed it out again): workers discard
         /// it, or cancel it if they run it, without a report. `taskRunID` and `attempt` name it.
         case discardTaskAttempt = "discard-task-attempt"
+        /// An agent resumed flow run `flowRunID` as take `epoch`: workers drop its tasks of a lower
+        /// epoch, sent by a coordinator that lost the run (cut off, not dead).
+        case fenceFlowRun = "fence-flow-run"
     }
 
     public var kind: Kind
@@ -26,9 +29,12 @@ public struct ControlMessage: Sendable, Equatable {
     public var taskRunID: String?
     /// The attempt of the task run, for `discardTaskAttempt`.
     public var attempt: Int?
+    /// The run's current epoch, for `fenceFlowRun`.
+    public var epoch: Int?
 
     public init(kind: Kind, flowRunID: String, detail: String, replyTo: String? = nil, taskRunID: String? = nil,
-                attempt: Int? = nil) {
+                attempt: Int? = nil, epoch: Int? = nil) {
+        self.epoch = epoch
         self.kind = kind
         self.flowRunID = flowRunID
         self.detail = detail

@@ -13,6 +13,7 @@ extension WireFormat {
                                         ])
         if let taskRunID = control.taskRunID { properties.headers[Header.taskRun] = .string(taskRunID) }
         if let attempt = control.attempt { properties.headers[Header.attempt] = .int(Int64(attempt)) }
+        if let epoch = control.epoch { properties.headers[Header.epoch] = .int(Int64(epoch)) }
         return OutboundMessage(exchange: exchange, routingKey: routingKey, properties: properties,
                                body: Array(control.detail.utf8))
     }
@@ -36,7 +37,11 @@ extension WireFormat {
         if kind == .discardTaskAttempt, taskRunID == nil || attempt == nil {
             return malformed("\(kind.rawValue) needs headers \(Header.taskRun) and \(Header.attempt)")
         }
+        let epoch = p.headers[Header.epoch]?.intValue.map { Int(clamping: $0) }
+        if kind == .fenceFlowRun, (epoch ?? 0) < 1 {
+            return malformed("\(kind.rawValue) needs header \(Header.epoch), an integer from 1")
+        }
         return .success(ControlMessage(kind: kind, flowRunID: flowRunID, detail: String(decoding: delivery.body, as: UTF8.self),
-                                       replyTo: p.replyTo, taskRunID: taskRunID, attempt: attempt))
+                                       replyTo: p.replyTo, taskRunID: taskRunID, attempt: attempt, epoch: epoch))
     }
 }

@@ -17,6 +17,7 @@ enum WireFormat {
         static let worker = "x-trib-worker"
         static let logs = "x-trib-logs"
         static let taskRun = "x-trib-task-run"
+        static let epoch = "x-trib-epoch"
     }
 
     static func encode(_ task: TaskMessage, exchange: String) -> OutboundMessage {
@@ -31,10 +32,13 @@ enum WireFormat {
         }
         if task.reportRunning { headers[Header.reportRunning] = .bool(true) }
         if task.deliveries > 1 { headers[Header.deliveries] = .int(Int64(task.deliveries)) }
+        if let epoch = task.epoch { headers[Header.epoch] = .int(Int64(epoch)) }
         let properties = AMQPProperties(contentType: contentType, correlationID: task.taskRunID,
                                         replyTo: task.replyTo, messageID: task.taskRunID, type: task.taskName,
                                         persistent: task.persistent, headers: headers)
-        return OutboundMessage(exchange: exchange, routingKey: task.queue, properties: properties, body: task.input)
+        // A submitted run's coordinator re-checks that the run is still its own before it re-sends.
+        return OutboundMessage(exchange: exchange, routingKey: task.queue, properties: properties, body: task.input,
+                               resendAfterReconnect: task.epoch == nil)
     }
 
     static func decodeTask(_ delivery: AMQPDelivery) -> Result<TaskMessage, MalformedTask> {
@@ -72,10 +76,18 @@ enum WireFormat {
         guard (1...1_000_000).contains(deliveries) else {
             return malformed("header \(Header.deliveries) must be an integer from 1 to 1000000")
         }
+        var epoch: Int?
+        if let value = p.headers[Header.epoch] {
+            guard let number = value.intValue, number >= 1 else {
+                return malformed("header \(Header.epoch) must be an integer from 1")
+            }
+            epoch = Int(clamping: number)
+        }
         return .success(TaskMessage(taskRunID: runID, flowRunID: p.headers[Header.flowRun]?.stringValue ?? "",
                                     taskName: name, queue: delivery.routingKey, attempt: Int(attempt),
                                     timeout: timeout, replyTo: replyTo, persistent: p.persistent,
-                                    reportRunning: reportRunning, deliveries: deliveries, input: delivery.body))
+                                    reportRunning: reportRunning, deliveries: deliveries, epoch: epoch,
+                                    input: delivery.body))
     }
 
     static func encode(_ result: ResultMessage, replyTo: String) -> OutboundMessage {

@@ -15,6 +15,9 @@ public struct TaskMessage: Sendable, Equatable {
     public var reportRunning: Bool
     /// How many times this attempt has been handed to a worker without an outcome, counting this one.
     public var deliveries: Int = 1
+    /// For a submitted flow run: which take of the run by an agent sent it (1, then one more each
+    /// time another agent resumed the run). Workers drop a task of a lower epoch than one they saw.
+    public var epoch: Int? = nil
     /// The input, as JSON.
     public var input: [UInt8]
 

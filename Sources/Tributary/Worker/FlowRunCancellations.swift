@@ -10,7 +10,8 @@ final class FlowRunCancellations: Sendable {
         /// Its flow run or flow-run attempt was cancelled: it is answered `cancelled`.
         case flowCancelled
         /// Its task attempt was discarded (it ran past the broker's delivery timeout on another
-        /// worker, which reported it): dropped without a report.
+        /// worker, which reported it), or a coordinator that lost its flow run sent it (its epoch
+        /// is lower than one seen for the run): dropped without a report.
         case attemptDiscarded
     }
 
@@ -33,6 +34,9 @@ final class FlowRunCancellations: Sendable {
         var cancelled: Set<Cancelled> = []
         var order: Deque<Cancelled> = []
         var running: [String: [ObjectIdentifier: (execution: TaskExecution, message: TaskMessage)]] = [:]
+        /// The highest epoch seen per submitted flow run (the most recent ``capacity`` runs).
+        var epochs: [String: Int] = [:]
+        var epochOrder: Deque<String> = []
     }
 
     private let state = Mutex(State())
@@ -42,6 +46,7 @@ final class FlowRunCancellations: Sendable {
         state.withLock { state in
             // Nothing cancelled (the usual case): no attempt scope to work out for every task.
             if let refusal = Self.refusal(of: message, in: state) { return refusal }
+            if let epoch = message.epoch { Self.raise(&state, flowRunID: message.flowRunID, to: epoch) }
             state.running[message.flowRunID, default: [:]][ObjectIdentifier(execution)] = (execution, message)
             return nil
         }
@@ -53,11 +58,29 @@ final class FlowRunCancellations: Sendable {
     }
 
     private static func refusal(of message: TaskMessage, in state: State) -> Refusal? {
+        if let epoch = message.epoch, let seen = state.epochs[message.flowRunID], epoch < seen { return .attemptDiscarded }
         guard !state.cancelled.isEmpty else { return nil }
         if state.cancelled.contains(.taskAttempt(of: message)) { return .attemptDiscarded }
         if state.cancelled.contains(.flowRun(message.flowRunID))
             || state.cancelled.contains(.attempt(message.attemptScope)) { return .flowCancelled }
         return nil
+    }
+
+    /// Remembers that an agent resumed flow run `flowRunID` as take `epoch`: its tasks of lower
+    /// epochs are dropped from now on (the ones running go on: their results are the same calls').
+    func fence(flowRunID: String, epoch: Int) {
+        state.withLock { Self.raise(&$0, flowRunID: flowRunID, to: epoch) }
+    }
+
+    private static func raise(_ state: inout State, flowRunID: String, to epoch: Int) {
+        guard epoch > 1 || state.epochs[flowRunID] != nil else { return }
+        if state.epochs[flowRunID] == nil {
+            state.epochOrder.append(flowRunID)
+            if state.epochOrder.count > capacity, let oldest = state.epochOrder.popFirst() {
+                state.epochs.removeValue(forKey: oldest)
+            }
+        }
+        state.epochs[flowRunID] = max(state.epochs[flowRunID] ?? 0, epoch)
     }
 
     func unregister(_ execution: TaskExecution, flowRunID: String) {

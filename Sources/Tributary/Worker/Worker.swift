@@ -127,6 +127,13 @@ public final class Worker: Service {
         case .cancelFlowRun: running = cancellations.cancel(flowRun: message.flowRunID)
         case .cancelFlowAttempt: running = cancellations.cancel(attempt: message.flowRunID)
         case .flowRunCancelled: return
+        case .fenceFlowRun:
+            guard let epoch = message.epoch else { return }
+            cancellations.fence(flowRunID: message.flowRunID, epoch: epoch)
+            logger.info("flow run resumed by another agent: its older tasks are dropped", metadata: [
+                "flow-run": "\(message.flowRunID)", "epoch": "\(epoch)",
+            ])
+            return
         case .discardTaskAttempt:
             guard let taskRunID = message.taskRunID, let attempt = message.attempt else { return }
             let running = cancellations.discard(taskRunID: taskRunID, attempt: attempt, flowRunID: message.flowRunID)

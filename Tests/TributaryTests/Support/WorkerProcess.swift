@@ -29,11 +29,12 @@ final class WorkerProcess: @unchecked Sendable {
 
     /// Starts a `trib agent` on `workQueue` and waits until it says it is ready.
     static func agent(id: String, workQueue: String, concurrency: Int = 2, shutdownGrace: Int = 30,
-                      extraArguments: [String] = [], environment: [String: String] = [:]) async throws -> WorkerProcess {
+                      broker: String = TestBroker.url, extraArguments: [String] = [], launcher: [String] = [],
+                      environment: [String: String] = [:]) async throws -> WorkerProcess {
         try await WorkerProcess(id: id, arguments: [
-            "agent", "--broker", TestBroker.url, "--work-queue", workQueue, "--concurrency", "\(concurrency)",
+            "agent", "--broker", broker, "--work-queue", workQueue, "--concurrency", "\(concurrency)",
             "--id", id, "--shutdown-grace", "\(shutdownGrace)",
-        ] + extraArguments, ready: "agent ready", launcher: [], environment: environment)
+        ] + extraArguments, ready: "agent ready", launcher: launcher, environment: environment)
     }
 
     /// Starts `trib` with `arguments` and waits until its log says `ready`.
