@@ -135,6 +135,16 @@ public final class AMQPConnection: Sendable {
         try await withCheckedThrowingContinuation { loop.submit(.peek(queue: queue, limit: max(1, limit), $0)) }
     }
 
+    /// Whether a queue exists (a passive declare that answers 404 says it does not).
+    public func inspectIfExists(queue: String) async throws -> Bool {
+        do {
+            _ = try await inspect(queue: queue)
+            return true
+        } catch let error as AMQPError where error.replyCode == 404 {
+            return false
+        }
+    }
+
     /// Removes every ready message from a queue; returns how many there were.
     @discardableResult
     public func purge(queue: String) async throws -> UInt32 {

@@ -54,6 +54,7 @@ struct RootCommand: AsyncParsableCommand {
         commandName: (CommandLine.arguments.first as NSString?)?.lastPathComponent ?? "trib",
         abstract: "Run Tributary workers and flows.",
         subcommands: [WorkerCommand.self, AgentCommand.self, RunCommand.self, WaitCommand.self, CancelCommand.self,
+                      WorkQueueCommand.self,
                       ListCommand.self])
 }
 

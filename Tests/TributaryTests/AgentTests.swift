@@ -266,6 +266,47 @@ struct AgentTests {
         }
     }
 
+    @Test("a work-queue limit of 2 (`trib work-queue set-limit`): never more than 2 of its runs at once across 2 agents with room for 6")
+    func workQueueLimit() async throws {
+        let queue = TestBroker.uniqueQueue("limit"), workQueue = TestBroker.uniqueQueue("wq")
+        let set = try await Command.trib(["work-queue", "set-limit", workQueue, "2", "--broker", TestBroker.url])
+        try Command.require(set)
+        let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 16)
+        let agents = [
+            try await WorkerProcess.agent(id: "a0-\(workQueue.suffix(6))", workQueue: workQueue, concurrency: 3),
+            try await WorkerProcess.agent(id: "a1-\(workQueue.suffix(6))", workQueue: workQueue, concurrency: 3),
+        ]
+        try await withWorkers([worker] + agents) { () async throws in
+            let client = Tributary(broker: TestBroker.url)
+            #expect(try await client.limit(ofWorkQueue: workQueue) == 2)
+            var handles: [FlowRunHandle<Int>] = []
+            for _ in 0..<8 {
+                handles.append(try await client.submit(SlowFanout.self, SlowFanout.Input(count: 2, milliseconds: 600,
+                                                                                          queue: queue),
+                                                       workQueue: workQueue))
+            }
+            var spans: [(start: Date, end: Date)] = []
+            for handle in handles {
+                #expect(try await handle.result() == 3)
+                let status = try await handle.status()
+                spans.append((try #require(status.startedAt), status.updatedAt))
+            }
+            var edges = spans.flatMap { [($0.start, 1), ($0.end, -1)] }
+            edges.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+            var running = 0, peak = 0
+            for (_, change) in edges {
+                running += change
+                peak = max(peak, running)
+            }
+            #expect(peak == 2, "runs at once across both agents: \(peak)")
+            let ran = agents.map { $0.logLines(containing: "flow run Completed") }
+            #expect(ran.allSatisfy { $0 > 0 }, "both agents ran some: \(ran)")
+            try await client.setLimit(nil, ofWorkQueue: workQueue)
+            #expect(try await client.limit(ofWorkQueue: workQueue) == nil)
+            await client.close()
+        }
+    }
+
     @Test("`run --submit` to a work queue no agent serves says so, naming the queue and the agent command")
     func unservedWorkQueue() async throws {
         let workQueue = TestBroker.uniqueQueue("nobody")

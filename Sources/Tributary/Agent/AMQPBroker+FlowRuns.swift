@@ -1,5 +1,6 @@
 import AMQPClient
 import Foundation
+import Synchronization
 
 /// Flow runs over RabbitMQ (docs/wire-format.md): a run waits on durable queue
 /// `trib.flows.<work-queue>` (through direct exchange `trib.flows`); its statuses go to topic
@@ -12,6 +13,10 @@ extension AMQPBroker: FlowRunTransport {
 
     /// The AMQP queue that holds flow runs for a work queue.
     public static func amqpQueue(forWorkQueue workQueue: String) -> String { "trib.flows.\(workQueue)" }
+    /// The AMQP queue that holds a limited work queue's free slots, one message each.
+    public static func slotQueue(forWorkQueue workQueue: String) -> String { "trib.slots.\(workQueue)" }
+    /// The AMQP queue that holds a work queue's limit (only the latest).
+    public static func limitQueue(forWorkQueue workQueue: String) -> String { "trib.limit.\(workQueue)" }
     /// The AMQP queue that holds a flow run's latest status.
     public static func boardQueue(for flowRunID: String) -> String { "trib.run.\(flowRunID)" }
 
@@ -103,6 +108,89 @@ extension AMQPBroker: FlowRunTransport {
             .reduce(nil) { newest, status in newest.map { FlowRunStatus.newest($0, status) } ?? status }
     }
 
+    public func limit(of workQueue: String) async throws -> WorkQueueLimit? {
+        do {
+            let copies = try await connection.peek(queue: Self.limitQueue(forWorkQueue: workQueue), limit: 4)
+            return copies.compactMap { try? FlowRunJSON.decode(WorkQueueLimit.self, from: $0.body) }
+                .max { $0.generation < $1.generation }
+        } catch let error as AMQPError where error.replyCode == 404 {
+            return nil
+        }
+    }
+
+    /// Setting a limit writes it (a new generation) to `trib.limit.<work-queue>` and fills
+    /// `trib.slots.<work-queue>` with that many slot messages, after taking out the free ones of
+    /// the old setting; a held slot of the old setting is dropped when its run ends. Removing it
+    /// deletes the limit and empties the slots (their queue expires a day after its last use):
+    /// agents waiting for a slot see the limit gone within ``slotWaitRecheck`` and go on.
+    public func setLimit(_ limit: Int?, of workQueue: String) async throws {
+        let limitQueue = Self.limitQueue(forWorkQueue: workQueue), slotQueue = Self.slotQueue(forWorkQueue: workQueue)
+        guard let limit else {
+            try await connection.delete(queue: limitQueue)
+            if try await connection.inspectIfExists(queue: slotQueue) { try await connection.purge(queue: slotQueue) }
+            return
+        }
+        let setting = WorkQueueLimit(workQueue: workQueue, limit: limit,
+                                     generation: (try await self.limit(of: workQueue)?.generation ?? 0) + 1)
+        try await connection.declare(QueueDeclaration(name: limitQueue, arguments: [
+            "x-max-length": .int(1), "x-overflow": .string("drop-head"),
+        ]))
+        try await connection.declare(QueueDeclaration(name: slotQueue, arguments: ["x-expires": .int(86_400_000)]))
+        try await connection.purge(queue: slotQueue)
+        let body = try FlowRunJSON.encode(setting)
+        let properties = AMQPProperties(contentType: WireFormat.contentType, type: "work-queue-limit", persistent: true,
+                                        headers: [WireFormat.Header.wire: .int(WireFormat.version)])
+        try await connection.publishConfirmed(OutboundMessage(routingKey: limitQueue, properties: properties, body: body))
+        for _ in 0..<limit {
+            try await connection.publishConfirmed(OutboundMessage(routingKey: slotQueue, properties: properties,
+                                                                  body: body))
+        }
+    }
+
+    /// Takes one slot message with a consumer of its own (prefetch 1), stops the consumer and
+    /// keeps the message unacknowledged while the run runs: given back (requeued) at its end, or by
+    /// the broker if this connection dies. A slot of an older setting is dropped instead.
+    public func acquireSlot(of limit: WorkQueueLimit) async throws -> WorkQueueSlot {
+        let offer = SlotOffer()
+        let connection = self.connection
+        let tag = try await connection.consume(queue: Self.slotQueue(forWorkQueue: limit.workQueue), prefetch: 1,
+                                               onDelivery: { slot in
+                                                   // One slot is enough; one that comes after is given back.
+                                                   if !offer.fill(slot) { connection.nack(slot.tag, requeue: true) }
+                                               }, onEnd: { _ = offer.fill(nil) })
+        // While it waits, it looks every few seconds whether the limit is still there.
+        let recheck = Task { [self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: Self.slotWaitRecheck)
+                if !Task.isCancelled, (try? await self.limit(of: limit.workQueue)) == nil { _ = offer.fill(nil) }
+            }
+        }
+        let slot = await withTaskCancellationHandler {
+            await offer.value()
+        } onCancel: {
+            _ = offer.fill(nil)
+        }
+        recheck.cancel()
+        try? await connection.cancel(consumerTag: tag)
+        // No slot: the limit was removed, or the wait cancelled.
+        guard let slot else {
+            try Task.checkCancellation()
+            return .unlimited
+        }
+        return WorkQueueSlot { [self] in
+            let current = try? await self.limit(of: limit.workQueue)
+            let held = try? FlowRunJSON.decode(WorkQueueLimit.self, from: slot.body)
+            if let current, current.generation == held?.generation {
+                connection.nack(slot.tag, requeue: true)
+            } else {
+                connection.ack(slot.tag)
+            }
+        }
+    }
+
+    /// How often an agent waiting for a slot checks that the work queue is still limited.
+    static let slotWaitRecheck = Duration.seconds(3)
+
     public func watch(flowRunID: String, _ onStatus: @escaping @Sendable (FlowRunStatus) -> Void) async throws
         -> FlowRunWatch {
         try await prepareStatusExchange()
@@ -133,6 +221,36 @@ extension AMQPBroker: FlowRunTransport {
             return .success(try FlowRunJSON.decode(T.self, from: delivery.body))
         } catch {
             return malformed("the body is not a \(type): \(WireJSON.describe(error))")
+        }
+    }
+}
+
+/// The one slot message a waiting agent takes, or nil when it stops waiting; filled once.
+private final class SlotOffer: Sendable {
+    private let state = Mutex<(filled: Bool, slot: AMQPDelivery?, waiter: CheckedContinuation<AMQPDelivery?, Never>?)>(
+        (false, nil, nil))
+
+    /// Fills the offer; false if it was filled already.
+    func fill(_ slot: AMQPDelivery?) -> Bool {
+        let (filled, waiter) = state.withLock { state -> (Bool, CheckedContinuation<AMQPDelivery?, Never>?) in
+            guard !state.filled else { return (false, nil) }
+            state.filled = true
+            state.slot = slot
+            defer { state.waiter = nil }
+            return (true, state.waiter)
+        }
+        waiter?.resume(returning: slot)
+        return filled
+    }
+
+    func value() async -> AMQPDelivery? {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> (Bool, AMQPDelivery?) in
+                if state.filled { return (true, state.slot) }
+                state.waiter = continuation
+                return (false, nil)
+            }
+            if ready.0 { continuation.resume(returning: ready.1) }
         }
     }
 }

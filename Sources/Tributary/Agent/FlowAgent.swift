@@ -155,8 +155,40 @@ public final class FlowAgent: Service {
         changes.yield()
     }
 
-    /// Runs one submitted flow run to its end, or settles its message without running it.
+    /// Each work queue's limit as last read, and when: read again after ``limitCacheTime``.
+    private let limits = Mutex<[String: (limit: WorkQueueLimit?, readAt: ContinuousClock.Instant)]>([:])
+    static let limitCacheTime = Duration.seconds(5)
+
+    /// The work queue's limit, if it has one (read from the broker at most every few seconds).
+    private func limit(of workQueue: String) async throws -> WorkQueueLimit? {
+        if let cached = limits.withLock({ $0[workQueue] }), cached.readAt.duration(to: .now) < Self.limitCacheTime {
+            return cached.limit
+        }
+        let limit = try await transport.limit(of: workQueue)
+        limits.withLock { $0[workQueue] = (limit, .now) }
+        return limit
+    }
+
+    /// Runs one submitted flow run to its end (holding a slot of its work queue, if that has a
+    /// limit), or settles its message without running it.
     private func take(_ delivery: FlowRunDelivery) async {
+        guard case .success(let message) = delivery.content,
+              let limit = try? await limit(of: message.workQueue) else { return await execute(delivery) }
+        let slot: WorkQueueSlot
+        do {
+            slot = try await transport.acquireSlot(of: limit)
+        } catch {
+            logger.error("could not take a slot of the work queue; handing the run back", metadata: [
+                "work-queue": "\(message.workQueue)", "error": "\(error)",
+            ])
+            delivery.settle(.requeue)
+            return
+        }
+        await execute(delivery)
+        await slot.release()
+    }
+
+    private func execute(_ delivery: FlowRunDelivery) async {
         let message: FlowRunMessage
         switch delivery.content {
         case .failure(let problem):
@@ -212,7 +244,8 @@ public final class FlowAgent: Service {
             }
         }
         running.withLock { $0[message.flowRunID] = Running(delivery: delivery, journal: journal) }
-        let started = status.next(.running, agentID: configuration.id, epoch: epoch)
+        var started = status.next(.running, agentID: configuration.id, epoch: epoch)
+        started.startedAt = Date()
         do {
             try await transport.publish(status: started)
         } catch {

@@ -43,6 +43,8 @@ public struct FlowRunStatus: Codable, Sendable, Equatable {
     public var output: String?
     /// What ended it, once Failed, Cancelled or Crashed.
     public var error: RemoteError?
+    /// When its agent (the latest, after a takeover) started it.
+    public var startedAt: Date?
     public var updatedAt: Date
 
     public init(flowRunID: String, flowName: String, workQueue: String, state: FlowRunState, sequence: Int,
@@ -63,9 +65,11 @@ public struct FlowRunStatus: Codable, Sendable, Equatable {
     /// The next status of the same run.
     func next(_ state: FlowRunState, agentID: String? = nil, epoch: Int? = nil, output: String? = nil,
               error: RemoteError? = nil) -> FlowRunStatus {
-        FlowRunStatus(flowRunID: flowRunID, flowName: flowName, workQueue: workQueue, state: state,
-                      sequence: sequence + 1, epoch: epoch ?? self.epoch, agentID: agentID ?? self.agentID,
-                      output: output, error: error)
+        var next = FlowRunStatus(flowRunID: flowRunID, flowName: flowName, workQueue: workQueue, state: state,
+                                 sequence: sequence + 1, epoch: epoch ?? self.epoch, agentID: agentID ?? self.agentID,
+                                 output: output, error: error)
+        next.startedAt = startedAt
+        return next
     }
 
     /// The newer of two statuses of one run: the higher epoch, then the higher sequence; at the

@@ -16,6 +16,13 @@ public protocol FlowRunTransport: Sendable {
     func publish(status: FlowRunStatus) async throws
     /// The run's latest status; nil if no run has that id (or its retention has passed).
     func status(of flowRunID: String) async throws -> FlowRunStatus?
+    /// The work queue's limit of runs at once across its agents, if it has one.
+    func limit(of workQueue: String) async throws -> WorkQueueLimit?
+    /// Sets (or, with nil, removes) the work queue's limit.
+    func setLimit(_ limit: Int?, of workQueue: String) async throws
+    /// Waits for a free slot of the limited work queue; held until released, or until this
+    /// process's connection ends (the broker gives it back).
+    func acquireSlot(of limit: WorkQueueLimit) async throws -> WorkQueueSlot
     /// Hears every status of the run published from now on, until the watch is closed.
     func watch(flowRunID: String, _ onStatus: @escaping @Sendable (FlowRunStatus) -> Void) async throws
         -> FlowRunWatch

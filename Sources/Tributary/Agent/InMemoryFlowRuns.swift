@@ -11,6 +11,7 @@ final class InMemoryFlowRuns: FlowRunTransport {
         var consumer: AsyncStream<FlowRunDelivery>.Continuation?
         var boards: [String: FlowRunStatus] = [:]
         var watchers: [String: [UUID: @Sendable (FlowRunStatus) -> Void]] = [:]
+        var limits: [String: (limit: WorkQueueLimit, slots: AsyncSemaphore)] = [:]
     }
 
     private let state = Mutex(State())
@@ -69,6 +70,25 @@ final class InMemoryFlowRuns: FlowRunTransport {
 
     func status(of flowRunID: String) async throws -> FlowRunStatus? {
         state.withLock { $0.boards[flowRunID] }
+    }
+
+    func limit(of workQueue: String) async throws -> WorkQueueLimit? {
+        state.withLock { $0.limits[workQueue]?.limit }
+    }
+
+    func setLimit(_ limit: Int?, of workQueue: String) async throws {
+        state.withLock { state in
+            let generation = (state.limits[workQueue]?.limit.generation ?? 0) + 1
+            state.limits[workQueue] = limit.map {
+                (WorkQueueLimit(workQueue: workQueue, limit: $0, generation: generation), AsyncSemaphore(permits: $0))
+            }
+        }
+    }
+
+    func acquireSlot(of limit: WorkQueueLimit) async throws -> WorkQueueSlot {
+        guard let slots = state.withLock({ $0.limits[limit.workQueue]?.slots }) else { return .unlimited }
+        await slots.wait()
+        return WorkQueueSlot { slots.signal() }
     }
 
     func watch(flowRunID: String, _ onStatus: @escaping @Sendable (FlowRunStatus) -> Void) async throws

@@ -55,6 +55,24 @@ extension Tributary {
         flowRun(id: id).decoding(F.Output.self)
     }
 
+    /// Limits the runs of `workQueue` running at once across all its agents to `limit` (nil: no
+    /// limit). Kept in the broker: an agent holds one of the work queue's slots while it runs one of
+    /// its runs, and the broker gives the slot back if the agent dies.
+    public func setLimit(_ limit: Int?, ofWorkQueue workQueue: String) async throws {
+        guard Self.isValidWorkQueue(workQueue) else {
+            throw TributaryError.badSubmission("work queue '\(workQueue)' must be 1 to 200 letters, digits, '-', '_' or '.'")
+        }
+        if let limit, limit < 1 {
+            throw TributaryError.badSubmission("the limit of work queue '\(workQueue)' must be 1 or more, not \(limit)")
+        }
+        try await flowRunTransport().setLimit(limit, of: workQueue)
+    }
+
+    /// The limit of `workQueue`'s runs at once, if it has one.
+    public func limit(ofWorkQueue workQueue: String) async throws -> Int? {
+        try await flowRunTransport().limit(of: workQueue)?.limit
+    }
+
     /// How many agents serve `workQueue` now.
     public func agentCount(of workQueue: String) async throws -> Int {
         try await flowRunTransport().agentCount(of: workQueue)
