@@ -29,6 +29,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "A quick check that everything runs: few tasks, one repetition, no scale or memory.")
     var smoke = false
     @Option(help: "Where to write the JSON results.") var json = "benchmarks/out/results.json"
+    @Option(help: "Instead of the workloads: one submitted run of this many tasks whose agent is killed half-way.")
+    var takeover: Int?
     @Option(help: .hidden) var probeFanout: Int?
     @Option(help: .hidden) var probeQueue = "bench"
     @Option(help: .hidden) var probePersistent = 0
@@ -50,6 +52,17 @@ struct BenchCommand: AsyncParsableCommand {
     var workloadList: [String] { workloads.split(separator: ",").map(String.init) }
 
     func run() async throws {
+        if let takeover {
+            let workersPool = try await startWorkers(queue: "bench-takeover")
+            let outcome = try await Takeover(broker: broker, queue: "bench-takeover", count: takeover,
+                                             chunk: max(1, min(1_000, takeover / 20))).measure()
+            for worker in workersPool { await worker.stop() }
+            print("takeover: \(takeover) tasks in chunks, agent killed with SIGKILL after \(outcome.tasksDoneAtKill) "
+                + "finished; run \(format(outcome.runSeconds, 2)) s in all; kill to the resumed run's first new task "
+                + "\(format(outcome.killToFirstNewTaskSeconds, 3)) s; resuming agent's peak RSS "
+                + "\(outcome.resumingAgentPeakRSS / 1_048_576) MB; finished tasks run again: \(outcome.reExecuted)")
+            return
+        }
         if let probeFanout {
             // The memory probe: one fanout in a fresh process, then its own peak RSS.
             let client = Tributary(broker: broker, logger: Self.quietLogger)
