@@ -61,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "trib-bench",
             dependencies: [
-                "Tributary", "TributaryExamples",
+                "Tributary", "TributaryExamples", "AMQPClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -31,6 +31,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Where to write the JSON results.") var json = "benchmarks/out/results.json"
     @Option(help: "Instead of the workloads: one submitted run of this many tasks whose agent is killed half-way.")
     var takeover: Int?
+    @Option(help: "Instead of the workloads: what the broker operations a submitted run makes cost, each this many times.")
+    var probeBrokerOps: Int?
     @Option(help: .hidden) var probeFanout: Int?
     @Option(help: .hidden) var probeQueue = "bench"
     @Option(help: .hidden) var probePersistent = 0
@@ -52,6 +54,10 @@ struct BenchCommand: AsyncParsableCommand {
     var workloadList: [String] { workloads.split(separator: ",").map(String.init) }
 
     func run() async throws {
+        if let probeBrokerOps {
+            for line in try await BrokerOperationCosts(broker: broker, count: probeBrokerOps).measure() { print(line) }
+            return
+        }
         if let takeover {
             let workersPool = try await startWorkers(queue: "bench-takeover")
             let outcome = try await Takeover(broker: broker, queue: "bench-takeover", count: takeover,

@@ -42,12 +42,15 @@ extension AMQPBroker: FlowRunTransport {
     }
 
     public func publish(flowRun: FlowRunMessage) async throws {
+        try await connection.publishConfirmed(try flowRunMessage(flowRun))
+    }
+
+    private func flowRunMessage(_ flowRun: FlowRunMessage) throws -> OutboundMessage {
         let properties = AMQPProperties(contentType: WireFormat.contentType, correlationID: flowRun.flowRunID,
                                         type: Self.flowRunType, persistent: true,
                                         headers: [WireFormat.Header.wire: .int(WireFormat.version)])
-        try await connection.publishConfirmed(OutboundMessage(
-            exchange: Self.workQueueExchange, routingKey: flowRun.workQueue, properties: properties,
-            body: try FlowRunJSON.encode(flowRun)))
+        return OutboundMessage(exchange: Self.workQueueExchange, routingKey: flowRun.workQueue, properties: properties,
+                               body: try FlowRunJSON.encode(flowRun))
     }
 
     public func consumeFlowRuns(from workQueue: String, prefetch: Int) async throws -> any FlowRunConsumer {
@@ -67,8 +70,33 @@ extension AMQPBroker: FlowRunTransport {
         try await connection.inspect(queue: Self.amqpQueue(forWorkQueue: workQueue)).consumers
     }
 
-    public func createBoard(_ status: FlowRunStatus, retention: Duration) async throws {
-        let name = Self.boardQueue(for: status.flowRunID)
+    /// Declares the board, then publishes the Pending status and the flow-run message one after
+    /// the other on the channel (so the board has the status before an agent can have the run) and
+    /// waits for both confirms at once.
+    public func submit(_ flowRun: FlowRunMessage, pending status: FlowRunStatus, retention: Duration) async throws {
+        try await prepareWorkQueue(flowRun.workQueue)
+        try await createBoard(for: status.flowRunID, retention: retention)
+        let statusMessage = try statusMessage(status), runMessage = try flowRunMessage(flowRun)
+        let connection = self.connection
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            let (confirms, confirmed) = AsyncStream.makeStream(of: Result<Void, AMQPError>.self)
+            for message in [statusMessage, runMessage] {
+                connection.publish(message) { confirmed.yield($0) }
+            }
+            group.addTask {
+                var remaining = 2
+                for await confirm in confirms {
+                    try confirm.get()
+                    remaining -= 1
+                    if remaining == 0 { return }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    private func createBoard(for flowRunID: String, retention: Duration) async throws {
+        let name = Self.boardQueue(for: flowRunID)
         let (seconds, attoseconds) = retention.components
         try await prepareStatusExchange()
         try await connection.declare(QueueDeclaration(name: name, arguments: [
@@ -77,17 +105,19 @@ extension AMQPBroker: FlowRunTransport {
             "x-expires": .int(max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)),
         ]))
         try await connection.bind(QueueBinding(queue: name, exchange: Self.flowRunStatusExchange,
-                                                routingKey: status.flowRunID))
-        try await publish(status: status)
+                                                routingKey: flowRunID))
     }
 
     public func publish(status: FlowRunStatus) async throws {
+        try await connection.publishConfirmed(try statusMessage(status))
+    }
+
+    private func statusMessage(_ status: FlowRunStatus) throws -> OutboundMessage {
         let properties = AMQPProperties(contentType: WireFormat.contentType, correlationID: status.flowRunID,
                                         type: Self.flowRunStatusType, persistent: true,
                                         headers: [WireFormat.Header.wire: .int(WireFormat.version)])
-        try await connection.publishConfirmed(OutboundMessage(
-            exchange: Self.flowRunStatusExchange, routingKey: status.flowRunID, properties: properties,
-            body: try FlowRunJSON.encode(status)))
+        return OutboundMessage(exchange: Self.flowRunStatusExchange, routingKey: status.flowRunID,
+                               properties: properties, body: try FlowRunJSON.encode(status))
     }
 
     public func status(of flowRunID: String) async throws -> FlowRunStatus? {

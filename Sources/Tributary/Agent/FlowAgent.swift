@@ -246,14 +246,14 @@ public final class FlowAgent: Service {
         running.withLock { $0[message.flowRunID] = Running(delivery: delivery, journal: journal) }
         var started = status.next(.running, agentID: configuration.id, epoch: epoch)
         started.startedAt = Date()
-        do {
-            try await transport.publish(status: started)
-        } catch {
-            logger.error("could not record the flow run as Running; handing it back", metadata: ["error": "\(error)"])
-            _ = client.activeFlowRuns.remove(message.flowRunID)
-            running.withLock { _ = $0.removeValue(forKey: message.flowRunID) }
-            delivery.settle(.requeue)
-            return
+        // The flow starts while its Running status is on its way (a broker round trip less before
+        // its first task); the end is written only after it.
+        let recorded = Task { [transport, logger] in
+            do {
+                try await transport.publish(status: started)
+            } catch {
+                logger.error("could not record the flow run as Running", metadata: ["error": "\(error)"])
+            }
         }
         let final: FlowRunStatus
         do {
@@ -267,6 +267,7 @@ public final class FlowAgent: Service {
         guard running.withLock({ $0.removeValue(forKey: message.flowRunID).map { !$0.handedBack } ?? false }) else {
             return
         }
+        await recorded.value
         if journal.isAbandoned {
             // The run and its message are the other agent's now.
             counters.withLock { $0.abandoned += 1 }

@@ -9,8 +9,9 @@ public protocol FlowRunTransport: Sendable {
     func consumeFlowRuns(from workQueue: String, prefetch: Int) async throws -> any FlowRunConsumer
     /// How many agents take flow runs from `workQueue` now.
     func agentCount(of workQueue: String) async throws -> Int
-    /// Makes the run's status board, kept `retention` after its last change, and puts `status` on it.
-    func createBoard(_ status: FlowRunStatus, retention: Duration) async throws
+    /// Submits a run: makes its status board (kept `retention` after its last change) with the
+    /// `pending` status on it, and puts the run on its work queue; returns once the broker holds both.
+    func submit(_ flowRun: FlowRunMessage, pending: FlowRunStatus, retention: Duration) async throws
     /// Puts a newer status of a run on its board and tells whoever watches the run; returns once
     /// the broker holds it.
     func publish(status: FlowRunStatus) async throws

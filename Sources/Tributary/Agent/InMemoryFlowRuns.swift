@@ -55,8 +55,9 @@ final class InMemoryFlowRuns: FlowRunTransport {
         state.withLock { $0.consumer == nil ? 0 : 1 }
     }
 
-    func createBoard(_ status: FlowRunStatus, retention: Duration) async throws {
-        try await publish(status: status)
+    func submit(_ flowRun: FlowRunMessage, pending: FlowRunStatus, retention: Duration) async throws {
+        try await publish(status: pending)
+        try await publish(flowRun: flowRun)
     }
 
     func publish(status: FlowRunStatus) async throws {

@@ -33,12 +33,10 @@ extension Tributary {
             ?? UUID().uuidString.lowercased()
         let handle = flowRun(id: id)
         if idempotencyKey != nil, try await transport.status(of: id) != nil { return handle }
-        try await transport.prepareWorkQueue(workQueue)
-        try await transport.createBoard(FlowRunStatus(flowRunID: id, flowName: name, workQueue: workQueue,
-                                                      state: .pending, sequence: 1),
-                                        retention: flowRunRetention)
-        try await transport.publish(flowRun: FlowRunMessage(flowRunID: id, flowName: name, input: input,
-                                                            workQueue: workQueue))
+        try await transport.submit(FlowRunMessage(flowRunID: id, flowName: name, input: input, workQueue: workQueue),
+                                   pending: FlowRunStatus(flowRunID: id, flowName: name, workQueue: workQueue,
+                                                          state: .pending, sequence: 1),
+                                   retention: flowRunRetention)
         logger.info("flow run submitted", metadata: [
             "flow": "\(name)", "flow-run": "\(id)", "work-queue": "\(workQueue)",
         ])

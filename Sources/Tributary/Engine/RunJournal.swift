@@ -129,12 +129,16 @@ final class JournalReplay: Sendable {
     }
 
     /// Waits until the `held` messages the journal had when it was opened have been read, so a
-    /// call made at once finds its result (giving up after `limit`), and starts the takeover grace.
-    func waitForReplay(of held: Int, within limit: Duration = .seconds(5)) async {
-        let deadline = ContinuousClock.now + limit
+    /// call made at once finds its result (giving up only when none has come for `stall`), and
+    /// starts the takeover grace.
+    func waitForReplay(of held: Int, stall: Duration = .seconds(5)) async {
+        var lastCount = received.load(ordering: .relaxed)
+        var lastProgress = ContinuousClock.now
         // Only a resumed run waits here, once, for messages already on their way.
-        while received.load(ordering: .relaxed) < held, ContinuousClock.now < deadline {
+        while lastCount < held, lastProgress.duration(to: .now) < stall {
             try? await Task.sleep(for: .milliseconds(2))
+            let count = received.load(ordering: .relaxed)
+            if count > lastCount { (lastCount, lastProgress) = (count, .now) }
         }
         graceEnd.withLock { $0 = .now + Self.takeoverGrace }
     }

@@ -1,0 +1,52 @@
+import AMQPClient
+import Foundation
+
+/// What each kind of broker operation a submitted flow run makes costs on this broker, one at a
+/// time from one connection (a round trip each): the reasons behind the flows workload's figures.
+struct BrokerOperationCosts {
+    let broker: String
+    let count: Int
+
+    func measure() async throws -> [String] {
+        let connection = try await AMQPConnection.connect(url: broker)
+        let prefix = "bench.ops.\(UUID().uuidString.prefix(8))"
+        var lines: [String] = []
+        func time(_ label: String, _ body: (Int) async throws -> Void) async throws {
+            let started = ContinuousClock.now
+            for index in 0..<count { try await body(index) }
+            let each = started.duration(to: .now).seconds / Double(count) * 1e6
+            lines.append("\(label): \(format(each, 0)) µs each")
+        }
+        try await time("declare a durable queue with x-expires (a journal)") { index in
+            try await connection.declare(QueueDeclaration(name: "\(prefix).j.\(index)", arguments: [
+                "x-expires": .int(600_000), "x-single-active-consumer": .bool(true),
+            ]))
+        }
+        try await time("declare a durable last-value queue (a board)") { index in
+            try await connection.declare(QueueDeclaration(name: "\(prefix).b.\(index)", arguments: [
+                "x-max-length": .int(1), "x-overflow": .string("drop-head"), "x-expires": .int(600_000),
+            ]))
+        }
+        try await time("declare an exclusive auto-delete queue (a watch)") { index in
+            try await connection.declare(QueueDeclaration(name: "\(prefix).w.\(index)", durable: false, exclusive: true,
+                                                          autoDelete: true))
+        }
+        try await time("publish a persistent message, confirmed") { index in
+            try await connection.publishConfirmed(OutboundMessage(
+                routingKey: "\(prefix).b.\(index)", properties: AMQPProperties(persistent: true), body: Array(repeating: 65, count: 300)))
+        }
+        try await time("peek at a board (basic.get, basic.nack)") { index in
+            _ = try await connection.peek(queue: "\(prefix).b.\(index)")
+        }
+        try await time("inspect a queue (passive declare)") { index in
+            _ = try await connection.inspect(queue: "\(prefix).j.\(index)")
+        }
+        try await time("delete a queue") { index in
+            try await connection.delete(queue: "\(prefix).j.\(index)")
+            try await connection.delete(queue: "\(prefix).b.\(index)")
+        }
+        lines[lines.count - 1] = lines[lines.count - 1].replacingOccurrences(of: "each", with: "for two")
+        await connection.close()
+        return lines
+    }
+}
