@@ -16,6 +16,8 @@ swift build -c "$configuration" --product trib
 swift build -c "$configuration" --product trib-floor
 swift build -c "$configuration" --product trib-bench
 bin=$(swift build -c "$configuration" --show-bin-path)
+# The flows workload submits thousands of runs, each with a status board kept for the retention.
+export TRIB_FLOW_RUN_RETENTION=${TRIB_FLOW_RUN_RETENTION:-600}
 export TRIB_SWIFT_VERSION=$(swift --version 2>/dev/null | head -n 1 | sed -E 's/.*version ([0-9.]+).*/\1/')
 export TRIB_RABBITMQ_VERSION=$(dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null || echo unknown)
 "$bin/trib-bench" "$@"

@@ -15,6 +15,9 @@ bash deploy/rabbitmq.sh start
 # has been unused for 10 minutes, so repeated runs do not pile up queues for the next start to recover.
 rabbitmqctl -n rabbit@localhost -q set_policy --apply-to queues trib-test-queues '^trib\.q\.test-' \
     '{"expires": 600000}' >/dev/null
+# Each submitted flow run has queues of its own (its status board, its journal) kept for the
+# retention after its last change: 10 minutes in tests rather than a day.
+export TRIB_FLOW_RUN_RETENTION=600
 swift build --build-tests
 
 # Runs one `swift test` pass; if it fails, repeats its failed checks at the end of the output, so

@@ -40,8 +40,15 @@ public final class Tributary: Sendable {
     /// Work queues and boards of the embedded default, and the in-process agent that serves them.
     private let inMemoryFlowRuns = InMemoryFlowRuns()
     private let embeddedAgent = Mutex<Task<Void, Never>?>(nil)
-    /// A day: how long a submitted run's outcome stays readable by default.
-    public static let defaultFlowRunRetention = Duration.seconds(86_400)
+    /// How long a submitted run's outcome stays readable by default: `TRIB_FLOW_RUN_RETENTION`
+    /// seconds if set (test suites set it low, so their runs' queues do not pile up in the broker),
+    /// else a day.
+    public static let defaultFlowRunRetention: Duration = {
+        if let text = ProcessInfo.processInfo.environment["TRIB_FLOW_RUN_RETENTION"], let seconds = Int(text), seconds > 0 {
+            return .seconds(seconds)
+        }
+        return .seconds(86_400)
+    }()
 
     /// Duplicates and malformed replies this client absorbed, over every flow it ran.
     public var statistics: ClientStatistics { counters.snapshot }

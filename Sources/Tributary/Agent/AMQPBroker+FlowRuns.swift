@@ -139,13 +139,21 @@ extension AMQPBroker: FlowRunTransport {
     }
 
     public func limit(of workQueue: String) async throws -> WorkQueueLimit? {
-        do {
-            let copies = try await connection.peek(queue: Self.limitQueue(forWorkQueue: workQueue), limit: 4)
-            return copies.compactMap { try? FlowRunJSON.decode(WorkQueueLimit.self, from: $0.body) }
-                .max { $0.generation < $1.generation }
-        } catch let error as AMQPError where error.replyCode == 404 {
-            return nil
+        // Empty only for a moment, while another reader looks at it.
+        for _ in 0..<100 {
+            let copies: [AMQPDelivery]
+            do {
+                copies = try await connection.peek(queue: Self.limitQueue(forWorkQueue: workQueue), limit: 4)
+            } catch let error as AMQPError where error.replyCode == 404 {
+                return nil
+            }
+            if let newest = copies.compactMap({ try? FlowRunJSON.decode(WorkQueueLimit.self, from: $0.body) })
+                .max(by: { $0.generation < $1.generation }) {
+                return newest
+            }
+            try await Task.sleep(for: .milliseconds(10))
         }
+        throw AMQPError(.channelClosedByBroker, message: "the limit of work queue '\(workQueue)' stayed unreadable")
     }
 
     /// Setting a limit writes it (a new generation) to `trib.limit.<work-queue>` and fills
@@ -192,7 +200,8 @@ extension AMQPBroker: FlowRunTransport {
         let recheck = Task { [self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: Self.slotWaitRecheck)
-                if !Task.isCancelled, (try? await self.limit(of: limit.workQueue)) == nil { _ = offer.fill(nil) }
+                // Only a limit known to be gone ends the wait; one that cannot be read now does not.
+                if !Task.isCancelled, case .some(.none) = try? await self.limit(of: limit.workQueue) { _ = offer.fill(nil) }
             }
         }
         let slot = await withTaskCancellationHandler {
@@ -208,13 +217,15 @@ extension AMQPBroker: FlowRunTransport {
             return .unlimited
         }
         return WorkQueueSlot { [self] in
-            let current = try? await self.limit(of: limit.workQueue)
-            let held = try? FlowRunJSON.decode(WorkQueueLimit.self, from: slot.body)
-            if let current, current.generation == held?.generation {
-                connection.nack(slot.tag, requeue: true)
-            } else {
-                connection.ack(slot.tag)
+            // Dropped only when the limit is known to have changed (or gone); otherwise put back.
+            let held = (try? FlowRunJSON.decode(WorkQueueLimit.self, from: slot.body))?.generation ?? 0
+            let changed: Bool
+            do {
+                changed = try await self.limit(of: limit.workQueue).map { $0.generation > held } ?? true
+            } catch {
+                changed = false
             }
+            if changed { connection.ack(slot.tag) } else { connection.nack(slot.tag, requeue: true) }
         }
     }
 

@@ -37,7 +37,8 @@ public final class FlowAgent: Service {
     }
 
     private struct Running {
-        let delivery: FlowRunDelivery
+        /// The run's message as this agent holds it now (the broker may have handed it back here).
+        var delivery: FlowRunDelivery
         let journal: RunJournal
         var handedBack = false
     }
@@ -172,10 +173,10 @@ public final class FlowAgent: Service {
     /// Runs one submitted flow run to its end (holding a slot of its work queue, if that has a
     /// limit), or settles its message without running it.
     private func take(_ delivery: FlowRunDelivery) async {
-        guard case .success(let message) = delivery.content,
-              let limit = try? await limit(of: message.workQueue) else { return await execute(delivery) }
+        guard case .success(let message) = delivery.content else { return await execute(delivery) }
         let slot: WorkQueueSlot
         do {
+            guard let limit = try await limit(of: message.workQueue) else { return await execute(delivery) }
             slot = try await transport.acquireSlot(of: limit)
         } catch {
             logger.error("could not take a slot of the work queue; handing the run back", metadata: [
@@ -201,6 +202,17 @@ public final class FlowAgent: Service {
         var logger = self.logger
         logger[metadataKey: "flow"] = "\(message.flowName)"
         logger[metadataKey: "flow-run"] = "\(message.flowRunID)"
+        // This agent still runs it: the broker took back the message it held (a closed channel,
+        // a reconnect) and handed it (or a re-counted copy) here again. It is kept, not run twice.
+        let adopted = running.withLock { entries -> Bool in
+            guard entries[message.flowRunID] != nil else { return false }
+            entries[message.flowRunID]!.delivery = delivery
+            return true
+        }
+        if adopted {
+            logger.info("the broker handed back a flow run this agent still runs; it goes on here")
+            return
+        }
         let board: FlowRunStatus?
         do {
             board = try await transport.status(of: message.flowRunID)
@@ -235,13 +247,10 @@ public final class FlowAgent: Service {
         client.activeFlowRuns.reserve(message.flowRunID, flowName: message.flowName)
         let epoch = message.deliveries, transport = self.transport, flowRunID = message.flowRunID
         let journal = RunJournal(retention: client.flowRunRetention, epoch: epoch) {
-            do {
-                // Still ours unless a later take of the run (another agent) wrote its board.
-                guard let board = try await transport.status(of: flowRunID) else { return false }
-                return board.epoch <= epoch
-            } catch {
-                return true
-            }
+            // Still ours unless a later take of the run (another agent) wrote its board; a board
+            // that cannot be read (gone past its retention, the broker unreachable) says nothing.
+            guard let board = try? await transport.status(of: flowRunID) else { return true }
+            return board.epoch <= epoch
         }
         running.withLock { $0[message.flowRunID] = Running(delivery: delivery, journal: journal) }
         var started = status.next(.running, agentID: configuration.id, epoch: epoch)
@@ -264,9 +273,10 @@ public final class FlowAgent: Service {
             final = started.next(FlowRunState(FlowState(endedBy: error)), error: RemoteError(
                 type: String(describing: type(of: error)), message: String(describing: error), retryable: false))
         }
-        guard running.withLock({ $0.removeValue(forKey: message.flowRunID).map { !$0.handedBack } ?? false }) else {
+        guard let entry = running.withLock({ $0.removeValue(forKey: message.flowRunID) }), !entry.handedBack else {
             return
         }
+        let held = entry.delivery
         await recorded.value
         if journal.isAbandoned {
             // The run and its message are the other agent's now.
@@ -278,11 +288,11 @@ public final class FlowAgent: Service {
             try await transport.publish(status: final)
         } catch {
             logger.error("could not record the flow run's end; handing it back", metadata: ["error": "\(error)"])
-            delivery.settle(.requeue)
+            held.settle(.requeue)
             return
         }
         counters.withLock { final.state == .completed ? ($0.completed += 1) : ($0.failed += 1) }
-        delivery.settle(.ack)
+        held.settle(.ack)
         // Only once its end is recorded: an agent that dies before then resumes from the journal.
         await journal.deleteAll()
     }

@@ -102,7 +102,7 @@ final class Coordinator: Sendable {
             announce(ControlMessage(kind: .fenceFlowRun, flowRunID: flowRunID, detail: "resumed by another agent",
                                     epoch: journal.epoch))
         }
-        if held > 0 {
+        if held > 0 || journal.epoch > 1 {
             logger.info("resuming the flow run from its journal", metadata: ["results": "\(held)"])
             await replay.waitForReplay(of: held)
         }
@@ -285,7 +285,7 @@ final class Coordinator: Sendable {
         broker.publish(task: message) { [self] error in
             publishWindow.signal()
             guard let error else { return }
-            if let journal, (error as? AMQPError)?.kind == .connectionLost {
+            if let journal, let kind = (error as? AMQPError)?.kind, kind == .connectionLost || kind == .channelClosedByBroker {
                 inBackground {
                     guard await journal.checkOwnership() else { return }
                     await self.publishWindow.wait()

@@ -84,13 +84,27 @@ public final class AMQPBroker: Broker {
             // another resumed its run waits behind it and gets none.
             "x-single-active-consumer": .bool(true),
         ]))
-        let held = try await connection.inspect(queue: name).messages
+        // Another coordinator still reads it (an agent that lost the run and has not noticed yet):
+        // its messages come back to the queue when it lets go, so wait for that before counting.
+        var status = try await connection.inspect(queue: name)
+        let deadline = ContinuousClock.now + Self.journalHandoverWait
+        if status.consumers > 0 {
+            logger.info("waiting for the run's previous coordinator to let go of its journal", metadata: ["queue": "\(name)"])
+        }
+        while status.consumers > 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            status = try await connection.inspect(queue: name)
+        }
+        let held = status.messages
         let logger = self.logger
         let connection = self.connection
+        let taken = Mutex<[DeliveryTag]>([])
         // Prefetch 0: no limit, since nothing is acknowledged until the run ends.
         let tag = try await connection.consume(queue: name, prefetch: 0, onDelivery: { delivery in
             switch WireFormat.decodeResult(delivery) {
-            case .success(let result): onResult(result)
+            case .success(let result):
+                taken.withLock { $0.append(delivery.tag) }
+                onResult(result)
             case .failure(let problem):
                 logger.error("dead-lettered a malformed message on the journal", metadata: [
                     "reason": "\(problem.reason)", "queue": "\(name)",
@@ -99,8 +113,16 @@ public final class AMQPBroker: Broker {
                 Self.settle(delivery, .deadLetter(reason: problem.reason), on: connection)
             }
         }, onEnd: {})
-        return (ReplyQueue(name: name) { try? await connection.cancel(consumerTag: tag) }, held)
+        // Closing lets go of the journal: what this coordinator read goes back on the queue, for
+        // whoever reads it next (the agent that resumed the run, or nobody before it is deleted).
+        return (ReplyQueue(name: name) {
+            try? await connection.cancel(consumerTag: tag)
+            for held in taken.withLock({ $0 }) { connection.nack(held, requeue: true) }
+        }, held)
     }
+
+    /// How long a coordinator opening a journal waits for a previous one to let go of it.
+    static let journalHandoverWait = Duration.seconds(60)
 
     public func deleteJournal(named name: String) async {
         try? await connection.delete(queue: name)
