@@ -51,8 +51,8 @@ struct AgentCommand: AsyncParsableCommand {
         guard ownershipCheckInterval >= 0.1, ownershipCheckInterval <= 3600 else {
             throw ValidationError("--ownership-check-interval must be from 0.1 to 3600 seconds")
         }
-        for queue in workQueues where !Tributary.isValidWorkQueue(queue) {
-            throw ValidationError("--work-queue '\(queue)' must be 1 to 200 letters, digits, '-', '_' or '.'")
+        for queue in workQueues {
+            if let problem = Tributary.workQueueNameProblem(queue) { throw ValidationError("--work-queue: \(problem)") }
         }
         let registry = TributaryCommandLine.currentRegistry
         guard registry.problems.isEmpty else { throw ValidationError(registry.problems.joined(separator: "; ")) }

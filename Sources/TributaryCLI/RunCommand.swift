@@ -39,9 +39,7 @@ struct RunCommand: AsyncParsableCommand {
     var idempotencyKey: String?
 
     func validate() throws {
-        guard Tributary.isValidWorkQueue(workQueue) else {
-            throw ValidationError("--work-queue '\(workQueue)' must be 1 to 200 letters, digits, '-', '_' or '.'")
-        }
+        if let problem = Tributary.workQueueNameProblem(workQueue) { throw ValidationError("--work-queue: \(problem)") }
         if submit, TributaryCommandLine.brokerURL(broker) == nil || embedded {
             throw ValidationError("--submit needs a broker (--broker or $TRIB_BROKER_URL): the run waits there for an "
                 + "agent in another process")

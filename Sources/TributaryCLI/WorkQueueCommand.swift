@@ -19,9 +19,7 @@ struct WorkQueueCommand: AsyncParsableCommand {
             guard TributaryCommandLine.brokerURL(broker) != nil else {
                 throw ValidationError("no broker given: pass --broker amqp://user:pass@host:5672/ or set TRIB_BROKER_URL")
             }
-            guard Tributary.isValidWorkQueue(workQueue) else {
-                throw ValidationError("work queue '\(workQueue)' must be 1 to 200 letters, digits, '-', '_' or '.'")
-            }
+            if let problem = Tributary.workQueueNameProblem(workQueue) { throw ValidationError(problem) }
         }
 
         /// Runs `body` with a client, closing it after, and turns errors into a message.

@@ -46,11 +46,17 @@ extension AMQPBroker: FlowRunTransport {
     }
 
     private func flowRunMessage(_ flowRun: FlowRunMessage) throws -> OutboundMessage {
-        let properties = AMQPProperties(contentType: WireFormat.contentType, correlationID: flowRun.flowRunID,
-                                        type: Self.flowRunType, persistent: true,
-                                        headers: [WireFormat.Header.wire: .int(WireFormat.version)])
-        return OutboundMessage(exchange: Self.workQueueExchange, routingKey: flowRun.workQueue, properties: properties,
-                               body: try FlowRunJSON.encode(flowRun))
+        try Self.jsonMessage(flowRun, type: Self.flowRunType, correlationID: flowRun.flowRunID,
+                             exchange: Self.workQueueExchange, routingKey: flowRun.workQueue)
+    }
+
+    /// A persistent message of the flow-run side: `value` as JSON, the wire version, its `type`.
+    private static func jsonMessage<T: Encodable>(_ value: T, type: String, correlationID: String? = nil,
+                                                  exchange: String = "", routingKey: String) throws -> OutboundMessage {
+        let properties = AMQPProperties(contentType: WireFormat.contentType, correlationID: correlationID, type: type,
+                                        persistent: true, headers: [WireFormat.Header.wire: .int(WireFormat.version)])
+        return OutboundMessage(exchange: exchange, routingKey: routingKey, properties: properties,
+                               body: try FlowRunJSON.encode(value))
     }
 
     public func consumeFlowRuns(from workQueue: String, prefetch: Int) async throws -> any FlowRunConsumer {
@@ -97,12 +103,11 @@ extension AMQPBroker: FlowRunTransport {
 
     private func createBoard(for flowRunID: String, retention: Duration) async throws {
         let name = Self.boardQueue(for: flowRunID)
-        let (seconds, attoseconds) = retention.components
         try await prepareStatusExchange()
         try await connection.declare(QueueDeclaration(name: name, arguments: [
             "x-max-length": .int(1),
             "x-overflow": .string("drop-head"),
-            "x-expires": .int(max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)),
+            "x-expires": .int(max(1, retention.wholeMilliseconds)),
         ]))
         try await connection.bind(QueueBinding(queue: name, exchange: Self.flowRunStatusExchange,
                                                 routingKey: flowRunID))
@@ -113,11 +118,8 @@ extension AMQPBroker: FlowRunTransport {
     }
 
     private func statusMessage(_ status: FlowRunStatus) throws -> OutboundMessage {
-        let properties = AMQPProperties(contentType: WireFormat.contentType, correlationID: status.flowRunID,
-                                        type: Self.flowRunStatusType, persistent: true,
-                                        headers: [WireFormat.Header.wire: .int(WireFormat.version)])
-        return OutboundMessage(exchange: Self.flowRunStatusExchange, routingKey: status.flowRunID,
-                               properties: properties, body: try FlowRunJSON.encode(status))
+        try Self.jsonMessage(status, type: Self.flowRunStatusType, correlationID: status.flowRunID,
+                             exchange: Self.flowRunStatusExchange, routingKey: status.flowRunID)
     }
 
     public func status(of flowRunID: String) async throws -> FlowRunStatus? {
@@ -175,14 +177,10 @@ extension AMQPBroker: FlowRunTransport {
         ]))
         try await connection.declare(QueueDeclaration(name: slotQueue, arguments: ["x-expires": .int(86_400_000)]))
         try await connection.purge(queue: slotQueue)
-        let body = try FlowRunJSON.encode(setting)
-        let properties = AMQPProperties(contentType: WireFormat.contentType, type: "work-queue-limit", persistent: true,
-                                        headers: [WireFormat.Header.wire: .int(WireFormat.version)])
-        try await connection.publishConfirmed(OutboundMessage(routingKey: limitQueue, properties: properties, body: body))
-        for _ in 0..<limit {
-            try await connection.publishConfirmed(OutboundMessage(routingKey: slotQueue, properties: properties,
-                                                                  body: body))
-        }
+        try await connection.publishConfirmed(try Self.jsonMessage(setting, type: "work-queue-limit",
+                                                                   routingKey: limitQueue))
+        let slot = try Self.jsonMessage(setting, type: "work-queue-limit", routingKey: slotQueue)
+        for _ in 0..<limit { try await connection.publishConfirmed(slot) }
     }
 
     /// Takes one slot message with a consumer of its own (prefetch 1), stops the consumer and

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Logging
 
@@ -18,9 +17,7 @@ extension Tributary {
     /// Submits a run of the flow named `name`, with a JSON input; its handle's output is JSON.
     public func submit(flowNamed name: String, input: [UInt8], workQueue: String = "default",
                        idempotencyKey: String? = nil) async throws -> FlowRunHandle<[UInt8]> {
-        guard Self.isValidWorkQueue(workQueue) else {
-            throw TributaryError.badSubmission("work queue '\(workQueue)' must be 1 to 200 letters, digits, '-', '_' or '.'")
-        }
+        if let problem = Self.workQueueNameProblem(workQueue) { throw TributaryError.badSubmission(problem) }
         guard (try? JSONSerialization.jsonObject(with: Data(input), options: .fragmentsAllowed)) != nil else {
             throw TributaryError.badSubmission("the input of flow '\(name)' is not valid JSON")
         }
@@ -57,9 +54,7 @@ extension Tributary {
     /// limit). Kept in the broker: an agent holds one of the work queue's slots while it runs one of
     /// its runs, and the broker gives the slot back if the agent dies.
     public func setLimit(_ limit: Int?, ofWorkQueue workQueue: String) async throws {
-        guard Self.isValidWorkQueue(workQueue) else {
-            throw TributaryError.badSubmission("work queue '\(workQueue)' must be 1 to 200 letters, digits, '-', '_' or '.'")
-        }
+        if let problem = Self.workQueueNameProblem(workQueue) { throw TributaryError.badSubmission(problem) }
         if let limit, limit < 1 {
             throw TributaryError.badSubmission("the limit of work queue '\(workQueue)' must be 1 or more, not \(limit)")
         }
@@ -115,19 +110,14 @@ extension Tributary {
 
     /// The id a submit with an idempotency key gets: the same key and flow, the same id.
     static func flowRunID(flowName: String, idempotencyKey: String) -> String {
-        var hash = SHA256()
-        hash.update(data: Array("tributary flow run\u{0}\(flowName)\u{0}\(idempotencyKey)".utf8))
-        let hex = hash.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()
-        let parts = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { range in
-            String(hex[hex.index(hex.startIndex, offsetBy: range.lowerBound)..<hex.index(hex.startIndex,
-                                                                                         offsetBy: range.upperBound)])
-        }
-        return parts.joined(separator: "-")
+        RunJournal.uuid(from: "tributary flow run\u{0}\(flowName)\u{0}\(idempotencyKey)")
     }
 
-    /// Whether `workQueue` is a name a work queue can have: 1 to 200 letters, digits, '-', '_' or '.'.
-    public static func isValidWorkQueue(_ workQueue: String) -> Bool {
-        !workQueue.isEmpty && workQueue.count <= 200
+    /// What is wrong with `workQueue` as a work queue's name (1 to 200 letters, digits, '-', '_'
+    /// or '.'), as a sentence; nil if nothing.
+    public static func workQueueNameProblem(_ workQueue: String) -> String? {
+        let valid = !workQueue.isEmpty && workQueue.count <= 200
             && workQueue.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) }
+        return valid ? nil : "work queue '\(workQueue)' must be 1 to 200 letters, digits, '-', '_' or '.'"
     }
 }

@@ -77,9 +77,8 @@ public final class AMQPBroker: Broker {
     public func openJournal(named name: String, retention: Duration,
                             onResult: @escaping @Sendable (ResultMessage) -> Void,
                             onMalformed: @escaping @Sendable () -> Void) async throws -> (queue: ReplyQueue, held: Int) {
-        let (seconds, attoseconds) = retention.components
         try await connection.declare(QueueDeclaration(name: name, arguments: [
-            "x-expires": .int(max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)),
+            "x-expires": .int(max(1, retention.wholeMilliseconds)),
             // One coordinator reads a run's results at a time: an agent that reconnects after
             // another resumed its run waits behind it and gets none.
             "x-single-active-consumer": .bool(true),

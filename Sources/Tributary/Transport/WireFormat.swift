@@ -26,10 +26,7 @@ enum WireFormat {
             Header.attempt: .int(Int64(task.attempt)),
             Header.flowRun: .string(task.flowRunID),
         ]
-        if let timeout = task.timeout {
-            let (seconds, atto) = timeout.components
-            headers[Header.timeoutMs] = .int(seconds * 1000 + atto / 1_000_000_000_000_000)
-        }
+        if let timeout = task.timeout { headers[Header.timeoutMs] = .int(timeout.wholeMilliseconds) }
         if task.reportRunning { headers[Header.reportRunning] = .bool(true) }
         if task.deliveries > 1 { headers[Header.deliveries] = .int(Int64(task.deliveries)) }
         if let epoch = task.epoch { headers[Header.epoch] = .int(Int64(epoch)) }

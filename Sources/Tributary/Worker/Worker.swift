@@ -362,7 +362,7 @@ public final class Worker: Service {
 
     /// What to tell the operator about RabbitMQ's `consumer_timeout`.
     static func consumerTimeoutAdvice(_ timeout: Duration) -> String {
-        let used = timeout == .zero ? "" : " (it is \(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000) ms)"
+        let used = timeout == .zero ? "" : " (it is \(timeout.wholeMilliseconds) ms)"
         return "set consumer_timeout\(used) in rabbitmq.conf, in milliseconds, above the longest time a task is held "
             + "by a worker, queue wait included: for example consumer_timeout = 86400000 for 24 hours "
             + "(deploy/rabbitmq.sh sets this)"
