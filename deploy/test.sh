@@ -20,16 +20,29 @@ rabbitmqctl -n rabbit@localhost -q set_policy --apply-to queues trib-test-queues
 export TRIB_FLOW_RUN_RETENTION=600
 swift build --build-tests
 
-# Runs one `swift test` pass; if it fails, repeats its failed checks at the end of the output, so
-# that the tail of a long log (all CI keeps) names what failed.
+# Runs one `swift test` pass, bounded by $TRIB_TEST_PASS_LIMIT seconds (default 900), so a test that
+# hangs fails the run instead of holding it forever. Output goes to a file that is followed live
+# (not through a pipe, which a stray child process could hold open). If the pass fails, its failed
+# checks are repeated at the end of the output, so the tail of a long log (all CI keeps) names them.
 run_tests() {
-    local log
+    local log status=0
     log=$(mktemp)
-    if swift test --skip-build "$@" 2>&1 | tee "$log"; then
+    timeout --kill-after=30 "${TRIB_TEST_PASS_LIMIT:-900}" swift test --skip-build "$@" >"$log" 2>&1 &
+    local pid=$!
+    tail -n +1 -f --pid="$pid" "$log"
+    wait "$pid" || status=$?
+    if [ "$status" -eq 0 ]; then
         rm -f "$log"
         return 0
     fi
     echo
+    if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+        echo "== swift test $* did not finish within ${TRIB_TEST_PASS_LIMIT:-900} s; tests started but not ended:"
+        grep -E "◇ Test .* started" "$log" | sed -E 's/.*◇ Test (.*) started\./\1/' | sort >"$log.started" || true
+        grep -E "✔ Test|✘ Test" "$log" | sed -E 's/.*[✔✘] Test (.*) (passed|failed).*/\1/' | sort -u >"$log.ended" || true
+        comm -23 "$log.started" "$log.ended" | head -20
+        rm -f "$log.started" "$log.ended"
+    fi
     echo "== failed checks (swift test $*):"
     grep -E "✘|recorded an issue|Expectation failed|error: -\[|failed \(" "$log" | grep -v "^.*✘ Test run with" | head -40
     rm -f "$log"

@@ -87,23 +87,34 @@ struct AgentTests {
     func agentKilled() async throws {
         let queue = TestBroker.uniqueQueue("kill"), workQueue = TestBroker.uniqueQueue("wq")
         let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 4)
-        let first = try await WorkerProcess.agent(id: "first-\(workQueue.suffix(6))", workQueue: workQueue)
-        try await withWorkers([worker, first]) { () async throws in
-            let client = Tributary(broker: TestBroker.url)
-            let handle = try await client.submit(SlowFanout.self, SlowFanout.Input(count: 8, milliseconds: 1_000, queue: queue),
-                                                 workQueue: workQueue)
-            try await waitUntil("the first agent runs it", within: .seconds(20)) {
-                try await handle.status().agentID == first.id
-            }
-            let second = try await WorkerProcess.agent(id: "second-\(workQueue.suffix(6))", workQueue: workQueue)
-            try await withWorkers([second]) { () async throws in
+        try await withWorkers([worker]) { () async throws in
+            // Both agents are up before the run is submitted: whichever takes it is killed at once,
+            // while its 3 s of tasks still run, and the other must resume it.
+            let agents = [
+                try await WorkerProcess.agent(id: "a0-\(workQueue.suffix(6))", workQueue: workQueue),
+                try await WorkerProcess.agent(id: "a1-\(workQueue.suffix(6))", workQueue: workQueue),
+            ]
+            try await withWorkers(agents) { () async throws in
+                let client = Tributary(broker: TestBroker.url)
+                let handle = try await client.submit(SlowFanout.self, SlowFanout.Input(count: 12, milliseconds: 1_000,
+                                                                                       queue: queue),
+                                                     workQueue: workQueue)
+                var taker: WorkerProcess?
+                try await waitUntil("an agent runs it", within: .seconds(20)) {
+                    let runner = try await handle.status().agentID
+                    taker = agents.first { $0.id == runner }
+                    return taker != nil
+                }
+                let first = try #require(taker)
+                let second = try #require(agents.first { $0.id != first.id })
                 #expect(await first.killHard())
-                #expect(try await handle.result() == 36)
+                #expect(try await handle.result() == 78)
                 let status = try await handle.status()
-                #expect(status.agentID == second.id)
+                #expect(status.agentID == second.id, "the surviving agent finished it")
+                #expect(status.epoch == 2, "a second take of the run")
                 #expect(second.logLines(containing: "flow-run=\(handle.id)") > 0)
+                await client.close()
             }
-            await client.close()
         }
     }
 

@@ -34,6 +34,8 @@ final class FlowRunCancellations: Sendable {
         var cancelled: Set<Cancelled> = []
         var order: Deque<Cancelled> = []
         var running: [String: [ObjectIdentifier: (execution: TaskExecution, message: TaskMessage)]] = [:]
+        /// Why each remembered flow run was cancelled, as its control message said.
+        var reasons: [String: String] = [:]
         /// The highest epoch seen per submitted flow run (the most recent ``capacity`` runs).
         var epochs: [String: Int] = [:]
         var epochOrder: Deque<String> = []
@@ -90,11 +92,18 @@ final class FlowRunCancellations: Sendable {
         }
     }
 
-    /// Remembers that flow run `flowRunID` was cancelled and cancels its running executions;
-    /// returns how many were running.
+    /// Remembers that flow run `flowRunID` was cancelled, and why, and cancels its running
+    /// executions; returns how many were running.
     @discardableResult
-    func cancel(flowRun flowRunID: String) -> Int {
-        cancel(.flowRun(flowRunID), flowRunID: flowRunID) { _ in true }
+    func cancel(flowRun flowRunID: String, reason: String) -> Int {
+        state.withLock { $0.reasons[flowRunID] = reason }
+        return cancel(.flowRun(flowRunID), flowRunID: flowRunID) { _ in true }
+    }
+
+    /// Why flow run `flowRunID` was cancelled, if this worker heard it cancelled (not just one of
+    /// its attempts), so its tasks' reports carry the canceller's words to the coordinator.
+    func reason(forFlowRun flowRunID: String) -> String? {
+        state.withLock { $0.reasons[flowRunID] }
     }
 
     /// Remembers that the flow-run attempt with run-id prefix `scope` was cancelled and cancels
@@ -121,6 +130,7 @@ final class FlowRunCancellations: Sendable {
                 state.order.append(id)
                 if state.order.count > Self.capacity, let oldest = state.order.popFirst() {
                     state.cancelled.remove(oldest)
+                    if case .flowRun(let forgotten) = oldest { state.reasons.removeValue(forKey: forgotten) }
                 }
             }
             return (state.running[flowRunID] ?? [:]).values.filter { matching($0.message) }.map(\.execution)

@@ -124,7 +124,7 @@ public final class Worker: Service {
     private func hear(_ message: ControlMessage) {
         let running: Int
         switch message.kind {
-        case .cancelFlowRun: running = cancellations.cancel(flowRun: message.flowRunID)
+        case .cancelFlowRun: running = cancellations.cancel(flowRun: message.flowRunID, reason: message.detail)
         case .cancelFlowAttempt: running = cancellations.cancel(attempt: message.flowRunID)
         case .flowRunCancelled: return
         case .fenceFlowRun:
@@ -230,7 +230,8 @@ public final class Worker: Service {
                 "task-run": "\(message.taskRunID)", "flow-run": "\(message.flowRunID)",
             ])
             settle(delivery, after: result(for: message, .cancelled, error: RemoteError(
-                type: "FlowCancelled", message: "not run: flow run \(message.flowRunID) was cancelled or timed out",
+                type: "FlowCancelled", message: cancellations.reason(forFlowRun: message.flowRunID)
+                    ?? "not run: flow run \(message.flowRunID) was cancelled or timed out",
                 retryable: false)), to: message.replyTo)
             return
         }
@@ -290,7 +291,8 @@ public final class Worker: Service {
             counters.withLock { $0.cancelled += 1 }
             context.logger.info("task attempt cancelled: its flow run was cancelled")
             report = result(for: message, .cancelled, error: RemoteError(
-                type: "FlowCancelled", message: "cancelled while running: flow run \(message.flowRunID) was cancelled",
+                type: "FlowCancelled", message: cancellations.reason(forFlowRun: message.flowRunID)
+                    ?? "cancelled while running: flow run \(message.flowRunID) was cancelled",
                 retryable: false))
         }
         report.logs = context.logBuffer.records
