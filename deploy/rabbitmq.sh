@@ -3,7 +3,8 @@
 #   deploy/rabbitmq.sh start    install if missing, start, wait until it serves (idempotent)
 #   deploy/rabbitmq.sh stop     stop the node this script started (graceful, through rabbitmqctl)
 #   deploy/rabbitmq.sh status   exit 0 if the node answers
-# The node is rabbit@localhost on port 5672; its log is .deploy/rabbitmq.log in the repository.
+# The node is rabbit@localhost on port 5672; its log is .deploy/rabbitmq.log and its database
+# .deploy/mnesia in the repository.
 # Its configuration is .deploy/rabbitmq.conf, written here: consumer_timeout is 24 hours rather than
 # RabbitMQ's 30 minutes, since a worker holds a task's delivery until the task ends (README,
 # "Long tasks and the broker's delivery timeout").
@@ -29,6 +30,10 @@ start() {
 consumer_timeout = 86400000
 CONF
     export RABBITMQ_CONFIG_FILE="$state_dir/rabbitmq.conf"
+    # The node's database lives in this checkout (.deploy/mnesia), not in the system's
+    # /var/lib/rabbitmq: each clone starts with an empty broker, and queues left by one checkout's
+    # tests and benchmarks (thousands make a restart take minutes) never slow another's.
+    export RABBITMQ_MNESIA_BASE="$state_dir/mnesia"
     echo "tributary: starting RabbitMQ ($node) in the background; log: $state_dir/rabbitmq.log" >&2
     # setsid detaches the broker from this shell's process group so it outlives the script.
     setsid rabbitmq-server >"$state_dir/rabbitmq.log" 2>&1 < /dev/null &

@@ -9,7 +9,9 @@ public enum Examples {
         Extract.self, Validate.self, Train.self, Evaluate.self, Promote.self, FetchBaseline.self,
     ]
 
-    public static let flows: [any FlowDefinition.Type] = [TrainingPipeline.self, SlowFanout.self, CrashAgent.self, RecordedFanout.self]
+    public static let flows: [any FlowDefinition.Type] = [
+        TrainingPipeline.self, SlowFanout.self, CrashAgent.self, RecordedFanout.self, TimedRecordedFanout.self,
+    ]
 
     public static let registry = Registry(tasks: tasks, flows: flows)
 }

@@ -66,3 +66,14 @@ public struct RecordedFanout: FlowDefinition {
         return total
     }
 }
+
+/// `recorded-fanout` with a flow timeout of 10 s: a run that another agent resumes after its first
+/// agent died keeps the deadline of its first start.
+public struct TimedRecordedFanout: FlowDefinition {
+    public static let name = "recorded-fanout-10s"
+    public static let options = FlowOptions(timeout: .seconds(10))
+    public init() {}
+    public func run(_ input: RecordedFanout.Input, flow: FlowContext) async throws -> Int {
+        try await RecordedFanout().run(input, flow: flow)
+    }
+}

@@ -84,4 +84,43 @@ struct AgentResumeTests {
         await client.close()
         for process in [worker, first, changed] { await process.dispose() }
     }
+
+    @Test("a resumed run's flow timeout counts from its first start: resumed past it, the run ends timed out and sends no new task")
+    func timeoutCountsFromFirstStart() async throws {
+        let queue = TestBroker.uniqueQueue("timeout"), workQueue = TestBroker.uniqueQueue("wq")
+        let path = Self.temporaryPath("timeout")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 1)
+        let first = try await WorkerProcess.agent(id: "first-\(workQueue.suffix(6))", workQueue: workQueue)
+        var second: WorkerProcess?
+        let client = Tributary(broker: TestBroker.url)
+        do {
+            // 30 tasks of 1 s one after another, under a flow timeout of 10 s.
+            let handle = try await client.submit(TimedRecordedFanout.self, RecordedFanout.Input(
+                count: 30, chunk: 1, milliseconds: 1_000, queue: queue, path: path), workQueue: workQueue)
+            try await waitUntil("three tasks finished", within: .seconds(30)) { Self.executions(in: path).count >= 3 }
+            let firstStarted = try #require(try await handle.status().firstStartedAt)
+            #expect(await first.killHard())
+            let beforeResume = Self.executions(in: path).count
+            // The second agent comes only once 10 s have passed since the run's first start.
+            try await waitUntil("the run's timeout passed", within: .seconds(30)) {
+                Date().timeIntervalSince(firstStarted) > 11
+            }
+            second = try await WorkerProcess.agent(id: "second-\(workQueue.suffix(6))", workQueue: workQueue)
+            let error = await #expect(throws: FlowRunFailed.self) { _ = try await handle.result() }
+            #expect(error?.status.state == .failed)
+            #expect(error?.status.error?.message.contains("did not finish within its timeout of 10") == true,
+                    "\(String(describing: error))")
+            #expect(error?.status.agentID == second?.id, "the second agent ended it")
+            // At most the task that was running at the kill finished after it; the resumed take sent none.
+            #expect(Self.executions(in: path).count <= beforeResume + 1,
+                    "\(Self.executions(in: path).count) executions against \(beforeResume) at the kill")
+        } catch {
+            await client.close()
+            for process in [worker, first] + (second.map { [$0] } ?? []) { await process.dispose() }
+            throw error
+        }
+        await client.close()
+        for process in [worker, first] + (second.map { [$0] } ?? []) { await process.dispose() }
+    }
 }

@@ -246,7 +246,8 @@ public final class FlowAgent: Service {
         }
         client.activeFlowRuns.reserve(message.flowRunID, flowName: message.flowName)
         let epoch = message.deliveries, transport = self.transport, flowRunID = message.flowRunID
-        let journal = RunJournal(retention: client.flowRunRetention, epoch: epoch) {
+        let now = Date(), firstStarted = status.firstStartedAt ?? now
+        let journal = RunJournal(retention: client.flowRunRetention, epoch: epoch, firstStarted: firstStarted) {
             // Still ours unless a later take of the run (another agent) wrote its board; a board
             // that cannot be read (gone past its retention, the broker unreachable) says nothing.
             guard let board = try? await transport.status(of: flowRunID) else { return true }
@@ -254,7 +255,8 @@ public final class FlowAgent: Service {
         }
         running.withLock { $0[message.flowRunID] = Running(delivery: delivery, journal: journal) }
         var started = status.next(.running, agentID: configuration.id, epoch: epoch)
-        started.startedAt = Date()
+        started.startedAt = now
+        started.firstStartedAt = firstStarted
         // The flow starts while its Running status is on its way (a broker round trip less before
         // its first task); the end is written only after it.
         let recorded = Task { [transport, logger] in

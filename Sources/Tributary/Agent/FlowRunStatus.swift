@@ -45,6 +45,8 @@ public struct FlowRunStatus: Codable, Sendable, Equatable {
     public var error: RemoteError?
     /// When its agent (the latest, after a takeover) started it.
     public var startedAt: Date?
+    /// When the first agent that took it started it (the same as `startedAt` until a takeover).
+    public var firstStartedAt: Date?
     public var updatedAt: Date
 
     public init(flowRunID: String, flowName: String, workQueue: String, state: FlowRunState, sequence: Int,
@@ -69,6 +71,7 @@ public struct FlowRunStatus: Codable, Sendable, Equatable {
                                  sequence: sequence + 1, epoch: epoch ?? self.epoch, agentID: agentID ?? self.agentID,
                                  output: output, error: error)
         next.startedAt = startedAt
+        next.firstStartedAt = firstStartedAt
         return next
     }
 

@@ -111,7 +111,8 @@ struct FlowExecution: Sendable {
             // Cancelling the flow's Swift task ends the runs it waits for, so its waits return.
             let output = try await withTaskCancellationHandler {
                 if let timeout = options.timeout {
-                    return try await withTimeout(timeout, coordinator: coordinator) { try await body(context) }
+                    return try await withTimeout(timeout, startedBefore: elapsedBeforeThisExecution(attempt: number),
+                                                 coordinator: coordinator) { try await body(context) }
                 }
                 return try await body(context)
             } onCancel: {
@@ -133,14 +134,25 @@ struct FlowExecution: Sendable {
         }
     }
 
-    /// Runs `body`; at `timeout` cancels it and every task run it waits for, and throws ``FlowTimedOut``.
-    private func withTimeout<Output: Sendable>(_ timeout: Duration, coordinator: Coordinator,
+    /// How long attempt `number` of this run had been going before this execution started it: for
+    /// the first attempt of a submitted run that another agent resumed, the time since the run's
+    /// first start, so its timeout counts from then. (A later attempt's earlier start is not
+    /// recorded: its timeout counts from this execution's start of it.)
+    private func elapsedBeforeThisExecution(attempt number: Int) -> Duration {
+        guard number == 1, parentFlowRunID == nil, let firstStarted = journal?.firstStarted else { return .zero }
+        return .milliseconds(max(0, Int64(Date().timeIntervalSince(firstStarted) * 1_000)))
+    }
+
+    /// Runs `body`; at `timeout` (less the `startedBefore` the attempt already ran elsewhere)
+    /// cancels it and every task run it waits for, and throws ``FlowTimedOut``.
+    private func withTimeout<Output: Sendable>(_ timeout: Duration, startedBefore: Duration, coordinator: Coordinator,
                                                _ body: @escaping @Sendable () async throws -> Output)
         async throws -> Output {
         try await withThrowingTaskGroup(of: Output?.self) { group in
-            group.addTask { try await body() }
+            let remaining = timeout - startedBefore
+            if remaining > .zero { group.addTask { try await body() } }
             group.addTask {
-                try await Task.sleep(for: timeout)
+                try await Task.sleep(for: max(remaining, .zero))
                 return nil
             }
             if let first = try await group.next(), let output = first {

@@ -12,15 +12,20 @@ final class RunJournal: Sendable {
     /// Which take of the run this is: 1, then one more each time another agent resumed it. Every
     /// task message of the run carries it, so workers drop those of a coordinator that lost the run.
     let epoch: Int
+    /// When the run was first started, by the agent of its first take: a resumed run's flow
+    /// timeout counts from then.
+    let firstStarted: Date
     /// Whether this agent still has the run (no other agent has resumed it since), asked before a
     /// publish the connection dropped is sent again.
     private let stillOwned: @Sendable () async -> Bool
     private let opened = Mutex<[String: any Broker]>([:])
     private let abandonedFlag = Atomic<Bool>(false)
 
-    init(retention: Duration, epoch: Int = 1, stillOwned: @escaping @Sendable () async -> Bool = { true }) {
+    init(retention: Duration, epoch: Int = 1, firstStarted: Date = Date(),
+         stillOwned: @escaping @Sendable () async -> Bool = { true }) {
         self.retention = retention
         self.epoch = epoch
+        self.firstStarted = firstStarted
         self.stillOwned = stillOwned
     }
 
