@@ -80,7 +80,9 @@ struct NetworkCutTests {
             #expect(outcome.reports.count == n, "one result per task")
             #expect(!redelivered.isEmpty, "tasks the cut-off worker held were handed out again")
             #expect(redelivered.allSatisfy { $0.workerID == otherWorker.id }, "and the other worker ran them")
-            #expect(outcome.resent > 0, "the cut-off worker came back with results it could not deliver")
+            // The cut-off worker usually comes back with results of tasks that finished during the
+            // cut (re-sent on reconnecting); on a loaded machine it can notice the cut first, cancel
+            // those tasks (their deliveries are gone) and have none. Either way none may count twice.
             #expect(outcome.late == outcome.resent, "every late result was absorbed")
             #expect(outcome.after == outcome.reports, "late results changed nothing")
             #expect(otherWorker.process.isRunning && cutWorker.process.isRunning, "neither worker crashed")
