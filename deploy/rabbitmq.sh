@@ -3,9 +3,9 @@
 #   deploy/rabbitmq.sh start    install if missing, start, wait until it serves (idempotent)
 #   deploy/rabbitmq.sh stop     stop the node this script started (graceful, through rabbitmqctl)
 #   deploy/rabbitmq.sh status   exit 0 if the node answers
-# The node is rabbit@localhost on port 5672; its log is .deploy/rabbitmq.log and its database
-# .deploy/mnesia in the repository.
-# Its configuration is .deploy/rabbitmq.conf, written here: consumer_timeout is 24 hours rather than
+# The node is rabbit@localhost on port 5672; its log is .deploy/rabbitmq.log in the repository; its
+# configuration and database are in /var/lib/rabbitmq/tributary-<a hash of the checkout's path>.
+# Its configuration (rabbitmq.conf there), written here, sets consumer_timeout to 24 hours rather than
 # RabbitMQ's 30 minutes, since a worker holds a task's delivery until the task ends (README,
 # "Long tasks and the broker's delivery timeout").
 set -euo pipefail
@@ -14,6 +14,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 state_dir="$here/../.deploy"
 node=rabbit@localhost
 export RABBITMQ_NODENAME=$node
+
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 
 is_up() { rabbitmqctl -n "$node" -q status >/dev/null 2>&1; }
 
@@ -24,16 +26,22 @@ start() {
         return 0
     fi
     mkdir -p "$state_dir"
-    cat >"$state_dir/rabbitmq.conf" <<'CONF'
+    # Debian's rabbitmq-server runs the node as user rabbitmq, which may not reach this checkout:
+    # its configuration and database live in a folder of the rabbitmq user's, one per checkout.
+    # Each clone (and so each CI run) starts with an empty broker, and queues left by one
+    # checkout's tests and benchmarks (thousands make a restart take minutes) never slow another's.
+    local key node_dir
+    key=$(cd "$here/.." && pwd | sha256sum | cut -c1-12)
+    node_dir=/var/lib/rabbitmq/tributary-$key
+    $SUDO mkdir -p "$node_dir/mnesia"
+    $SUDO tee "$node_dir/rabbitmq.conf" >/dev/null <<'CONF'
 # Written by deploy/rabbitmq.sh. How long (ms) a delivery may stay unacknowledged before the broker
 # closes the consumer's channel; Tributary workers acknowledge a task when it ends.
 consumer_timeout = 86400000
 CONF
-    export RABBITMQ_CONFIG_FILE="$state_dir/rabbitmq.conf"
-    # The node's database lives in this checkout (.deploy/mnesia), not in the system's
-    # /var/lib/rabbitmq: each clone starts with an empty broker, and queues left by one checkout's
-    # tests and benchmarks (thousands make a restart take minutes) never slow another's.
-    export RABBITMQ_MNESIA_BASE="$state_dir/mnesia"
+    $SUDO chown -R rabbitmq:rabbitmq "$node_dir"
+    export RABBITMQ_CONFIG_FILE="$node_dir/rabbitmq.conf"
+    export RABBITMQ_MNESIA_BASE="$node_dir/mnesia"
     echo "tributary: starting RabbitMQ ($node) in the background; log: $state_dir/rabbitmq.log" >&2
     # setsid detaches the broker from this shell's process group so it outlives the script.
     setsid rabbitmq-server >"$state_dir/rabbitmq.log" 2>&1 < /dev/null &
