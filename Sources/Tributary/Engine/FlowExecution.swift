@@ -140,7 +140,7 @@ struct FlowExecution: Sendable {
     /// recorded: its timeout counts from this execution's start of it.)
     private func elapsedBeforeThisExecution(attempt number: Int) -> Duration {
         guard number == 1, parentFlowRunID == nil, let firstStarted = journal?.firstStarted else { return .zero }
-        return .milliseconds(max(0, Int64(Date().timeIntervalSince(firstStarted) * 1_000)))
+        return .seconds(max(0, Date().timeIntervalSince(firstStarted)))
     }
 
     /// Runs `body`; at `timeout` (less the `startedBefore` the attempt already ran elsewhere)

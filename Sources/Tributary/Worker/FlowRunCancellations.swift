@@ -31,11 +31,10 @@ final class FlowRunCancellations: Sendable {
     }
 
     private struct State {
-        var cancelled: Set<Cancelled> = []
+        /// Each remembered cancellation, with why (as its control message said).
+        var cancelled: [Cancelled: String] = [:]
         var order: Deque<Cancelled> = []
         var running: [String: [ObjectIdentifier: (execution: TaskExecution, message: TaskMessage)]] = [:]
-        /// Why each remembered flow run was cancelled, as its control message said.
-        var reasons: [String: String] = [:]
         /// The highest epoch seen per submitted flow run (the most recent ``capacity`` runs).
         var epochs: [String: Int] = [:]
         var epochOrder: Deque<String> = []
@@ -62,9 +61,9 @@ final class FlowRunCancellations: Sendable {
     private static func refusal(of message: TaskMessage, in state: State) -> Refusal? {
         if let epoch = message.epoch, let seen = state.epochs[message.flowRunID], epoch < seen { return .attemptDiscarded }
         guard !state.cancelled.isEmpty else { return nil }
-        if state.cancelled.contains(.taskAttempt(of: message)) { return .attemptDiscarded }
-        if state.cancelled.contains(.flowRun(message.flowRunID))
-            || state.cancelled.contains(.attempt(message.attemptScope)) { return .flowCancelled }
+        if state.cancelled[.taskAttempt(of: message)] != nil { return .attemptDiscarded }
+        if state.cancelled[.flowRun(message.flowRunID)] != nil
+            || state.cancelled[.attempt(message.attemptScope)] != nil { return .flowCancelled }
         return nil
     }
 
@@ -96,41 +95,39 @@ final class FlowRunCancellations: Sendable {
     /// executions; returns how many were running.
     @discardableResult
     func cancel(flowRun flowRunID: String, reason: String) -> Int {
-        state.withLock { $0.reasons[flowRunID] = reason }
-        return cancel(.flowRun(flowRunID), flowRunID: flowRunID) { _ in true }
+        cancel(.flowRun(flowRunID), reason: reason, flowRunID: flowRunID) { _ in true }
     }
 
     /// Why flow run `flowRunID` was cancelled, if this worker heard it cancelled (not just one of
     /// its attempts), so its tasks' reports carry the canceller's words to the coordinator.
     func reason(forFlowRun flowRunID: String) -> String? {
-        state.withLock { $0.reasons[flowRunID] }
+        state.withLock { $0.cancelled[.flowRun(flowRunID)] }
     }
 
-    /// Remembers that the flow-run attempt with run-id prefix `scope` was cancelled and cancels
-    /// its running executions; returns how many were running.
+    /// Remembers that the flow-run attempt with run-id prefix `scope` was cancelled, and why, and
+    /// cancels its running executions; returns how many were running.
     @discardableResult
-    func cancel(attempt scope: String) -> Int {
+    func cancel(attempt scope: String, reason: String) -> Int {
         // The flow-run id is the scope up to its attempt suffix, if it has one.
         let flowRunID = scope.firstRange(of: ".a").map { String(scope[..<$0.lowerBound]) } ?? scope
-        return cancel(.attempt(scope), flowRunID: flowRunID) { $0.attemptScope == scope }
+        return cancel(.attempt(scope), reason: reason, flowRunID: flowRunID) { $0.attemptScope == scope }
     }
 
     /// Remembers that attempt `attempt` of task run `taskRunID` is discarded and cancels it if it
     /// runs here; returns how many were running.
     @discardableResult
-    func discard(taskRunID: String, attempt: Int, flowRunID: String) -> Int {
-        cancel(.taskAttempt("\(taskRunID)#\(attempt)"), flowRunID: flowRunID) {
+    func discard(taskRunID: String, attempt: Int, flowRunID: String, reason: String) -> Int {
+        cancel(.taskAttempt("\(taskRunID)#\(attempt)"), reason: reason, flowRunID: flowRunID) {
             $0.taskRunID == taskRunID && $0.attempt == attempt
         }
     }
 
-    private func cancel(_ id: Cancelled, flowRunID: String, matching: (TaskMessage) -> Bool) -> Int {
+    private func cancel(_ id: Cancelled, reason: String, flowRunID: String, matching: (TaskMessage) -> Bool) -> Int {
         let running = state.withLock { state -> [TaskExecution] in
-            if state.cancelled.insert(id).inserted {
+            if state.cancelled.updateValue(reason, forKey: id) == nil {
                 state.order.append(id)
                 if state.order.count > Self.capacity, let oldest = state.order.popFirst() {
-                    state.cancelled.remove(oldest)
-                    if case .flowRun(let forgotten) = oldest { state.reasons.removeValue(forKey: forgotten) }
+                    state.cancelled.removeValue(forKey: oldest)
                 }
             }
             return (state.running[flowRunID] ?? [:]).values.filter { matching($0.message) }.map(\.execution)

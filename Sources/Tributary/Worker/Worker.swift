@@ -125,7 +125,7 @@ public final class Worker: Service {
         let running: Int
         switch message.kind {
         case .cancelFlowRun: running = cancellations.cancel(flowRun: message.flowRunID, reason: message.detail)
-        case .cancelFlowAttempt: running = cancellations.cancel(attempt: message.flowRunID)
+        case .cancelFlowAttempt: running = cancellations.cancel(attempt: message.flowRunID, reason: message.detail)
         case .flowRunCancelled: return
         case .fenceFlowRun:
             guard let epoch = message.epoch else { return }
@@ -136,7 +136,8 @@ public final class Worker: Service {
             return
         case .discardTaskAttempt:
             guard let taskRunID = message.taskRunID, let attempt = message.attempt else { return }
-            let running = cancellations.discard(taskRunID: taskRunID, attempt: attempt, flowRunID: message.flowRunID)
+            let running = cancellations.discard(taskRunID: taskRunID, attempt: attempt, flowRunID: message.flowRunID,
+                                                reason: message.detail)
             logger.info("task attempt discarded: it must not run again", metadata: [
                 "task-run": "\(taskRunID)", "attempt": "\(attempt)", "running": "\(running)", "reason": "\(message.detail)",
             ])
@@ -354,7 +355,8 @@ public final class Worker: Service {
             let reason = "task '\(message.taskName)' attempt \(message.attempt) held its delivery for "
                 + "\(Self.seconds(task.held)), past the broker's delivery acknowledgement timeout; the broker took the "
                 + "task back and it was stopped, so it does not run twice. To fix: \(setting)"
-            cancellations.discard(taskRunID: message.taskRunID, attempt: message.attempt, flowRunID: message.flowRunID)
+            cancellations.discard(taskRunID: message.taskRunID, attempt: message.attempt, flowRunID: message.flowRunID,
+                                  reason: reason)
             broker.publish(control: .discardTaskAttempt(of: message, reason: reason), to: nil) { _ in }
             counters.withLock { $0.failed += 1 }
             broker.publish(result: result(for: message, .crashed, error: RemoteError(
