@@ -179,7 +179,10 @@ public final class Worker: Service {
                     handBack(delivery)
                     continue
                 }
-                group.addTask {
+                // On the task threads from the start: the body's own task then runs on the thread
+                // that created it, and its result goes out from there, with no hop through the
+                // cooperative pool between them.
+                group.addTask(executorPreference: taskThreads) {
                     await self.process(delivery)
                     slots.signal()
                     queueSlots?.signal()
