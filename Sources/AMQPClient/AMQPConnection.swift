@@ -64,6 +64,13 @@ public final class AMQPConnection: Sendable {
         loop.submit(.publish(message, onConfirm))
     }
 
+    /// Publishes a message only if the delivery `held` is still this connection's to settle (no
+    /// reconnect or channel closure has handed it back since); otherwise, and if the connection
+    /// breaks before the confirm, `onConfirm` gets a `connectionLost` error and nothing is re-sent.
+    public func publish(_ message: OutboundMessage, whileHolding held: DeliveryTag, onConfirm: @escaping ConfirmHandler) {
+        loop.submit(.publishWhileHolding(held, message, onConfirm))
+    }
+
     /// Publishes a message and waits for the broker's confirm.
     public func publishConfirmed(_ message: OutboundMessage) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in

@@ -5,6 +5,8 @@ public enum AMQPFieldValue: Sendable, Equatable, Hashable {
     case bool(Bool)
     case double(Double)
     case bytes([UInt8])
+    /// A field array (AMQP kind `A`), such as the `CC` header's routing keys.
+    case array([AMQPFieldValue])
 
     /// The value as a string, if it is one (or bytes that are UTF-8).
     public var stringValue: String? {

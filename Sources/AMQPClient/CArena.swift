@@ -25,27 +25,41 @@ struct CArena: ~Copyable {
         let entries = UnsafeMutablePointer<amqp_table_entry_t>.allocate(capacity: table.count)
         allocations.append(UnsafeMutableRawPointer(entries))
         for (index, (key, value)) in table.enumerated() {
-            var field = amqp_field_value_t()
-            switch value {
-            case .string(let s):
-                field.kind = UInt8(AMQP_FIELD_KIND_UTF8.rawValue)
-                field.value.bytes = bytes(s)
-            case .int(let i):
-                field.kind = UInt8(AMQP_FIELD_KIND_I64.rawValue)
-                field.value.i64 = i
-            case .bool(let b):
-                field.kind = UInt8(AMQP_FIELD_KIND_BOOLEAN.rawValue)
-                field.value.boolean = b ? 1 : 0
-            case .double(let d):
-                field.kind = UInt8(AMQP_FIELD_KIND_F64.rawValue)
-                field.value.f64 = d
-            case .bytes(var b):
-                field.kind = UInt8(AMQP_FIELD_KIND_BYTES.rawValue)
-                field.value.bytes = bytes(&b)
-            }
-            entries[index] = amqp_table_entry_t(key: bytes(key), value: field)
+            entries[index] = amqp_table_entry_t(key: bytes(key), value: field(value))
         }
         return amqp_table_t(num_entries: Int32(table.count), entries: entries)
+    }
+
+    mutating func field(_ value: AMQPFieldValue) -> amqp_field_value_t {
+        var field = amqp_field_value_t()
+        switch value {
+        case .string(let s):
+            field.kind = UInt8(AMQP_FIELD_KIND_UTF8.rawValue)
+            field.value.bytes = bytes(s)
+        case .int(let i):
+            field.kind = UInt8(AMQP_FIELD_KIND_I64.rawValue)
+            field.value.i64 = i
+        case .bool(let b):
+            field.kind = UInt8(AMQP_FIELD_KIND_BOOLEAN.rawValue)
+            field.value.boolean = b ? 1 : 0
+        case .double(let d):
+            field.kind = UInt8(AMQP_FIELD_KIND_F64.rawValue)
+            field.value.f64 = d
+        case .bytes(var b):
+            field.kind = UInt8(AMQP_FIELD_KIND_BYTES.rawValue)
+            field.value.bytes = bytes(&b)
+        case .array(let values):
+            field.kind = UInt8(AMQP_FIELD_KIND_ARRAY.rawValue)
+            guard !values.isEmpty else {
+                field.value.array = amqp_array_t(num_entries: 0, entries: nil)
+                return field
+            }
+            let entries = UnsafeMutablePointer<amqp_field_value_t>.allocate(capacity: values.count)
+            allocations.append(UnsafeMutableRawPointer(entries))
+            for (index, element) in values.enumerated() { entries[index] = self.field(element) }
+            field.value.array = amqp_array_t(num_entries: Int32(values.count), entries: entries)
+        }
+        return field
     }
 
     mutating func properties(_ p: AMQPProperties) -> amqp_basic_properties_t {
@@ -130,6 +144,9 @@ extension amqp_field_value_t {
         case AMQP_FIELD_KIND_U64, AMQP_FIELD_KIND_TIMESTAMP: .int(Int64(truncatingIfNeeded: value.u64))
         case AMQP_FIELD_KIND_F32: .double(Double(value.f32))
         case AMQP_FIELD_KIND_F64: .double(value.f64)
+        case AMQP_FIELD_KIND_ARRAY:
+            .array(value.array.num_entries > 0 && value.array.entries != nil
+                ? (0..<Int(value.array.num_entries)).map { value.array.entries[$0].swiftValue } : [])
         default: .bytes([])
         }
     }

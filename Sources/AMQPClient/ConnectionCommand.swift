@@ -4,6 +4,8 @@ public typealias ConfirmHandler = @Sendable (Result<Void, AMQPError>) -> Void
 /// Work handed to the connection thread.
 enum ConnectionCommand: Sendable {
     case publish(OutboundMessage, ConfirmHandler?)
+    /// Publishes only while the delivery is still held on this connection (no reconnect since).
+    case publishWhileHolding(DeliveryTag, OutboundMessage, ConfirmHandler)
     case ack(DeliveryTag, multiple: Bool)
     case nack(DeliveryTag, multiple: Bool, requeue: Bool)
     case reject(DeliveryTag, requeue: Bool)
@@ -17,10 +19,20 @@ enum ConnectionCommand: Sendable {
     case deleteQueue(String, CheckedContinuation<Void, any Error>)
     case close(CheckedContinuation<Void, Never>)
 
+    /// Whether the command runs again after the reconnect when it hit the broken connection: a
+    /// publish has already been kept for re-sending (or failed) by the publish itself.
+    var isRetriedAfterReconnect: Bool {
+        switch self {
+        case .publish, .publishWhileHolding: false
+        default: true
+        }
+    }
+
     /// Ends the command's waiter with `error`, for commands that can no longer run.
     func fail(_ error: AMQPError) {
         switch self {
         case .publish(_, let handler): handler?(.failure(error))
+        case .publishWhileHolding(_, _, let handler): handler(.failure(error))
         case .ack, .nack, .reject: break
         case .declare(_, let c): c.resume(throwing: error)
         case .consume(let record, let c):

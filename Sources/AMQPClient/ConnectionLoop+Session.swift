@@ -118,6 +118,14 @@ extension ConnectionLoop {
         switch command {
         case .publish(let message, let handler):
             try publish(PendingPublish(message: message, onConfirm: handler))
+        case .publishWhileHolding(let tag, var message, let handler):
+            guard tag.generation == generation else {
+                handler(.failure(AMQPError(.connectionLost, message: "the delivery is no longer held: the broker "
+                    + "took it back when the connection or channel closed")))
+                return
+            }
+            message.resendAfterReconnect = false
+            try publish(PendingPublish(message: message, onConfirm: handler))
         case .ack(let tag, let multiple):
             guard tag.generation == generation else { return }
             try checkStatus(amqp_basic_ack(state, Self.dataChannel, tag.value, multiple ? 1 : 0), doing: "ack")

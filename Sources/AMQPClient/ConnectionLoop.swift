@@ -116,7 +116,7 @@ final class ConnectionLoop: @unchecked Sendable {
                     // The command that hit the broken connection is retried after the reconnect.
                     inbox.withLock { inbox in
                         for later in remaining.reversed() { inbox.commands.prepend(later) }
-                        if case .publish = command {} else { inbox.commands.prepend(command) }
+                        if command.isRetriedAfterReconnect { inbox.commands.prepend(command) }
                     }
                     throw error
                 }

@@ -48,6 +48,7 @@ private extension AMQPFieldValue {
         case .bytes(let b): 4 + b.count
         case .int, .double: 8
         case .bool: 1
+        case .array(let values): 4 + values.reduce(0) { $0 + 1 + $1.encodedSize }
         }
     }
 }

@@ -92,4 +92,13 @@ struct CommandLineTests {
         #expect(result.stderr.contains("the scheme must be amqp or amqps"))
         #expect(!result.stderr.contains("secret"))
     }
+
+    @Test("a renewal delay that is not a number of seconds is refused, naming the variable and what to give")
+    func badRenewalDelay() async throws {
+        let result = try await Trib.run(["worker", "--broker", "amqp://guest:guest@localhost:5672/"],
+                                        environment: ["TRIB_RENEW_HELD_AFTER": "ten minutes"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("TRIB_RENEW_HELD_AFTER is 'ten minutes'"), "\(result.stderr)")
+        #expect(result.stderr.contains("consumer_timeout"))
+    }
 }

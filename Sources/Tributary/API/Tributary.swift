@@ -314,6 +314,8 @@ public enum TributaryError: Error, CustomStringConvertible, Equatable {
     case unknownFlow(name: String, known: String)
     case unknownFlowRun(id: String)
     case badSubmission(String)
+    /// A setting (an environment variable, an option) has a value that cannot work; says which and what to give.
+    case invalidConfiguration(String)
 
     public var description: String {
         switch self {
@@ -324,6 +326,8 @@ public enum TributaryError: Error, CustomStringConvertible, Equatable {
                 + "the broker URL), or its outcome's retention has passed"
         case .badSubmission(let problem):
             "cannot submit: \(problem)"
+        case .invalidConfiguration(let problem):
+            problem
         }
     }
 }

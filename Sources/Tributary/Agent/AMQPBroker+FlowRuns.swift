@@ -62,11 +62,12 @@ extension AMQPBroker: FlowRunTransport {
     public func consumeFlowRuns(from workQueue: String, prefetch: Int) async throws -> any FlowRunConsumer {
         try await prepareWorkQueue(workQueue)
         let (deliveries, continuation) = AsyncStream.makeStream(of: FlowRunDelivery.self)
-        let connection = self.connection
-        let tag = try await connection.consume(queue: Self.amqpQueue(forWorkQueue: workQueue),
+        let connection = self.connection, holds = self.holds, name = Self.amqpQueue(forWorkQueue: workQueue)
+        let tag = try await connection.consume(queue: name,
                                                prefetch: UInt16(clamping: max(prefetch, 1)), onDelivery: { delivery in
-            continuation.yield(FlowRunDelivery(content: Self.decodeFlowRun(delivery), redelivered: delivery.redelivered) {
-                Self.settle(delivery, $0, on: connection)
+            let held = holds.hold(delivery, from: name)
+            continuation.yield(FlowRunDelivery(content: Self.decodeFlowRun(delivery), redelivered: delivery.wasHeldBefore) {
+                held.settle($0, on: connection)
             })
         }, onEnd: { continuation.finish() })
         return AMQPFlowRunConsumer(deliveries: deliveries, connection: connection, tag: tag)
@@ -202,7 +203,7 @@ extension AMQPBroker: FlowRunTransport {
                 if !Task.isCancelled, case .some(.none) = try? await self.limit(of: limit.workQueue) { _ = offer.fill(nil) }
             }
         }
-        let slot = await withTaskCancellationHandler {
+        let taken = await withTaskCancellationHandler {
             await offer.value()
         } onCancel: {
             _ = offer.fill(nil)
@@ -210,20 +211,21 @@ extension AMQPBroker: FlowRunTransport {
         recheck.cancel()
         try? await connection.cancel(consumerTag: tag)
         // No slot: the limit was removed, or the wait cancelled.
-        guard let slot else {
+        guard let taken else {
             try Task.checkCancellation()
             return .unlimited
         }
+        let slot = holds.hold(taken, from: Self.slotQueue(forWorkQueue: limit.workQueue))
         return WorkQueueSlot { [self] in
             // Dropped only when the limit is known to have changed (or gone); otherwise put back.
-            let held = (try? FlowRunJSON.decode(WorkQueueLimit.self, from: slot.body))?.generation ?? 0
+            let held = (try? FlowRunJSON.decode(WorkQueueLimit.self, from: slot.original.body))?.generation ?? 0
             let changed: Bool
             do {
                 changed = try await self.limit(of: limit.workQueue).map { $0.generation > held } ?? true
             } catch {
                 changed = false
             }
-            if changed { connection.ack(slot.tag) } else { connection.nack(slot.tag, requeue: true) }
+            slot.settle(changed ? .ack : .requeue, on: connection)
         }
     }
 

@@ -21,15 +21,20 @@ public final class AMQPBroker: Broker {
     /// Work queues and exchanges of submitted flow runs this connection has declared already.
     let preparedFlowRunTopology = Mutex<Set<String>>([])
 
-    private init(connection: AMQPConnection, logger: Logger) {
+    /// Renews what this connection holds for long, clear of the broker's delivery timeout.
+    let holds: HeldDeliveries
+
+    private init(connection: AMQPConnection, renewHeldAfter: Duration?, logger: Logger) {
         self.connection = connection
         self.logger = logger
+        self.holds = HeldDeliveries(connection: connection, renewAfter: renewHeldAfter, logger: logger)
     }
 
     /// Connects to the broker at `url` and declares the shared topology. `connectionName` is what
     /// the broker shows for the connection (rabbitmqctl, the management UI).
     public static func connect(url: String, connectionName: String? = nil,
                                logger: Logger = Logger(label: "tributary.broker")) async throws -> AMQPBroker {
+        let renewHeldAfter = try HeldDeliveries.configuredRenewal()
         var configuration = try AMQPConfiguration(url: url)
         configuration.connectionName = connectionName
         let connection = try await AMQPConnection.connect(configuration, logger: logger)
@@ -43,7 +48,7 @@ public final class AMQPBroker: Broker {
             await connection.close()
             throw error
         }
-        return AMQPBroker(connection: connection, logger: logger)
+        return AMQPBroker(connection: connection, renewHeldAfter: renewHeldAfter, logger: logger)
     }
 
     public func prepareTaskQueue(_ queue: String) async throws {
@@ -97,12 +102,13 @@ public final class AMQPBroker: Broker {
         let held = status.messages
         let logger = self.logger
         let connection = self.connection
-        let taken = Mutex<[DeliveryTag]>([])
+        let taken = Mutex<[HeldDelivery]>([])
+        let holds = self.holds
         // Prefetch 0: no limit, since nothing is acknowledged until the run ends.
         let tag = try await connection.consume(queue: name, prefetch: 0, onDelivery: { delivery in
             switch WireFormat.decodeResult(delivery) {
             case .success(let result):
-                taken.withLock { $0.append(delivery.tag) }
+                taken.withLock { $0.append(holds.hold(delivery, from: name)) }
                 onResult(result)
             case .failure(let problem):
                 logger.error("dead-lettered a malformed message on the journal", metadata: [
@@ -116,7 +122,7 @@ public final class AMQPBroker: Broker {
         // whoever reads it next (the agent that resumed the run, or nobody before it is deleted).
         return (ReplyQueue(name: name) {
             try? await connection.cancel(consumerTag: tag)
-            for held in taken.withLock({ $0 }) { connection.nack(held, requeue: true) }
+            for held in taken.withLock({ $0 }) { held.settle(.requeue, on: connection) }
         }, held)
     }
 
@@ -165,12 +171,14 @@ public final class AMQPBroker: Broker {
         let (deliveries, continuation) = AsyncStream.makeStream(of: TaskDelivery.self)
         let connection = self.connection
         let epoch = ChannelEpoch()
-        let tag = try await connection.consume(queue: Self.amqpQueue(for: queue),
+        let holds = self.holds, name = Self.amqpQueue(for: queue)
+        let tag = try await connection.consume(queue: name,
                                                prefetch: UInt16(clamping: max(prefetch, 1)), onDelivery: { delivery in
             let received = epoch.current
-            continuation.yield(TaskDelivery(content: WireFormat.decodeTask(delivery), redelivered: delivery.redelivered,
+            let held = holds.hold(delivery, from: name)
+            continuation.yield(TaskDelivery(content: WireFormat.decodeTask(delivery), redelivered: delivery.wasHeldBefore,
                                             isHeld: { epoch.current == received }) {
-                Self.settle(delivery, $0, on: connection)
+                held.settle($0, on: connection)
             })
         }, onEnd: { continuation.finish() }, onDeliveriesLost: { error in
             epoch.advance()
@@ -183,18 +191,21 @@ public final class AMQPBroker: Broker {
         try await connection.inspect(queue: Self.amqpQueue(for: queue)).consumers
     }
 
-    static func settle(_ delivery: AMQPDelivery, _ settlement: Settlement, on connection: AMQPConnection) {
+    /// Settles `delivery`, or with `tag`, the delivery that holds its message now (a held copy).
+    static func settle(_ delivery: AMQPDelivery, _ settlement: Settlement, tag: DeliveryTag? = nil,
+                       on connection: AMQPConnection) {
+        let tag = tag ?? delivery.tag
         switch settlement {
         case .ack:
-            connection.ack(delivery.tag)
+            connection.ack(tag)
         case .requeue:
-            connection.nack(delivery.tag, requeue: true)
+            connection.nack(tag, requeue: true)
         case .deadLetter(let reason):
             connection.publish(deadLetterCopy(of: delivery, reason: reason)) { result in
                 switch result {
-                case .success: connection.ack(delivery.tag)
+                case .success: connection.ack(tag)
                 // The queue's own dead-letter exchange takes it, without the reason header.
-                case .failure: connection.reject(delivery.tag, requeue: false)
+                case .failure: connection.reject(tag, requeue: false)
                 }
             }
         }
@@ -203,6 +214,8 @@ public final class AMQPBroker: Broker {
     /// `delivery` addressed to the dead-letter exchange, with why it is there and where it came from.
     private static func deadLetterCopy(of delivery: AMQPDelivery, reason: String) -> OutboundMessage {
         var properties = delivery.properties
+        properties.headers["CC"] = nil
+        properties.headers[HeldDeliveries.copyHeader] = nil
         properties.headers["x-trib-dead-reason"] = .string(reason)
         properties.headers["x-trib-original-queue"] = .string(delivery.routingKey)
         properties.persistent = true
@@ -254,6 +267,7 @@ public final class AMQPBroker: Broker {
     }
 
     public func close() async {
+        holds.close()
         await connection.close()
     }
 }

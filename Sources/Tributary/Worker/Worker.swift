@@ -370,9 +370,10 @@ public final class Worker: Service {
     /// What to tell the operator about RabbitMQ's `consumer_timeout`.
     static func consumerTimeoutAdvice(_ timeout: Duration) -> String {
         let used = timeout == .zero ? "" : " (it is \(timeout.wholeMilliseconds) ms)"
-        return "set consumer_timeout\(used) in rabbitmq.conf, in milliseconds, above the longest time a task is held "
-            + "by a worker, queue wait included: for example consumer_timeout = 86400000 for 24 hours "
-            + "(deploy/rabbitmq.sh sets this)"
+        return "keep TRIB_RENEW_HELD_AFTER (seconds after which a worker renews a delivery it holds; 600 by default) "
+            + "below the broker's consumer_timeout\(used), and do not set it to off; or set consumer_timeout in "
+            + "rabbitmq.conf, in milliseconds, above the longest time a task is held by a worker, queue wait included: "
+            + "for example consumer_timeout = 86400000 for 24 hours (deploy/rabbitmq.sh sets this)"
     }
 
     private static func seconds(_ duration: Duration) -> String {
