@@ -63,6 +63,41 @@ struct AgentResumeTests {
         for process in workers + agents { await process.dispose() }
     }
 
+    @Test("an agent killed after it renewed what it held: the copies go back to the work queue and the journal, and another agent resumes the run without running a finished task again")
+    func killedAfterRenewal() async throws {
+        let queue = TestBroker.uniqueQueue("renewed"), workQueue = TestBroker.uniqueQueue("wq")
+        let path = Self.temporaryPath("renewed")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let renewing = ["TRIB_RENEW_HELD_AFTER": "0.5", "TRIB_LOG_LEVEL": "debug"]
+        let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 4, environment: renewing)
+        let first = try await WorkerProcess.agent(id: "first-\(workQueue.suffix(6))", workQueue: workQueue,
+                                                  environment: renewing)
+        let client = Tributary(broker: TestBroker.url)
+        let handle = try await client.submit(RecordedFanout.self, RecordedFanout.Input(
+            count: 60, chunk: 2, milliseconds: 300, queue: queue, path: path), workQueue: workQueue)
+        // Renewed more than once: the run's message and its oldest results are copies now.
+        try await waitUntil("the agent renewed what it held, twice", within: .seconds(30)) {
+            first.logLines(containing: "renewing held deliveries") >= 2 && Self.executions(in: path).count >= 10
+        }
+        let finishedBeforeKill = Set(Self.executions(in: path))
+        #expect(await first.killHard())
+        let second = try await WorkerProcess.agent(id: "second-\(workQueue.suffix(6))", workQueue: workQueue,
+                                                   environment: renewing)
+        // Lost copies would leave the run with no agent: bounded, not a hang.
+        try await waitUntil("the run ended", within: .seconds(60)) { try await handle.status().state.isFinal }
+        #expect(try await handle.result() == (0..<60).reduce(0, +))
+        let status = try await handle.status()
+        #expect(status.agentID == second.id)
+        #expect(status.epoch == 2, "resumed once")
+        let runs = Dictionary(grouping: Self.executions(in: path), by: { $0 }).mapValues(\.count)
+        #expect(Set(runs.keys) == Set(0..<60), "every task ran")
+        let again = finishedBeforeKill.filter { runs[$0]! > 1 }.sorted()
+        #expect(again.isEmpty, "tasks that had finished before the kill ran again: \(again)")
+        #expect(second.logLines(containing: "resuming the flow run from its journal") == 1)
+        await client.close()
+        for process in [worker, first, second] { await process.dispose() }
+    }
+
     @Test("a resumed run whose code now makes different calls runs those calls afresh: no result of another call is handed to it")
     func changedCode() async throws {
         let queue = TestBroker.uniqueQueue("changed"), workQueue = TestBroker.uniqueQueue("wq")
