@@ -66,7 +66,8 @@ extension AMQPBroker: FlowRunTransport {
         let tag = try await connection.consume(queue: name,
                                                prefetch: UInt16(clamping: max(prefetch, 1)), onDelivery: { delivery in
             let held = holds.hold(delivery, from: name)
-            continuation.yield(FlowRunDelivery(content: Self.decodeFlowRun(delivery), redelivered: delivery.wasHeldBefore) {
+            continuation.yield(FlowRunDelivery(content: Self.decodeFlowRun(delivery), redelivered: delivery.wasHeldBefore,
+                                               claim: { held.claim() }) {
                 held.settle($0, on: connection)
             })
         }, onEnd: { continuation.finish() })
@@ -215,7 +216,7 @@ extension AMQPBroker: FlowRunTransport {
             try Task.checkCancellation()
             return .unlimited
         }
-        let slot = holds.hold(taken, from: Self.slotQueue(forWorkQueue: limit.workQueue))
+        let slot = holds.hold(taken, from: Self.slotQueue(forWorkQueue: limit.workQueue), claimed: true)
         return WorkQueueSlot { [self] in
             // Dropped only when the limit is known to have changed (or gone); otherwise put back.
             let held = (try? FlowRunJSON.decode(WorkQueueLimit.self, from: slot.original.body))?.generation ?? 0

@@ -190,6 +190,8 @@ public final class FlowAgent: Service {
     }
 
     private func execute(_ delivery: FlowRunDelivery) async {
+        // Waited for a slot here so long that it went back to its work queue for another agent.
+        guard delivery.claim() else { return }
         let message: FlowRunMessage
         switch delivery.content {
         case .failure(let problem):
@@ -246,12 +248,14 @@ public final class FlowAgent: Service {
         }
         client.activeFlowRuns.reserve(message.flowRunID, flowName: message.flowName)
         let epoch = message.deliveries, transport = self.transport, flowRunID = message.flowRunID
-        let now = Date(), firstStarted = status.firstStartedAt ?? now
+        let now = Date(), firstStarted = status.firstStartedAt ?? now, agentID = configuration.id
         let journal = RunJournal(retention: client.flowRunRetention, epoch: epoch, firstStarted: firstStarted) {
-            // Still ours unless a later take of the run (another agent) wrote its board; a board
-            // that cannot be read (gone past its retention, the broker unreachable) says nothing.
+            // Still ours unless a later take of the run (another agent) wrote its board, or another
+            // agent took the same epoch after this one (two copies of the run's message, left by an
+            // agent that died while it renewed what it held); a board that cannot be read (gone
+            // past its retention, the broker unreachable) says nothing.
             guard let board = try? await transport.status(of: flowRunID) else { return true }
-            return board.epoch <= epoch
+            return board.epoch < epoch || (board.epoch == epoch && (board.agentID ?? agentID) == agentID)
         }
         running.withLock { $0[message.flowRunID] = Running(delivery: delivery, journal: journal) }
         var started = status.next(.running, agentID: configuration.id, epoch: epoch)
@@ -281,7 +285,8 @@ public final class FlowAgent: Service {
         let held = entry.delivery
         await recorded.value
         if journal.isAbandoned {
-            // The run and its message are the other agent's now.
+            // The run is the other agent's now, with a message of its own: this one's is a stale copy.
+            held.settle(.ack)
             counters.withLock { $0.abandoned += 1 }
             logger.warning("stopped a flow run another agent has resumed", metadata: ["epoch": "\(epoch)"])
             return

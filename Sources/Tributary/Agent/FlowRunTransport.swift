@@ -50,12 +50,21 @@ public struct FlowRunDelivery: Sendable {
     public let content: Result<FlowRunMessage, MalformedTask>
     public let redelivered: Bool
     private let settleAction: @Sendable (Settlement) -> Void
+    private let claimAction: @Sendable () -> Bool
 
     public init(content: Result<FlowRunMessage, MalformedTask>, redelivered: Bool,
-                settle: @escaping @Sendable (Settlement) -> Void) {
+                claim: @escaping @Sendable () -> Bool = { true }, settle: @escaping @Sendable (Settlement) -> Void) {
         self.content = content
         self.redelivered = redelivered
+        self.claimAction = claim
         self.settleAction = settle
+    }
+
+    /// Claims the run's message for this agent to act on (run, re-count, discard). False if it
+    /// waited for a free slot here so long that it was handed back to its work queue for another
+    /// agent: this agent then leaves it alone.
+    public func claim() -> Bool {
+        claimAction()
     }
 
     /// Tells the broker what became of the run's message.

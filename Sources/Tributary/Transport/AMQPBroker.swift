@@ -108,14 +108,14 @@ public final class AMQPBroker: Broker {
         let tag = try await connection.consume(queue: name, prefetch: 0, onDelivery: { delivery in
             switch WireFormat.decodeResult(delivery) {
             case .success(let result):
-                taken.withLock { $0.append(holds.hold(delivery, from: name)) }
+                taken.withLock { $0.append(holds.hold(delivery, from: name, claimed: true)) }
                 onResult(result)
             case .failure(let problem):
                 logger.error("dead-lettered a malformed message on the journal", metadata: [
                     "reason": "\(problem.reason)", "queue": "\(name)",
                 ])
                 onMalformed()
-                Self.settle(delivery, .deadLetter(reason: problem.reason), on: connection)
+                Self.settle(delivery, .deadLetter(reason: problem.reason), from: name, on: connection)
             }
         }, onEnd: {})
         // Closing lets go of the journal: what this coordinator read goes back on the queue, for
@@ -156,7 +156,7 @@ public final class AMQPBroker: Broker {
                 ])
                 // Counted before the copy is published, so whoever sees the dead letter sees the count.
                 onMalformed()
-                connection.publish(Self.deadLetterCopy(of: delivery, reason: problem.reason))
+                connection.publish(Self.deadLetterCopy(of: delivery, from: name, reason: problem.reason))
             }
         }, onEnd: {})
         return {
@@ -176,8 +176,8 @@ public final class AMQPBroker: Broker {
                                                prefetch: UInt16(clamping: max(prefetch, 1)), onDelivery: { delivery in
             let received = epoch.current
             let held = holds.hold(delivery, from: name)
-            continuation.yield(TaskDelivery(content: WireFormat.decodeTask(delivery), redelivered: delivery.wasHeldBefore,
-                                            isHeld: { epoch.current == received }) {
+            continuation.yield(TaskDelivery(content: WireFormat.decodeTask(delivery, queue: queue), redelivered: delivery.wasHeldBefore,
+                                            isHeld: { epoch.current == received }, claim: { held.claim() }) {
                 held.settle($0, on: connection)
             })
         }, onEnd: { continuation.finish() }, onDeliveriesLost: { error in
@@ -191,8 +191,9 @@ public final class AMQPBroker: Broker {
         try await connection.inspect(queue: Self.amqpQueue(for: queue)).consumers
     }
 
-    /// Settles `delivery`, or with `tag`, the delivery that holds its message now (a held copy).
-    static func settle(_ delivery: AMQPDelivery, _ settlement: Settlement, tag: DeliveryTag? = nil,
+    /// Settles `delivery`, taken from `queue`, or with `tag`, the delivery that holds its message
+    /// now (a held copy).
+    static func settle(_ delivery: AMQPDelivery, _ settlement: Settlement, from queue: String, tag: DeliveryTag? = nil,
                        on connection: AMQPConnection) {
         let tag = tag ?? delivery.tag
         switch settlement {
@@ -201,7 +202,7 @@ public final class AMQPBroker: Broker {
         case .requeue:
             connection.nack(tag, requeue: true)
         case .deadLetter(let reason):
-            connection.publish(deadLetterCopy(of: delivery, reason: reason)) { result in
+            connection.publish(deadLetterCopy(of: delivery, from: queue, reason: reason)) { result in
                 switch result {
                 case .success: connection.ack(tag)
                 // The queue's own dead-letter exchange takes it, without the reason header.
@@ -211,16 +212,14 @@ public final class AMQPBroker: Broker {
         }
     }
 
-    /// `delivery` addressed to the dead-letter exchange, with why it is there and where it came from.
-    private static func deadLetterCopy(of delivery: AMQPDelivery, reason: String) -> OutboundMessage {
-        var properties = delivery.properties
-        properties.headers["CC"] = nil
-        properties.headers[HeldDeliveries.copyHeader] = nil
+    /// `delivery` addressed to the dead-letter exchange, with why it is there and the queue it was
+    /// taken from.
+    private static func deadLetterCopy(of delivery: AMQPDelivery, from queue: String, reason: String) -> OutboundMessage {
+        var properties = HeldDeliveries.withoutRouting(delivery.properties)
         properties.headers["x-trib-dead-reason"] = .string(reason)
-        properties.headers["x-trib-original-queue"] = .string(delivery.routingKey)
+        properties.headers["x-trib-original-queue"] = .string(queue)
         properties.persistent = true
-        return OutboundMessage(exchange: deadLetterExchange, routingKey: delivery.routingKey,
-                               properties: properties, body: delivery.body)
+        return OutboundMessage(exchange: deadLetterExchange, routingKey: queue, properties: properties, body: delivery.body)
     }
 
     public func publish(result: ResultMessage, to replyQueue: String,

@@ -88,17 +88,26 @@ public struct TaskDelivery: Sendable {
     public let receivedAt: ContinuousClock.Instant
     private let settleAction: @Sendable (Settlement) -> Void
     private let heldCheck: @Sendable () -> Bool
+    private let claimAction: @Sendable () -> Bool
 
     /// `isHeld` says whether the broker still counts the delivery as this consumer's (false once
-    /// it took it back: settling it then does nothing).
+    /// it took it back: settling it then does nothing); `claim`, whether it is still here to act on.
     public init(content: Result<TaskMessage, MalformedTask>, redelivered: Bool,
-                isHeld: @escaping @Sendable () -> Bool = { true },
+                isHeld: @escaping @Sendable () -> Bool = { true }, claim: @escaping @Sendable () -> Bool = { true },
                 settle: @escaping @Sendable (Settlement) -> Void) {
         self.content = content
         self.redelivered = redelivered
         self.receivedAt = .now
         self.heldCheck = isHeld
+        self.claimAction = claim
         self.settleAction = settle
+    }
+
+    /// Claims the delivery for this worker to act on (run, re-count, discard). False if it waited
+    /// here so long that it was handed back to its queue for another worker (see the README's
+    /// "Long tasks and the broker's delivery timeout"): this worker then leaves it alone.
+    public func claim() -> Bool {
+        claimAction()
     }
 
     /// False once the broker took the delivery back (see ``DeliveriesLost``): another worker may

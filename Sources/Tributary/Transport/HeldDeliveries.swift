@@ -56,9 +56,12 @@ final class HeldDeliveries: Sendable {
     }
 
     /// Starts holding `delivery`, taken from `queue`: from now on it is settled through the result.
-    func hold(_ delivery: AMQPDelivery, from queue: String) -> HeldDelivery {
+    /// `claimed`: it is in use from the start (a journal entry, a slot); otherwise it waits until
+    /// its consumer claims it, and if it waits past the renewal delay it goes back to its queue.
+    func hold(_ delivery: AMQPDelivery, from queue: String, claimed: Bool = false) -> HeldDelivery {
         let start = state.withLock { state -> (HeldDelivery, Bool) in
-            let held = HeldDelivery(number: state.nextNumber, original: delivery, queue: queue) { [weak self] number in
+            let held = HeldDelivery(number: state.nextNumber, original: delivery, queue: queue,
+                                    claimed: claimed) { [weak self] number in
                 self?.state.withLock { _ = $0.held.removeValue(forKey: number) }
             }
             state.nextNumber += 1
@@ -84,7 +87,8 @@ final class HeldDeliveries: Sendable {
         let task = Task { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: renewAfter / 4)
-                await self?.renewDue(olderThan: renewAfter)
+                guard let self else { return }
+                await self.renewDue(olderThan: renewAfter)
             }
         }
         let keep = state.withLock { state -> Bool in
@@ -95,6 +99,13 @@ final class HeldDeliveries: Sendable {
         if !keep { task.cancel() }
     }
 
+    /// Copies sent at once, at most: a classic queue stops delivering to a channel that has about
+    /// 200 of its messages not yet sent, and a copy (TTL 0) that cannot be delivered at once
+    /// expires straight back to its queue while the older delivery is still held here.
+    static let copiesInFlight = 50
+    /// How long a batch of copies may take to come back.
+    static let copyReturnWait = Duration.seconds(10)
+
     private func renewDue(olderThan age: Duration) async {
         let due = state.withLock { $0.held.values.filter { $0.startRenewal(ifOlderThan: age) } }
         guard !due.isEmpty else { return }
@@ -104,30 +115,74 @@ final class HeldDeliveries: Sendable {
             logger.warning("could not open the hold queue to renew held deliveries; trying again", metadata: [
                 "error": "\(error)",
             ])
-            for held in due { held.renewalFailed() }
+            for held in due { held.renewalEnded() }
             return
         }
-        logger.debug("renewing held deliveries", metadata: ["count": "\(due.count)"])
-        for held in due {
-            guard let tag = held.currentTag else { continue }
-            connection.publish(copy(of: held), whileHolding: tag) { [weak self] result in
-                guard case .failure(let error) = result else { return }
-                if error.kind == .connectionLost {
-                    // The broker has taken the delivery back: it is no longer this connection's.
-                    self?.state.withLock { _ = $0.held.removeValue(forKey: held.number) }
-                } else {
-                    held.renewalFailed()
-                }
+        let handedBack = due.filter(\.isHandingBack)
+        if !handedBack.isEmpty {
+            logger.info("handing back deliveries that waited here past the renewal delay, for another consumer",
+                        metadata: ["count": "\(handedBack.count)", "queue": "\(handedBack[0].queue)"])
+        }
+        logger.debug("renewing held deliveries", metadata: ["count": "\(due.count - handedBack.count)"])
+        for start in stride(from: 0, to: due.count, by: Self.copiesInFlight) {
+            let batch = due[start..<min(due.count, start + Self.copiesInFlight)]
+            for held in batch { send(copyOf: held) }
+            let deadline = ContinuousClock.now + Self.copyReturnWait
+            while batch.contains(where: \.isRenewing), ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+            let lost = batch.filter(\.isRenewing)
+            if !lost.isEmpty {
+                logger.error("held copies did not come back to this process; their messages may now also be on their queues",
+                             metadata: ["count": "\(lost.count)", "queue": "\(lost[0].queue)"])
+                for held in lost { held.renewalEnded() }
             }
         }
     }
 
+    /// Sends a held copy (in use: it comes back here), or a plain one straight to the queue the
+    /// message came from (it waited unclaimed: the older delivery is acknowledged once the broker
+    /// has the copy, which counts as a first delivery, not a redelivery).
+    private func send(copyOf held: HeldDelivery) {
+        guard let tag = held.currentTag else { return held.renewalEnded() }
+        let handingBack = held.isHandingBack
+        connection.publish(handingBack ? plainCopy(of: held) : copy(of: held), whileHolding: tag) { [weak self, connection] result in
+            switch result {
+            case .success:
+                if handingBack { held.settle(.ack, on: connection) }
+            case .failure(let error) where error.kind == .connectionLost:
+                // The broker has taken the delivery back: it is no longer this connection's.
+                self?.state.withLock { _ = $0.held.removeValue(forKey: held.number) }
+            case .failure:
+                // Its consumer may no longer claim it: it goes back as a redelivery.
+                if handingBack { held.settle(.requeue, on: connection) }
+            }
+            held.renewalEnded()
+        }
+    }
+
+    private func plainCopy(of held: HeldDelivery) -> OutboundMessage {
+        OutboundMessage(routingKey: held.queue, properties: Self.withoutRouting(held.original.properties),
+                        body: held.original.body, resendAfterReconnect: false)
+    }
+
     private func copy(of held: HeldDelivery) -> OutboundMessage {
-        var properties = held.original.properties
+        var properties = Self.withoutRouting(held.original.properties)
         properties.headers[Self.copyHeader] = .string("\(holder)/\(held.number)")
         properties.headers["CC"] = .array([.string(held.queue)])
         return OutboundMessage(exchange: Self.holdExchange, routingKey: holder, properties: properties,
                                body: held.original.body)
+    }
+
+    /// `properties` without what routed or dead-lettered the message before (`CC`, `BCC`, the held
+    /// copy's mark, `x-death` and the first death's headers), for a new publish of it.
+    static func withoutRouting(_ properties: AMQPProperties) -> AMQPProperties {
+        var properties = properties
+        for name in ["CC", "BCC", copyHeader, "x-death", "x-first-death-reason", "x-first-death-queue",
+                     "x-first-death-exchange"] {
+            properties.headers[name] = nil
+        }
+        return properties
     }
 
     private func prepareHoldQueue() async throws {
@@ -142,7 +197,10 @@ final class HeldDeliveries: Sendable {
         try await connection.bind(QueueBinding(queue: holdQueue, exchange: Self.holdExchange, routingKey: holder))
         _ = try await connection.consume(queue: holdQueue, prefetch: 0, onDelivery: { [weak self] copy in
             self?.received(copy)
-        }, onEnd: {})
+        }, onEnd: { [weak self] in
+            // The broker ended the consumer (the queue went away): declare and consume it again.
+            self?.state.withLock { $0.holdQueueReady = false }
+        })
         state.withLock { $0.holdQueueReady = true }
     }
 
@@ -175,29 +233,49 @@ final class HeldDelivery: Sendable {
         var isCopy = false
         var renewing = false
         var settled = false
+        var claimed: Bool
+        /// Not claimed when it came due: it goes back to its queue, and can no longer be claimed.
+        var handingBack = false
     }
     private let state: Mutex<State>
 
-    init(number: UInt64, original: AMQPDelivery, queue: String, forget: @escaping @Sendable (UInt64) -> Void) {
+    init(number: UInt64, original: AMQPDelivery, queue: String, claimed: Bool,
+         forget: @escaping @Sendable (UInt64) -> Void) {
         self.number = number
         self.original = original
         self.queue = queue
         self.forget = forget
-        self.state = Mutex(State(tag: original.tag))
+        self.state = Mutex(State(tag: original.tag, claimed: claimed))
     }
 
     var currentTag: DeliveryTag? { state.withLock { $0.settled ? nil : $0.tag } }
 
-    /// Marks it as being renewed if it is held and older than `age`.
-    func startRenewal(ifOlderThan age: Duration) -> Bool {
+    /// Claims it for its consumer to act on; false if it is going back to its queue.
+    func claim() -> Bool {
         state.withLock { state in
-            guard !state.settled, !state.renewing, state.since.duration(to: .now) >= age else { return false }
-            state.renewing = true
+            guard !state.handingBack else { return false }
+            state.claimed = true
             return true
         }
     }
 
-    func renewalFailed() {
+    var isHandingBack: Bool { state.withLock { $0.handingBack } }
+
+    /// Marks it as being renewed (or, unclaimed, handed back) if it is held and older than `age`.
+    func startRenewal(ifOlderThan age: Duration) -> Bool {
+        state.withLock { state in
+            guard !state.settled, !state.renewing, state.since.duration(to: .now) >= age else { return false }
+            state.renewing = true
+            if !state.claimed { state.handingBack = true }
+            return true
+        }
+    }
+
+    /// Whether a copy is on its way.
+    var isRenewing: Bool { state.withLock { $0.renewing && !$0.settled } }
+
+    /// The copy came back, failed or was given up on.
+    func renewalEnded() {
         state.withLock { $0.renewing = false }
     }
 
@@ -224,7 +302,7 @@ final class HeldDelivery: Sendable {
         if isCopy, case .requeue = settlement {
             connection.reject(tag, requeue: false)
         } else {
-            AMQPBroker.settle(original, settlement, tag: tag, on: connection)
+            AMQPBroker.settle(original, settlement, from: queue, tag: tag, on: connection)
         }
     }
 }

@@ -38,7 +38,9 @@ enum WireFormat {
                                resendAfterReconnect: task.epoch == nil)
     }
 
-    static func decodeTask(_ delivery: AMQPDelivery) -> Result<TaskMessage, MalformedTask> {
+    /// Decodes a task taken from Tributary queue `queue` (its routing key when published; a held
+    /// copy that came back carries another).
+    static func decodeTask(_ delivery: AMQPDelivery, queue: String) -> Result<TaskMessage, MalformedTask> {
         let p = delivery.properties
         let runID = p.messageID ?? p.correlationID
         func malformed(_ reason: String) -> Result<TaskMessage, MalformedTask> {
@@ -81,7 +83,7 @@ enum WireFormat {
             epoch = Int(clamping: number)
         }
         return .success(TaskMessage(taskRunID: runID, flowRunID: p.headers[Header.flowRun]?.stringValue ?? "",
-                                    taskName: name, queue: delivery.routingKey, attempt: Int(attempt),
+                                    taskName: name, queue: queue, attempt: Int(attempt),
                                     timeout: timeout, replyTo: replyTo, persistent: p.persistent,
                                     reportRunning: reportRunning, deliveries: deliveries, epoch: epoch,
                                     input: delivery.body))

@@ -77,11 +77,16 @@ final class TaskExecution: Sendable {
 
     private func start(_ continuation: CheckedContinuation<ExecutionOutcome, Never>,
                        _ body: @escaping @Sendable () async throws -> [UInt8]) {
-        let work = Task(executorPreference: executor) {
-            let outcome = await Self.outcome(of: body)
-            let cancelled = self.state.withLock { $0.cancelRequested }
-            if !self.decide(cancelled ? .cancelled : outcome), self.state.withLock({ $0.abandoned }) {
-                self.stuck(-1)
+        // The worker's thread that runs the attempt gives itself back at once and runs the body
+        // next; the body's thread, once it ends, runs the attempt's continuation: no other wakes.
+        let work = TaskThreadPool.handingOff {
+            Task(executorPreference: executor) {
+                let outcome = await Self.outcome(of: body)
+                let cancelled = self.state.withLock { $0.cancelRequested }
+                let decided = TaskThreadPool.handingOff { self.decide(cancelled ? .cancelled : outcome) }
+                if !decided, self.state.withLock({ $0.abandoned }) {
+                    self.stuck(-1)
+                }
             }
         }
         let timer = timeout.map { timeout in

@@ -30,12 +30,30 @@ final class TaskThreadPool: TaskExecutor, @unchecked Sendable {
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
+        let handedOff = PoolThread.current.map { $0.handingOff && $0.pool === self } ?? false
         condition.lock()
+        if handedOff {
+            // This thread runs it next, as soon as it gives its current job back: no other wakes.
+            jobs.prepend(job)
+            condition.unlock()
+            return
+        }
         jobs.append(job)
         let number = reserveThread()
         if idle > 0 { condition.signal() }
         condition.unlock()
         if let number { startThread(number: number) }
+    }
+
+    /// Runs `body` (on one of a pool's threads) so that a job it enqueues on that pool goes to the
+    /// front of the queue without waking another thread. Only for code whose task gives its thread
+    /// back at once after `body` (it suspends, or ends): that thread then runs the job itself. On
+    /// any other thread it just runs `body`.
+    static func handingOff<T>(_ body: () throws -> T) rethrows -> T {
+        guard let thread = PoolThread.current else { return try body() }
+        thread.handingOff = true
+        defer { thread.handingOff = false }
+        return try body()
     }
 
     /// One more thread may run: a body abandoned at its timeout keeps holding one.
@@ -83,6 +101,9 @@ final class TaskThreadPool: TaskExecutor, @unchecked Sendable {
 
     private func serveJobs() {
         let executor = asUnownedTaskExecutor()
+        let thread = PoolThread(pool: self)
+        PoolThread.current = thread
+        defer { PoolThread.current = nil }
         condition.lock()
         while true {
             if let job = jobs.popFirst() {
@@ -100,6 +121,32 @@ final class TaskThreadPool: TaskExecutor, @unchecked Sendable {
             idle += 1
             condition.wait()
             idle -= 1
+        }
+    }
+}
+
+/// What a pool's own thread knows of itself: its pool, and whether it is handing off a job now.
+/// Used by that thread alone.
+private final class PoolThread {
+    unowned let pool: TaskThreadPool
+    var handingOff = false
+
+    init(pool: TaskThreadPool) {
+        self.pool = pool
+    }
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// The calling thread's record, if it is a pool's thread.
+    static var current: PoolThread? {
+        get { pthread_getspecific(key).map { Unmanaged<PoolThread>.fromOpaque($0).takeUnretainedValue() } }
+        set {
+            if let old = pthread_getspecific(key) { Unmanaged<PoolThread>.fromOpaque(old).release() }
+            pthread_setspecific(key, newValue.map { Unmanaged.passRetained($0).toOpaque() })
         }
     }
 }

@@ -197,6 +197,8 @@ public final class Worker: Service {
     }
 
     private func process(_ delivery: TaskDelivery) async {
+        // Waited here so long that it went back to its queue for another worker.
+        guard delivery.claim() else { return }
         let message: TaskMessage
         switch delivery.content {
         case .failure(let malformed):
@@ -406,7 +408,7 @@ public final class Worker: Service {
     /// discarded meanwhile, otherwise recounted.
     private func recountAfterGrace(_ delivery: TaskDelivery, _ message: TaskMessage) async {
         try? await Task.sleep(for: Self.redeliveryGrace)
-        guard delivery.isHeld else { return }
+        guard delivery.isHeld, delivery.claim() else { return }
         if cancellations.refusal(of: message) == .attemptDiscarded {
             discardSilently(delivery, message)
         } else {
