@@ -133,7 +133,8 @@ struct AgentResumeTests {
             // 30 tasks of 1 s one after another, under a flow timeout of 10 s.
             let handle = try await client.submit(TimedRecordedFanout.self, RecordedFanout.Input(
                 count: 30, chunk: 1, milliseconds: 1_000, queue: queue, path: path), workQueue: workQueue)
-            try await waitUntil("three tasks finished", within: .seconds(30)) { Self.executions(in: path).count >= 3 }
+            // Killed early in its 10 s, even on a loaded machine: the first agent must not reach the timeout itself.
+            try await waitUntil("two tasks finished", within: .seconds(30)) { Self.executions(in: path).count >= 2 }
             let firstStarted = try #require(try await handle.status().firstStartedAt)
             #expect(await first.killHard())
             let beforeResume = Self.executions(in: path).count

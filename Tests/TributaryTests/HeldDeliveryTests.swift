@@ -62,10 +62,10 @@ struct HeldDeliveryTests {
         do {
             let flow = Task {
                 try await client.run(flowNamed: "renewed-kill") { (flow: FlowContext) async throws -> Nap.Report in
-                    try await flow.submit(Nap.self, Nap.Input(milliseconds: 4_000), options: TaskOptions(queue: queue)).value
+                    try await flow.submit(Nap.self, Nap.Input(milliseconds: 8_000), options: TaskOptions(queue: queue)).value
                 }
             }
-            try await waitUntil("the task's delivery was renewed", within: .seconds(10)) {
+            try await waitUntil("the task's delivery was renewed", within: .seconds(30)) {
                 first.logLines(containing: "renewing held deliveries") >= 1
             }
             #expect(await first.killHard())

@@ -173,6 +173,8 @@ public final class FlowAgent: Service {
     /// Runs one submitted flow run to its end (holding a slot of its work queue, if that has a
     /// limit), or settles its message without running it.
     private func take(_ delivery: FlowRunDelivery) async {
+        // Waited for a slot here so long that it went back to its work queue for another agent.
+        guard delivery.claim() else { return }
         guard case .success(let message) = delivery.content else { return await execute(delivery) }
         let slot: WorkQueueSlot
         do {
@@ -190,8 +192,6 @@ public final class FlowAgent: Service {
     }
 
     private func execute(_ delivery: FlowRunDelivery) async {
-        // Waited for a slot here so long that it went back to its work queue for another agent.
-        guard delivery.claim() else { return }
         let message: FlowRunMessage
         switch delivery.content {
         case .failure(let problem):

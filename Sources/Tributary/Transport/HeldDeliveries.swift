@@ -108,24 +108,26 @@ final class HeldDeliveries: Sendable {
 
     private func renewDue(olderThan age: Duration) async {
         let due = state.withLock { $0.held.values.filter { $0.startRenewal(ifOlderThan: age) } }
-        guard !due.isEmpty else { return }
+        let handBacks = due.filter(\.isHandingBack), renewals = due.filter { !$0.isHandingBack }
+        if !handBacks.isEmpty {
+            // Plain copies to their own queues: they need no hold queue, and their confirms end them.
+            logger.info("handing back deliveries that waited here past the renewal delay, for another consumer",
+                        metadata: ["count": "\(handBacks.count)", "queue": "\(handBacks[0].queue)"])
+            for held in handBacks { send(copyOf: held) }
+        }
+        guard !renewals.isEmpty else { return }
         do {
             try await prepareHoldQueue()
         } catch {
             logger.warning("could not open the hold queue to renew held deliveries; trying again", metadata: [
                 "error": "\(error)",
             ])
-            for held in due { held.renewalEnded() }
+            for held in renewals { held.renewalEnded() }
             return
         }
-        let handedBack = due.filter(\.isHandingBack)
-        if !handedBack.isEmpty {
-            logger.info("handing back deliveries that waited here past the renewal delay, for another consumer",
-                        metadata: ["count": "\(handedBack.count)", "queue": "\(handedBack[0].queue)"])
-        }
-        logger.debug("renewing held deliveries", metadata: ["count": "\(due.count - handedBack.count)"])
-        for start in stride(from: 0, to: due.count, by: Self.copiesInFlight) {
-            let batch = due[start..<min(due.count, start + Self.copiesInFlight)]
+        logger.debug("renewing held deliveries", metadata: ["count": "\(renewals.count)"])
+        for start in stride(from: 0, to: renewals.count, by: Self.copiesInFlight) {
+            let batch = renewals[start..<min(renewals.count, start + Self.copiesInFlight)]
             for held in batch { send(copyOf: held) }
             let deadline = ContinuousClock.now + Self.copyReturnWait
             while batch.contains(where: \.isRenewing), ContinuousClock.now < deadline {
@@ -149,21 +151,24 @@ final class HeldDeliveries: Sendable {
         connection.publish(handingBack ? plainCopy(of: held) : copy(of: held), whileHolding: tag) { [weak self, connection] result in
             switch result {
             case .success:
-                if handingBack { held.settle(.ack, on: connection) }
+                if handingBack { held.settleHandBack(.ack, on: connection) }
             case .failure(let error) where error.kind == .connectionLost:
                 // The broker has taken the delivery back: it is no longer this connection's.
                 self?.state.withLock { _ = $0.held.removeValue(forKey: held.number) }
             case .failure:
                 // Its consumer may no longer claim it: it goes back as a redelivery.
-                if handingBack { held.settle(.requeue, on: connection) }
+                if handingBack { held.settleHandBack(.requeue, on: connection) }
             }
             held.renewalEnded()
         }
     }
 
+    /// A redelivered message keeps its mark, so whoever takes it next still counts it.
     private func plainCopy(of held: HeldDelivery) -> OutboundMessage {
-        OutboundMessage(routingKey: held.queue, properties: Self.withoutRouting(held.original.properties),
-                        body: held.original.body, resendAfterReconnect: false)
+        var properties = Self.withoutRouting(held.original.properties)
+        if held.original.wasHeldBefore { properties.headers[Self.copyHeader] = .string("handed-back") }
+        return OutboundMessage(routingKey: held.queue, properties: properties, body: held.original.body,
+                               resendAfterReconnect: false)
     }
 
     private func copy(of held: HeldDelivery) -> OutboundMessage {
@@ -290,10 +295,20 @@ final class HeldDelivery: Sendable {
     }
 
     /// Tells the broker what became of the message. A copy put back goes back to the queue the
-    /// message came from (rejected, it dead-letters there), not to the hold queue.
+    /// message came from (rejected, it dead-letters there), not to the hold queue. Once it is
+    /// being handed back, only the hand-back settles it.
     func settle(_ settlement: Settlement, on connection: AMQPConnection) {
+        settle(settlement, handingBack: false, on: connection)
+    }
+
+    /// Settles it as the hand-back ends: acknowledged once its plain copy is on its queue.
+    func settleHandBack(_ settlement: Settlement, on connection: AMQPConnection) {
+        settle(settlement, handingBack: true, on: connection)
+    }
+
+    private func settle(_ settlement: Settlement, handingBack: Bool, on connection: AMQPConnection) {
         let (tag, isCopy) = state.withLock { state -> (DeliveryTag?, Bool) in
-            guard !state.settled else { return (nil, false) }
+            guard !state.settled, state.handingBack == handingBack else { return (nil, false) }
             state.settled = true
             return (state.tag, state.isCopy)
         }

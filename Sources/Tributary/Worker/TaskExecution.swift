@@ -77,6 +77,11 @@ final class TaskExecution: Sendable {
 
     private func start(_ continuation: CheckedContinuation<ExecutionOutcome, Never>,
                        _ body: @escaping @Sendable () async throws -> [UInt8]) {
+        // Decided before it started (the worker is shutting down): the body never runs.
+        if let decided = state.withLock({ $0.decided }) {
+            continuation.resume(returning: decided)
+            return
+        }
         // The worker's thread that runs the attempt gives itself back at once and runs the body
         // next; the body's thread, once it ends, runs the attempt's continuation: no other wakes.
         let work = TaskThreadPool.handingOff {

@@ -30,10 +30,12 @@ final class TaskThreadPool: TaskExecutor, @unchecked Sendable {
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        let handedOff = PoolThread.current.map { $0.handingOff && $0.pool === self } ?? false
+        let thread = PoolThread.current
         condition.lock()
-        if handedOff {
+        if let thread, thread.handingOff, thread.pool === self, !thread.holdsHandedOffJob {
             // This thread runs it next, as soon as it gives its current job back: no other wakes.
+            // One such job at a time: another meanwhile wakes a thread, which may take either.
+            thread.holdsHandedOffJob = true
             jobs.prepend(job)
             condition.unlock()
             return
@@ -47,8 +49,9 @@ final class TaskThreadPool: TaskExecutor, @unchecked Sendable {
 
     /// Runs `body` (on one of a pool's threads) so that a job it enqueues on that pool goes to the
     /// front of the queue without waking another thread. Only for code whose task gives its thread
-    /// back at once after `body` (it suspends, or ends): that thread then runs the job itself. On
-    /// any other thread it just runs `body`.
+    /// back soon after `body` (it suspends, or ends): that thread then runs the job itself. A thread
+    /// holds one such job at a time; the next one it enqueues before running it wakes a thread as
+    /// usual. On any other thread it just runs `body`.
     static func handingOff<T>(_ body: () throws -> T) rethrows -> T {
         guard let thread = PoolThread.current else { return try body() }
         thread.handingOff = true
@@ -107,6 +110,7 @@ final class TaskThreadPool: TaskExecutor, @unchecked Sendable {
         condition.lock()
         while true {
             if let job = jobs.popFirst() {
+                thread.holdsHandedOffJob = false
                 condition.unlock()
                 job.runSynchronously(on: executor)
                 condition.lock()
@@ -130,6 +134,8 @@ final class TaskThreadPool: TaskExecutor, @unchecked Sendable {
 private final class PoolThread {
     unowned let pool: TaskThreadPool
     var handingOff = false
+    /// A job it handed to itself waits at the front of the queue (guarded by the pool's lock).
+    var holdsHandedOffJob = false
 
     init(pool: TaskThreadPool) {
         self.pool = pool
