@@ -98,6 +98,39 @@ struct AgentResumeTests {
         for process in [worker, first, second] { await process.dispose() }
     }
 
+    @Test("two copies of a run's message, taken by two agents at the same epoch (as an agent that dies while renewing can leave): one goes on, the other stops, and the result is right")
+    func duplicateMessageAtOneEpoch() async throws {
+        let queue = TestBroker.uniqueQueue("dup"), workQueue = TestBroker.uniqueQueue("wq")
+        let path = Self.temporaryPath("dup")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 4)
+        let fast = ["--ownership-check-interval", "0.5"]
+        let agents = [
+            try await WorkerProcess.agent(id: "a0-\(workQueue.suffix(6))", workQueue: workQueue, concurrency: 1,
+                                          extraArguments: fast),
+            try await WorkerProcess.agent(id: "a1-\(workQueue.suffix(6))", workQueue: workQueue, concurrency: 1,
+                                          extraArguments: fast),
+        ]
+        let client = Tributary(broker: TestBroker.url)
+        let input = RecordedFanout.Input(count: 40, chunk: 2, milliseconds: 300, queue: queue, path: path)
+        let handle = try await client.submit(RecordedFanout.self, input, workQueue: workQueue)
+        let broker = try await AMQPBroker.connect(url: TestBroker.url)
+        try await broker.publish(flowRun: FlowRunMessage(flowRunID: handle.id, flowName: RecordedFanout.name,
+                                                         input: Array(try JSONEncoder().encode(input)),
+                                                         workQueue: workQueue))
+        await broker.close()
+        try await waitUntil("the run ended", within: .seconds(90)) { try await handle.status().state.isFinal }
+        #expect(try await handle.result() == (0..<40).reduce(0, +))
+        #expect(try await handle.status().epoch == 1)
+        let started = agents.map { $0.logLines(containing: "flow run started") }
+        #expect(started == [1, 1], "each agent took one copy: \(started)")
+        let stopped = agents.map { $0.logLines(containing: "another agent has resumed this flow run; stopping it here") }
+        #expect(stopped.reduce(0, +) == 1, "exactly one of them stopped: \(stopped)")
+        #expect(Set(Self.executions(in: path)) == Set(0..<40), "every task ran")
+        await client.close()
+        for process in [worker] + agents { await process.dispose() }
+    }
+
     @Test("a resumed run whose code now makes different calls runs those calls afresh: no result of another call is handed to it")
     func changedCode() async throws {
         let queue = TestBroker.uniqueQueue("changed"), workQueue = TestBroker.uniqueQueue("wq")
