@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "Tributary", targets: ["Tributary"]),
         .library(name: "TributaryCLI", targets: ["TributaryCLI"]),
+        .library(name: "TributaryWebhooks", targets: ["TributaryWebhooks"]),
         .library(name: "AMQPClient", targets: ["AMQPClient"]),
         .executable(name: "trib", targets: ["trib"]),
         .executable(name: "trib-bench", targets: ["trib-bench"]),
@@ -42,8 +43,18 @@ let package = Package(
                 "AMQPClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Notifiers that need an HTTP client: a product of their own, so a worker that does not
+        // use them never builds AsyncHTTPClient and what it pulls in (SwiftNIO, its TLS).
+        .target(
+            name: "TributaryWebhooks",
+            dependencies: [
+                "Tributary",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .target(
@@ -55,7 +66,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .target(name: "TributaryExamples", dependencies: ["Tributary"]),
+        .target(name: "TributaryExamples", dependencies: ["Tributary", "TributaryWebhooks"]),
         .executableTarget(name: "trib", dependencies: ["TributaryCLI", "TributaryExamples"]),
         .executableTarget(name: "trib-floor", dependencies: ["CRabbitMQ"], path: "benchmarks/floor"),
         .executableTarget(
@@ -69,7 +80,7 @@ let package = Package(
         ),
         .testTarget(name: "AMQPClientTests", dependencies: ["AMQPClient"]),
         .testTarget(name: "TributaryTests", dependencies: [
-            "Tributary", "TributaryExamples", "AMQPClient", "trib",
+            "Tributary", "TributaryExamples", "TributaryWebhooks", "AMQPClient", "trib",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

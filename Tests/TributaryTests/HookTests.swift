@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import Tributary
+import TributaryWebhooks
 import TributaryExamples
 
 @Suite("Hooks and notifications, with real workers over RabbitMQ")

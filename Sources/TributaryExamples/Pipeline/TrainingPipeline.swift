@@ -1,5 +1,6 @@
 import Foundation
 import Tributary
+import TributaryWebhooks
 
 /// The demo: extract pages from a flaky API (retries), validate rows (malformed ones rejected and
 /// counted), train ridge models over several alphas in parallel, evaluate them on held-out rows,

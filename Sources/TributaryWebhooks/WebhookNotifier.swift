@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Tributary
+import struct Tributary.Notification
 
 /// POSTs each notification as JSON to a URL (Slack-style incoming webhooks, your own service),
 /// with its own timeout and retries. It runs in a hook, so its failure never fails the flow.
