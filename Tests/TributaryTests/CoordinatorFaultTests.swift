@@ -17,7 +17,7 @@ struct CoordinatorFaultTests {
             try await Task.sleep(for: .milliseconds(1_200))
             #expect(client.process.isRunning, "the flow was still running when its client was killed")
             await client.killHard()
-            #expect(client.process.terminationReason == .uncaughtSignal)
+            #expect(client.process.ending?.reason == .uncaughtSignal)
             #expect(client.output.isEmpty, "the flow never printed a result")
 
             let deadline = ContinuousClock.now + .seconds(30)

@@ -52,7 +52,7 @@ final class FlowProcess: @unchecked Sendable {
     /// Sends SIGKILL and waits for the process to be gone.
     func killHard() async {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        _ = await waitForExit(within: .seconds(10))
+        _ = await waitForExit(within: .seconds(30))
     }
 
     /// Ends the process if it still runs and deletes its files.

@@ -38,6 +38,7 @@ final class NetworkNamespace: Sendable {
     static func create(index: Int) async throws -> NetworkNamespace {
         let namespace = NetworkNamespace(index: index)
         let inner = "tc\(ProcessInfo.processInfo.processIdentifier % 100_000)w\(index)"
+        await removeLeftovers(index: index)
         await namespace.remove()
         do {
             try await ip(["netns", "add", namespace.name])
@@ -53,6 +54,22 @@ final class NetworkNamespace: Sendable {
             throw error
         }
         return namespace
+    }
+
+    /// Removes namespace `index` (and its link, which holds the same addresses) left by an
+    /// earlier test process that died before removing it.
+    private static func removeLeftovers(index: Int) async {
+        let ip = URL(fileURLWithPath: "/usr/sbin/ip")
+        guard let listed = try? await Command.run(ip, ["netns", "list"]) else { return }
+        let mine = ProcessInfo.processInfo.processIdentifier % 100_000
+        for line in listed.output.split(separator: "\n") {
+            let name = line.split(separator: " ").first.map(String.init) ?? ""
+            let parts = name.split(separator: "-")
+            guard parts.count == 4, parts[0] == "trib", parts[1] == "cut", parts[3] == "\(index)",
+                  let owner = Int32(parts[2]), owner != mine, kill(owner, 0) != 0 else { continue }
+            _ = try? await Command.run(ip, ["netns", "del", name])
+            _ = try? await Command.run(ip, ["link", "del", "tc\(owner)r\(index)"])
+        }
     }
 
     /// The command prefix that runs a program inside the namespace.

@@ -11,4 +11,11 @@ extension Process {
         }
         return terminationStatus
     }
+
+    /// How it ended, or nil while it still runs: Foundation traps on reading the termination
+    /// reason or status of a process it has not yet seen exit (on a loaded machine that can take
+    /// seconds after a SIGKILL).
+    var ending: (reason: TerminationReason, status: Int32)? {
+        isRunning ? nil : (terminationReason, terminationStatus)
+    }
 }

@@ -81,8 +81,9 @@ final class WorkerProcess: @unchecked Sendable {
     func killHard() async -> Bool {
         guard process.isRunning else { return false }
         kill(process.processIdentifier, SIGKILL)
-        _ = await waitForExit(within: .seconds(10))
-        return process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL
+        _ = await waitForExit(within: .seconds(30))
+        guard let ending = process.ending else { return false }
+        return ending.reason == .uncaughtSignal && ending.status == SIGKILL
     }
 
     /// Sends SIGTERM (graceful drain).
