@@ -59,13 +59,17 @@ final class HeldDeliveries: Sendable {
     /// `claimed`: it is in use from the start (a journal entry, a slot); otherwise it waits until
     /// its consumer claims it, and if it waits past the renewal delay it goes back to its queue.
     func hold(_ delivery: AMQPDelivery, from queue: String, claimed: Bool = false) -> HeldDelivery {
+        // Never renewed: nothing to keep track of, and no lock on a task's way through.
+        guard renewAfter != nil else {
+            return HeldDelivery(number: 0, original: delivery, queue: queue, claimed: claimed) { _ in }
+        }
         let start = state.withLock { state -> (HeldDelivery, Bool) in
             let held = HeldDelivery(number: state.nextNumber, original: delivery, queue: queue,
                                     claimed: claimed) { [weak self] number in
                 self?.state.withLock { _ = $0.held.removeValue(forKey: number) }
             }
             state.nextNumber += 1
-            guard renewAfter != nil, !state.closed else { return (held, false) }
+            guard !state.closed else { return (held, false) }
             state.held[held.number] = held
             return (held, state.renewals == nil)
         }
