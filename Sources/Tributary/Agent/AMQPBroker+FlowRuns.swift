@@ -160,6 +160,42 @@ extension AMQPBroker: FlowRunTransport {
         throw AMQPError(.channelClosedByBroker, message: "the limit of work queue '\(workQueue)' stayed unreadable")
     }
 
+    /// The AMQP queue that holds the claim of one take of a flow run.
+    public static func claimQueue(for flowRunID: String, epoch: Int) -> String { "trib.claim.\(flowRunID).\(epoch)" }
+
+    /// A claim is a message in the take's own queue, which keeps one and rejects any later
+    /// publish (`x-overflow: reject-publish`, a basic.nack): the first publish wins. A rejected
+    /// claimant reads the queue to tell a claim of another from its own first publish, which a
+    /// reconnect can send again.
+    public func claim(flowRunID: String, epoch: Int, token: String, retention: Duration) async throws -> Bool {
+        let name = Self.claimQueue(for: flowRunID, epoch: epoch)
+        try await connection.declare(QueueDeclaration(name: name, arguments: [
+            "x-max-length": .int(1),
+            "x-overflow": .string("reject-publish"),
+            "x-expires": .int(max(1, retention.wholeMilliseconds)),
+        ]))
+        let message = OutboundMessage(exchange: "", routingKey: name,
+                                      properties: AMQPProperties(persistent: true), body: Array(token.utf8))
+        do {
+            try await connection.publishConfirmed(message)
+            return true
+        } catch let error as AMQPError where error.kind == .publishRejected {
+            // Empty only for a moment, while another rejected claimant looks at it.
+            for _ in 0..<100 {
+                if let holder = try await connection.peek(queue: name).first {
+                    return String(decoding: holder.body, as: UTF8.self) == token
+                }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            throw AMQPError(.channelClosedByBroker, message: "the claim of flow run \(flowRunID)'s take \(epoch) "
+                + "stayed unreadable")
+        }
+    }
+
+    public func releaseClaim(flowRunID: String, epoch: Int) async {
+        try? await connection.delete(queue: Self.claimQueue(for: flowRunID, epoch: epoch))
+    }
+
     /// Setting a limit writes it (a new generation) to `trib.limit.<work-queue>` and fills
     /// `trib.slots.<work-queue>` with that many slot messages, after taking out the free ones of
     /// the old setting; a held slot of the old setting is dropped when its run ends. Removing it

@@ -246,16 +246,15 @@ public final class FlowAgent: Service {
             counters.withLock { $0.failed += 1 }
             return
         }
-        client.activeFlowRuns.reserve(message.flowRunID, flowName: message.flowName)
         let epoch = message.deliveries, transport = self.transport, flowRunID = message.flowRunID
-        let now = Date(), firstStarted = status.firstStartedAt ?? now, agentID = configuration.id
+        if epoch > 1, await !claim(delivery, message, logger: logger) { return }
+        client.activeFlowRuns.reserve(message.flowRunID, flowName: message.flowName)
+        let now = Date(), firstStarted = status.firstStartedAt ?? now
         let journal = RunJournal(retention: client.flowRunRetention, epoch: epoch, firstStarted: firstStarted) {
-            // Still ours unless a later take of the run (another agent) wrote its board, or another
-            // agent took the same epoch after this one (two copies of the run's message, left by an
-            // agent that died while it renewed what it held); a board that cannot be read (gone
-            // past its retention, the broker unreachable) says nothing.
+            // Still ours unless a later take of the run (another agent) wrote its board; a board
+            // that cannot be read (gone past its retention, the broker unreachable) says nothing.
             guard let board = try? await transport.status(of: flowRunID) else { return true }
-            return board.epoch < epoch || (board.epoch == epoch && (board.agentID ?? agentID) == agentID)
+            return board.epoch <= epoch
         }
         running.withLock { $0[message.flowRunID] = Running(delivery: delivery, journal: journal) }
         var started = status.next(.running, agentID: configuration.id, epoch: epoch)
@@ -302,6 +301,30 @@ public final class FlowAgent: Service {
         held.settle(.ack)
         // Only once its end is recorded: an agent that dies before then resumes from the journal.
         await journal.deleteAll()
+        if epoch > 1 { await transport.releaseClaim(flowRunID: flowRunID, epoch: epoch) }
+    }
+
+    /// Claims a resumed take of the run (re-counted from a message that came back with no
+    /// outcome). An agent that died while it renewed the message can leave two copies, re-counted
+    /// to the same take, here or on another agent: only the first claimed runs, and the other is
+    /// dropped. False if this copy was dropped or handed back.
+    private func claim(_ delivery: FlowRunDelivery, _ message: FlowRunMessage, logger: Logger) async -> Bool {
+        let token = "\(configuration.id) \(UUID().uuidString)"
+        do {
+            if try await transport.claim(flowRunID: message.flowRunID, epoch: message.deliveries, token: token,
+                                         retention: client.flowRunRetention) {
+                return true
+            }
+        } catch {
+            logger.error("could not claim the resumed flow run; handing it back", metadata: ["error": "\(error)"])
+            delivery.settle(.requeue)
+            return false
+        }
+        logger.warning("dropped a second copy of a resumed flow run's message: its first copy runs",
+                       metadata: ["epoch": "\(message.deliveries)"])
+        counters.withLock { $0.discarded += 1 }
+        delivery.settle(.ack)
+        return false
     }
 
     /// A run handed to an agent before, with no outcome (its agent died or lost the broker): past

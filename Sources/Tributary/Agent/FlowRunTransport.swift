@@ -24,6 +24,13 @@ public protocol FlowRunTransport: Sendable {
     /// Waits for a free slot of the limited work queue; held until released, or until this
     /// process's connection ends (the broker gives it back).
     func acquireSlot(of limit: WorkQueueLimit) async throws -> WorkQueueSlot
+    /// Claims take `epoch` of a run for the caller (`token` is unique to this take): true for the
+    /// first claim of that take, false for every later one, made with another copy of the run's
+    /// message (an agent that died while it renewed the message can leave two). Kept until
+    /// ``releaseClaim(flowRunID:epoch:)``, or `retention` after its last use.
+    func claim(flowRunID: String, epoch: Int, token: String, retention: Duration) async throws -> Bool
+    /// Forgets a take's claim (its run has ended and its end is recorded).
+    func releaseClaim(flowRunID: String, epoch: Int) async
     /// Hears every status of the run published from now on, until the watch is closed.
     func watch(flowRunID: String, _ onStatus: @escaping @Sendable (FlowRunStatus) -> Void) async throws
         -> FlowRunWatch

@@ -12,6 +12,7 @@ final class InMemoryFlowRuns: FlowRunTransport {
         var boards: [String: FlowRunStatus] = [:]
         var watchers: [String: [UUID: @Sendable (FlowRunStatus) -> Void]] = [:]
         var limits: [String: (limit: WorkQueueLimit, slots: AsyncSemaphore)] = [:]
+        var claims: [String: String] = [:]
     }
 
     private let state = Mutex(State())
@@ -90,6 +91,18 @@ final class InMemoryFlowRuns: FlowRunTransport {
         guard let slots = state.withLock({ $0.limits[limit.workQueue]?.slots }) else { return .unlimited }
         await slots.wait()
         return WorkQueueSlot { slots.signal() }
+    }
+
+    func claim(flowRunID: String, epoch: Int, token: String, retention: Duration) async throws -> Bool {
+        state.withLock { state in
+            let key = "\(flowRunID).\(epoch)"
+            if state.claims[key] == nil { state.claims[key] = token }
+            return state.claims[key] == token
+        }
+    }
+
+    func releaseClaim(flowRunID: String, epoch: Int) async {
+        _ = state.withLock { $0.claims.removeValue(forKey: "\(flowRunID).\(epoch)") }
     }
 
     func watch(flowRunID: String, _ onStatus: @escaping @Sendable (FlowRunStatus) -> Void) async throws
