@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "Tributary", targets: ["Tributary"]),
         .library(name: "TributaryCLI", targets: ["TributaryCLI"]),
         .library(name: "TributaryWebhooks", targets: ["TributaryWebhooks"]),
+        .library(name: "TributaryServer", targets: ["TributaryServer"]),
         .library(name: "AMQPClient", targets: ["AMQPClient"]),
         .executable(name: "trib", targets: ["trib"]),
         .executable(name: "trib-bench", targets: ["trib-bench"]),
@@ -21,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .systemLibrary(
@@ -66,8 +69,24 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The server (HTTP, the run store, its commands): a product of its own, so a worker or
+        // agent built on TributaryCLI never builds Hummingbird or a database library.
+        .target(
+            name: "TributaryServer",
+            dependencies: [
+                "Tributary", "AMQPClient", "TributaryCLI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(name: "TributaryExamples", dependencies: ["Tributary", "TributaryWebhooks"]),
-        .executableTarget(name: "trib", dependencies: ["TributaryCLI", "TributaryExamples"]),
+        .executableTarget(name: "trib", dependencies: ["TributaryCLI", "TributaryExamples", "TributaryServer"]),
         .executableTarget(name: "trib-floor", dependencies: ["CRabbitMQ"], path: "benchmarks/floor"),
         .executableTarget(
             name: "trib-bench",
@@ -80,7 +99,7 @@ let package = Package(
         ),
         .testTarget(name: "AMQPClientTests", dependencies: ["AMQPClient"]),
         .testTarget(name: "TributaryTests", dependencies: [
-            "Tributary", "TributaryExamples", "TributaryWebhooks", "AMQPClient", "trib",
+            "Tributary", "TributaryExamples", "TributaryWebhooks", "TributaryServer", "AMQPClient", "trib",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -15,10 +15,14 @@ import Tributary
 /// from `TRIB_LOG_LEVEL` (trace, debug, info, notice, warning, error).
 public enum TributaryCommandLine {
     static let registry = Mutex<Registry>(Registry())
+    static let extraCommands = Mutex<[any ParsableCommand.Type]>([])
 
     /// Parses the process's arguments (or `arguments`) and runs the command; exits on error.
-    public static func main(registry: Registry, arguments: [String]? = nil) async {
+    /// `commands` join the built-in ones (the server product's `server`, `flow-run`, `task-run`).
+    public static func main(registry: Registry, arguments: [String]? = nil,
+                            commands: [any ParsableCommand.Type] = []) async {
         self.registry.withLock { $0 = registry }
+        extraCommands.withLock { $0 = commands }
         do {
             var command = try RootCommand.parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -33,7 +37,8 @@ public enum TributaryCommandLine {
 
     static var currentRegistry: Registry { registry.withLock { $0 } }
 
-    static func bootstrapLogging(defaultLevel: Logger.Level) {
+    /// Sends logs to standard error at `TRIB_LOG_LEVEL`, else `defaultLevel`.
+    public static func bootstrapLogging(defaultLevel: Logger.Level) {
         let level = ProcessInfo.processInfo.environment["TRIB_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
             ?? defaultLevel
         LoggingSystem.bootstrap { label in
@@ -44,18 +49,20 @@ public enum TributaryCommandLine {
     }
 
     /// `--broker`, else `TRIB_BROKER_URL`, else nil.
-    static func brokerURL(_ option: String?) -> String? {
+    public static func brokerURL(_ option: String?) -> String? {
         option ?? ProcessInfo.processInfo.environment["TRIB_BROKER_URL"]
     }
 }
 
 struct RootCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: (CommandLine.arguments.first as NSString?)?.lastPathComponent ?? "trib",
-        abstract: "Run Tributary workers and flows.",
-        subcommands: [WorkerCommand.self, AgentCommand.self, RunCommand.self, WaitCommand.self, CancelCommand.self,
-                      WorkQueueCommand.self,
-                      ListCommand.self])
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: (CommandLine.arguments.first as NSString?)?.lastPathComponent ?? "trib",
+            abstract: "Run Tributary workers and flows.",
+            subcommands: [WorkerCommand.self, AgentCommand.self, RunCommand.self, WaitCommand.self, CancelCommand.self,
+                          WorkQueueCommand.self, ListCommand.self]
+                + TributaryCommandLine.extraCommands.withLock { $0 })
+    }
 }
 
 /// Turns a thrown error into a message ArgumentParser prints, with no stack trace.

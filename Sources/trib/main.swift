@@ -1,5 +1,7 @@
 import TributaryCLI
 import TributaryExamples
+import TributaryServer
 
-// `trib`: the examples' runner. `trib list`, `trib run training-pipeline '{...}'`, `trib worker --broker ...`.
-await TributaryCommandLine.main(registry: Examples.registry)
+// `trib`: the examples' runner and the server. `trib list`, `trib run training-pipeline '{...}'`,
+// `trib worker --broker ...`, `trib server start`, `trib flow-run ls`.
+await TributaryCommandLine.main(registry: Examples.registry, commands: TributaryServerCommands.all)

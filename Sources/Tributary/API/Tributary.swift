@@ -53,10 +53,40 @@ public final class Tributary: Sendable {
     /// Duplicates and malformed replies this client absorbed, over every flow it ran.
     public var statistics: ClientStatistics { counters.snapshot }
 
+    /// Where this client's runs' events go: made on first use, for a client on a broker with
+    /// events on (`TRIB_EVENTS`, see ``Tributary/eventsEnabled``).
+    private let eventPublisher = Mutex<EventPublisher?>(nil)
+
+    /// Whether clients publish their runs' events to the broker's `trib.events` exchange (for the
+    /// server): on unless `TRIB_EVENTS` is `off` (or `0`, `false`).
+    public static let eventsEnabled: Bool = {
+        let value = ProcessInfo.processInfo.environment["TRIB_EVENTS"]?.lowercased() ?? "on"
+        switch value {
+        case "on", "1", "true", "": return true
+        case "off", "0", "false": return false
+        default:
+            Logger(label: "tributary").warning("TRIB_EVENTS is '\(value)', which is neither on nor off; events stay on")
+            return true
+        }
+    }()
+
+    private var events: EventPublisher? {
+        guard case .rabbitMQ(let url) = transport, Self.eventsEnabled else { return nil }
+        return eventPublisher.withLock { publisher in
+            if let publisher { return publisher }
+            let created = EventPublisher(logger: logger) { [weak self] body, routingKey in
+                guard let self else { return }
+                try await self.sharedBroker(url: url).publish(eventBatch: body, routingKey: routingKey)
+            }
+            publisher = created
+            return created
+        }
+    }
+
     private var environment: FlowEnvironment {
         FlowEnvironment(observer: observer, statistics: counters, resultStore: resultStore,
                         maxPayloadBytes: maxPayloadBytes, clientLimits: clientLimits, rateLimiter: rateLimiter,
-                        activeFlowRuns: activeFlowRuns, queueWatch: queueWatch)
+                        activeFlowRuns: activeFlowRuns, queueWatch: queueWatch, events: events)
     }
 
     /// A client that sends tasks to workers through the RabbitMQ at `url`. It connects on first use.
@@ -197,6 +227,8 @@ public final class Tributary: Sendable {
     /// Closes the broker connection, if one was opened, and stops the embedded agent, if it ran.
     public func close() async {
         embeddedAgent.withLock { $0.take() }?.cancel()
+        // Its last events go out before the connection closes.
+        await eventPublisher.withLock { $0 }?.close()
         let task = connection.withLock { $0.take() }
         if let broker = try? await task?.value { await broker.close() }
     }

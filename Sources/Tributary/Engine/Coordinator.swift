@@ -322,6 +322,7 @@ final class Coordinator: Sendable {
             ])
             return
         }
+        run.worker = result.workerID
         shipLogs(of: result, for: run)
         environment.queueWatch.heard(run.id, on: run.options.queue)
         switch result.status {
@@ -357,6 +358,13 @@ final class Coordinator: Sendable {
         taskLogger[metadataKey: "attempt"] = "\(result.attempt)"
         for record in result.logs {
             taskLogger.log(level: Logger.Level(rawValue: record.level) ?? .info, "\(record.message)")
+        }
+        guard let events = environment.events else { return }
+        for record in result.logs {
+            events.record(RunEvent(kind: .log, flowRunID: flowRunID, parentFlowRunID: parentFlowRunID,
+                                   taskRunID: run.id, name: run.taskName, runName: run.name, attempt: result.attempt,
+                                   worker: result.workerID, epoch: journal?.epoch ?? 1,
+                                   sequence: events.nextSequence(), level: record.level, message: record.message))
         }
     }
 
@@ -444,6 +452,11 @@ final class Coordinator: Sendable {
     private func emit(_ run: TaskRun, _ state: TaskState) {
         observer?(TaskEvent(flowRunID: flowRunID, parentFlowRunID: parentFlowRunID, taskRunID: run.id, taskName: run.taskName, runName: run.name,
                             attempt: run.attempt, state: state))
+        guard let events = environment.events else { return }
+        events.record(RunEvent(kind: .taskRun, flowRunID: flowRunID, parentFlowRunID: parentFlowRunID,
+                               taskRunID: run.id, name: run.taskName, runName: run.name, state: state.name,
+                               attempt: run.attempt, worker: run.worker, epoch: journal?.epoch ?? 1,
+                               sequence: events.nextSequence(), error: state.failure.map { "\($0.error)" }))
     }
 
     /// Waits until every run submitted so far has ended, and its hooks and result writes are done.

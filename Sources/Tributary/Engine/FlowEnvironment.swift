@@ -13,4 +13,6 @@ struct FlowEnvironment: Sendable {
     let activeFlowRuns: ActiveFlowRuns
     /// The task queues the client's runs wait on, and whether any worker takes from them.
     let queueWatch: QueueWatch
+    /// Where the runs' events go, if anywhere.
+    let events: (any EventSink)?
 }

@@ -63,11 +63,13 @@ struct FlowExecution: Sendable {
     func run<Output: Sendable>(_ attempt: @Sendable (Int) async throws -> Output) async throws -> Output {
         let started = ContinuousClock.now
         logger.info("flow run started")
+        record("Running", attempt: 1)
         var number = 1
         while true {
             do {
                 let output = try await attempt(number)
                 logger.info("flow run Completed", metadata: ["duration": "\(started.duration(to: .now))"])
+                record("Completed", attempt: number)
                 await runHooks(.completed, attempt: number, error: nil, started: started)
                 return output
             } catch {
@@ -78,12 +80,14 @@ struct FlowExecution: Sendable {
                     logger.warning("flow attempt failed; retrying the flow", metadata: [
                         "attempt": "\(number)", "delay": "\(delay)", "error": "\(error)",
                     ])
+                    record("Retrying", attempt: number, error: error)
                     await runHooks(.retrying, attempt: number, error: error, started: started)
                     do {
                         try await Task.sleep(for: delay)
                     } catch {
                         // Cancelled while waiting to retry: the run ends Cancelled, with its hooks.
                         logger.error("flow run Cancelled while waiting to retry")
+                        record("Cancelled", attempt: number, error: error)
                         await runHooks(.cancelled, attempt: number, error: error, started: started)
                         throw error
                     }
@@ -91,10 +95,20 @@ struct FlowExecution: Sendable {
                     continue
                 }
                 logger.error("flow run \(state.rawValue)", metadata: ["error": "\(error)"])
+                // An abandoned run (another agent resumed it) is the other's to record.
+                if journal?.isAbandoned != true { record(state.rawValue, attempt: number, error: error) }
                 await runHooks(state, attempt: number, error: error, started: started)
                 throw error
             }
         }
+    }
+
+    /// Tells the client's event sink, if any, that the run entered `state`.
+    private func record(_ state: String, attempt: Int, error: (any Error)? = nil) {
+        guard let events = environment.events else { return }
+        events.record(RunEvent(kind: .flowRun, flowRunID: flowRunID, parentFlowRunID: parentFlowRunID, name: name,
+                               state: state, attempt: attempt, epoch: journal?.epoch ?? 1,
+                               sequence: events.nextSequence(), error: error.map { "\($0)" }))
     }
 
     /// One attempt on `broker`: a coordinator of its own, the body under the timeout, then every

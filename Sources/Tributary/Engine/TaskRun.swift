@@ -17,6 +17,7 @@ final class TaskRun: Sendable {
         var output: [UInt8]?
         var onFinish: [@Sendable (TaskState) -> Void] = []
         var observed = false
+        var worker: String?
     }
 
     private let state = Mutex(State())
@@ -33,6 +34,11 @@ final class TaskRun: Sendable {
     var currentState: TaskState { state.withLock { $0.taskState } }
     var attempt: Int { state.withLock { $0.attempt } }
     var output: [UInt8]? { state.withLock { $0.output } }
+    /// The worker whose report on the run was heard last.
+    var worker: String? {
+        get { state.withLock { $0.worker } }
+        set { state.withLock { $0.worker = newValue } }
+    }
 
     /// Starts attempt `attempt`; false if the run has already ended.
     func begin(attempt: Int) -> Bool {

@@ -1,0 +1,20 @@
+import AMQPClient
+
+/// Events over RabbitMQ (docs/wire-format.md, "Events"): batches go to topic exchange
+/// `trib.events` with their kind as routing key (`flow-run`, `task-run`, `log`), persistent, and
+/// reach whatever queue binds them: the server's own durable queue binds all.
+extension AMQPBroker {
+    public static let eventExchange = "trib.events"
+
+    /// Publishes one batch of events (see ``EventBatch``); returns once the broker holds it.
+    public func publish(eventBatch body: [UInt8], routingKey: String) async throws {
+        if !preparedFlowRunTopology.withLock({ $0.contains(Self.eventExchange) }) {
+            try await connection.declare(ExchangeDeclaration(name: Self.eventExchange, kind: .topic))
+            preparedFlowRunTopology.withLock { _ = $0.insert(Self.eventExchange) }
+        }
+        let properties = AMQPProperties(contentType: WireFormat.contentType, type: "event-batch", persistent: true,
+                                        headers: [WireFormat.Header.wire: .int(WireFormat.version)])
+        try await connection.publishConfirmed(OutboundMessage(exchange: Self.eventExchange, routingKey: routingKey,
+                                                              properties: properties, body: body))
+    }
+}

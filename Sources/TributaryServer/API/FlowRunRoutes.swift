@@ -1,0 +1,96 @@
+import Foundation
+import Hummingbird
+import Tributary
+
+extension FlowRunRecord: ResponseEncodable {}
+extension FlowRunDetail: ResponseEncodable {}
+extension TaskRunRecord: ResponseEncodable {}
+extension Page: ResponseEncodable {}
+
+/// The state names a filter takes (Prefect's, and Tributary's Cached and TimedOut).
+let stateNames = ["Pending", "Running", "Retrying", "Completed", "Cached", "Failed", "Crashed", "Cancelled", "TimedOut"]
+
+/// `/api/flow-runs`: list, one run, its task runs, its logs, cancel.
+struct FlowRunRoutes {
+    let store: any RunStore
+    /// Cancels a run through the broker's control messages; nil when the server has no broker.
+    let cancel: (@Sendable (_ flowRunID: String, _ reason: String) async throws -> CancelRequestOutcome)?
+
+    func add(to router: Router<BasicRequestContext>) {
+        let group = router.group("api/flow-runs")
+        group.get { request, _ -> Page<FlowRunRecord> in
+            let parameters = QueryParameters(request: request)
+            var query = FlowRunQuery()
+            query.states = try parameters.list("state", allowed: stateNames)
+            query.flowName = parameters.string("flow")
+            query.workQueue = parameters.string("work_queue")
+            query.parentFlowRunID = parameters.string("parent")
+            query.since = try parameters.time("since")
+            query.until = try parameters.time("until")
+            query.limit = try parameters.int("limit", default: 50, in: 1...1_000)
+            query.cursor = parameters.string("cursor")
+            return try await answer { try await store.flowRuns(query) }
+        }
+        group.get("{id}") { _, context -> FlowRunDetail in
+            let id = try context.parameters.require("id")
+            guard let detail = try await store.flowRun(id: id) else { throw Self.unknown(id) }
+            return detail
+        }
+        group.get("{id}/task-runs") { request, context -> Page<TaskRunRecord> in
+            let parameters = QueryParameters(request: request)
+            var query = TaskRunQuery(flowRunID: try context.parameters.require("id"))
+            query.states = try parameters.list("state", allowed: stateNames)
+            query.sort = try parameters.choice("sort", default: TaskRunQuery.Sort.start)
+            query.limit = try parameters.int("limit", default: 100, in: 1...1_000)
+            query.cursor = parameters.string("cursor")
+            guard try await store.flowRun(id: query.flowRunID) != nil else { throw Self.unknown(query.flowRunID) }
+            return try await answer { try await store.taskRuns(query) }
+        }
+        group.get("{id}/logs") { request, context -> LogPage in
+            let parameters = QueryParameters(request: request)
+            var query = LogQuery(flowRunID: try context.parameters.require("id"))
+            query.levels = try parameters.list("level", allowed: ["trace", "debug", "info", "notice", "warning",
+                                                                  "error", "critical"])
+            query.after = Int64(try parameters.int("after", default: 0, in: 0...Int.max))
+            query.limit = try parameters.int("limit", default: 200, in: 1...5_000)
+            guard try await store.flowRun(id: query.flowRunID) != nil else { throw Self.unknown(query.flowRunID) }
+            return LogPage(logs: try await store.logs(query))
+        }
+        group.post("{id}/cancel") { request, context -> CancelAnswer in
+            let id = try context.parameters.require("id")
+            guard let cancel else {
+                throw HTTPError(.serviceUnavailable, message: "this server has no broker (start it with --broker) "
+                    + "and cannot reach the run's client")
+            }
+            let reason = QueryParameters(request: request).string("reason") ?? "cancelled through the server's API"
+            switch try await cancel(id, reason) {
+            case .cancelled(let flowName): return CancelAnswer(cancelled: true, flowName: flowName)
+            case .unanswered: return CancelAnswer(cancelled: false, flowName: nil)
+            }
+        }
+    }
+
+    static func unknown(_ id: String) -> HTTPError {
+        HTTPError(.notFound, message: "no flow run '\(id)' is recorded: check the id (`trib flow-run ls` lists them); "
+            + "a run is recorded once its first events reach the server")
+    }
+}
+
+/// A store error that is the caller's (a bad cursor) becomes a 400.
+func answer<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as BadQuery {
+        throw HTTPError(.badRequest, message: error.description)
+    }
+}
+
+struct LogPage: ResponseEncodable {
+    var logs: [LogRecord]
+}
+
+struct CancelAnswer: ResponseEncodable {
+    /// Whether the client running it answered that it cancelled it (its workers drop its tasks either way).
+    var cancelled: Bool
+    var flowName: String?
+}

@@ -1,0 +1,48 @@
+import Hummingbird
+
+/// A request's query parameters, read with checks: a value that cannot be used is a 400 that says
+/// which parameter is wrong and what it takes.
+struct QueryParameters {
+    let request: Request
+
+    func string(_ name: String) -> String? {
+        request.uri.queryParameters.get(name).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Every value given, repeated (`state=A&state=B`) or comma-separated (`state=A,B`).
+    func list(_ name: String, allowed: [String]? = nil) throws -> [String] {
+        let values = request.uri.queryParameters.getAll(name).flatMap { $0.split(separator: ",").map(String.init) }
+        if let allowed, let bad = values.first(where: { !allowed.contains($0) }) {
+            throw HTTPError(.badRequest, message: "\(name) '\(bad)' is not one of: \(allowed.joined(separator: ", "))")
+        }
+        return values
+    }
+
+    func int(_ name: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard let text = string(name) else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw HTTPError(.badRequest, message: "\(name) '\(text)' must be a whole number from "
+                + "\(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+
+    /// A time: seconds since 1970.
+    func time(_ name: String) throws -> Double? {
+        guard let text = string(name) else { return nil }
+        guard let seconds = Double(text), seconds.isFinite else {
+            throw HTTPError(.badRequest, message: "\(name) '\(text)' must be a time in seconds since 1970, such as 1764720000")
+        }
+        return seconds
+    }
+
+    func choice<Value: RawRepresentable & CaseIterable>(_ name: String, default value: Value) throws -> Value
+        where Value.RawValue == String {
+        guard let text = string(name) else { return value }
+        guard let chosen = Value(rawValue: text) else {
+            throw HTTPError(.badRequest, message: "\(name) '\(text)' is not one of: "
+                + Value.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        return chosen
+    }
+}

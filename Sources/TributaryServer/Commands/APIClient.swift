@@ -1,0 +1,58 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Talks to a server's API for the CLI: `--api-url` (else `TRIB_API_URL`, else
+/// http://127.0.0.1:4200/api) and `--api-key` (else `TRIB_API_KEY`).
+struct APIClient {
+    let baseURL: String
+    let apiKey: String?
+
+    init(url: String?, key: String?) {
+        let environment = ProcessInfo.processInfo.environment
+        var base = url ?? environment["TRIB_API_URL"] ?? "http://127.0.0.1:4200/api"
+        while base.hasSuffix("/") { base.removeLast() }
+        baseURL = base
+        apiKey = key ?? environment["TRIB_API_KEY"]
+    }
+
+    /// GETs (or POSTs) `path` with `query` and decodes the JSON answer; an answer that is not 2xx
+    /// throws the server's message.
+    func call<T: Decodable>(_ path: String, query: [(String, String?)] = [], method: HTTPMethod = .GET,
+                            as type: T.Type) async throws -> T {
+        var components = URLComponents(string: baseURL + path)
+        let items = query.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
+        if !items.isEmpty { components?.queryItems = items }
+        guard let url = components?.string else {
+            throw ServerFailure("the API URL '\(baseURL)' is not a URL: give one such as http://127.0.0.1:4200/api")
+        }
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        } catch {
+            throw ServerFailure("could not reach the server at \(baseURL) (\(error)); start it with `trib server start`, "
+                + "or point --api-url (or TRIB_API_URL) at it")
+        }
+        let body = Data(buffer: try await response.body.collect(upTo: 64 << 20))
+        guard (200..<300).contains(response.status.code) else {
+            let message = (try? JSONDecoder().decode(ErrorAnswer.self, from: body))?.error.message
+                ?? String(decoding: body, as: UTF8.self)
+            throw ServerFailure("the server answered \(response.status.code): \(message)")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: body)
+        } catch {
+            throw ServerFailure("the server's answer to \(path) is not what this trib reads (\(error)); "
+                + "is the server the same version?")
+        }
+    }
+
+    private struct ErrorAnswer: Decodable {
+        struct Message: Decodable { var message: String }
+        var error: Message
+    }
+}

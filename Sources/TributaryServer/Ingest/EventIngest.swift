@@ -1,0 +1,129 @@
+import AMQPClient
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Tributary
+
+/// Records what clients publish on `trib.events`: takes the batches waiting on the server's own
+/// durable queues, writes all it has in one transaction, and acknowledges them once it has
+/// committed. A batch delivered again (the server died before its acknowledgement) changes
+/// nothing, since every event is recorded by its id and its run's sequence.
+///
+/// While no server runs, events wait on the queues: states on `<queue>` (`trib.events.server` by
+/// default, up to ``stateQueueBytes``), log lines on `<queue>.logs` (up to ``logQueueBytes``), so
+/// logs give way first; past its bound a queue drops its oldest batches. Servers that share a store
+/// share the queue; servers with stores of their own each need a queue of their own.
+public final class EventIngest: Service {
+    public static let defaultQueue = "trib.events.server"
+    public static let stateQueueBytes = 1 << 30
+    public static let logQueueBytes = 256 << 20
+    /// Batches (each up to 500 events) written in one transaction at most.
+    static let messagesPerTransaction = 200
+
+    private let brokerURL: String
+    private let stateQueue: String
+    private let logQueue: String
+    private let store: any RunStore
+    private let logger: Logger
+    private let counters = Mutex<(events: Int, batches: Int, malformed: Int)>((0, 0, 0))
+
+    public init(brokerURL: String, queue: String = EventIngest.defaultQueue, store: any RunStore, logger: Logger) {
+        self.brokerURL = brokerURL
+        stateQueue = queue
+        logQueue = queue + ".logs"
+        self.store = store
+        self.logger = logger
+    }
+
+    /// Events recorded since the start, and the batches they came in.
+    public var recorded: (events: Int, batches: Int) { counters.withLock { ($0.events, $0.batches) } }
+
+    /// Declares the exchange and the server's queues (idempotent: the same arguments every time).
+    private func declareTopology(on connection: AMQPConnection) async throws {
+        try await connection.declare(ExchangeDeclaration(name: AMQPBroker.eventExchange, kind: .topic))
+        for (queue, bytes, keys) in [(stateQueue, Self.stateQueueBytes, ["flow-run", "task-run"]),
+                                     (logQueue, Self.logQueueBytes, ["log"])] {
+            try await connection.declare(QueueDeclaration(name: queue, arguments: [
+                "x-max-length-bytes": .int(Int64(bytes)), "x-overflow": .string("drop-head"),
+            ]))
+            for key in keys {
+                try await connection.bind(QueueBinding(queue: queue, exchange: AMQPBroker.eventExchange, routingKey: key))
+            }
+        }
+    }
+
+    public func run() async throws {
+        var configuration = try AMQPConfiguration(url: brokerURL)
+        configuration.connectionName = "tributary server \(ProcessInfo.processInfo.hostName)"
+        let connection = try await AMQPConnection.connect(configuration, logger: logger)
+        try await declareTopology(on: connection)
+        let pending = Mutex<[AMQPDelivery]>([])
+        let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        var tags: [String] = []
+        for queue in [stateQueue, logQueue] {
+            tags.append(try await connection.consume(queue: queue, prefetch: UInt16(Self.messagesPerTransaction),
+                                                     onDelivery: { delivery in
+                                                         pending.withLock { $0.append(delivery) }
+                                                         wake.yield()
+                                                     }, onEnd: {}))
+        }
+        logger.info("recording events", metadata: ["queues": "\(stateQueue),\(logQueue)"])
+        await withGracefulShutdownHandler {
+            for await _ in wakes {
+                while true {
+                    let batch = pending.withLock { pending -> [AMQPDelivery] in
+                        let taken = Array(pending.prefix(Self.messagesPerTransaction))
+                        pending.removeFirst(taken.count)
+                        return taken
+                    }
+                    if batch.isEmpty { break }
+                    await record(batch, on: connection)
+                }
+            }
+        } onGracefulShutdown: {
+            wake.finish()
+        }
+        for tag in tags { try? await connection.cancel(consumerTag: tag) }
+        await connection.close()
+        let c = counters.withLock { $0 }
+        logger.info("stopped recording events", metadata: ["events": "\(c.events)", "batches": "\(c.batches)"])
+    }
+
+    /// Writes the events of `deliveries` in one transaction (retrying until it commits), then
+    /// acknowledges them.
+    private func record(_ deliveries: [AMQPDelivery], on connection: AMQPConnection) async {
+        var events: [RunEvent] = []
+        let decoder = JSONDecoder()
+        for delivery in deliveries {
+            do {
+                events += try decoder.decode(EventBatch.self, from: Data(delivery.body)).events
+            } catch {
+                counters.withLock { $0.malformed += 1 }
+                logger.error("dropped a message on the events queue that is not a batch of events", metadata: [
+                    "routing-key": "\(delivery.routingKey)", "error": "\(error)",
+                ])
+            }
+        }
+        var delay = Duration.milliseconds(100)
+        while true {
+            do {
+                try await store.record(events)
+                break
+            } catch {
+                // Stopping: the batch stays unacknowledged and comes back to the next server.
+                if Task.isCancelled { return }
+                logger.error("could not record a batch of events; trying again", metadata: [
+                    "events": "\(events.count)", "retry-in": "\(delay)", "error": "\(error)",
+                ])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+        counters.withLock {
+            $0.events += events.count
+            $0.batches += deliveries.count
+        }
+        for delivery in deliveries { connection.ack(delivery.tag) }
+    }
+}

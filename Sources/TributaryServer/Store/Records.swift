@@ -1,0 +1,71 @@
+import Foundation
+
+/// A flow run as the server recorded it.
+public struct FlowRunRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var flowName: String
+    public var parentFlowRunID: String?
+    public var state: String
+    public var attempt: Int?
+    public var workQueue: String?
+    public var agent: String?
+    public var epoch: Int
+    /// When the server first heard of it, when it first ran, and when it ended (seconds since 1970).
+    public var createdAt: Double
+    public var startedAt: Double?
+    public var endedAt: Double?
+    public var error: String?
+}
+
+/// A task run as the server recorded it.
+public struct TaskRunRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var flowRunID: String
+    public var taskName: String
+    public var runName: String?
+    public var state: String
+    public var attempt: Int
+    public var worker: String?
+    public var epoch: Int
+    public var createdAt: Double
+    public var startedAt: Double?
+    public var endedAt: Double?
+    public var error: String?
+    /// Seconds from its first start to its end, once both are known.
+    public var duration: Double? { startedAt.flatMap { start in endedAt.map { $0 - start } } }
+}
+
+/// One state a run entered, in the order the run entered them.
+public struct StateRecord: Codable, Sendable, Equatable {
+    public var state: String
+    public var attempt: Int?
+    public var time: Double
+    public var error: String?
+}
+
+/// A line a task logged.
+public struct LogRecord: Codable, Sendable, Equatable {
+    /// Orders a flow run's logs as the server stored them: ask for those after it to follow.
+    public var position: Int64
+    public var flowRunID: String
+    public var taskRunID: String?
+    public var taskName: String?
+    public var worker: String?
+    public var level: String
+    public var message: String
+    public var time: Double
+}
+
+/// One flow run with what the server knows of its tasks and its history.
+public struct FlowRunDetail: Codable, Sendable, Equatable {
+    public var flowRun: FlowRunRecord
+    /// How many of its task runs are in each state now.
+    public var taskRunCounts: [String: Int]
+    public var states: [StateRecord]
+}
+
+/// A page of results and the cursor that asks for the next (nil at the end).
+public struct Page<Item: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
+    public var items: [Item]
+    public var nextCursor: String?
+}

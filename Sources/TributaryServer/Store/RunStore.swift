@@ -1,0 +1,24 @@
+import Tributary
+
+/// Where the server keeps every run it heard of: SQLite (``SQLiteRunStore``) by default.
+public protocol RunStore: Sendable {
+    /// Records a batch of events in one transaction. An event recorded before changes nothing, and
+    /// an event older than a run's latest (by epoch, then sequence) adds to its history without
+    /// changing its state.
+    func record(_ events: [RunEvent]) async throws
+    /// Flow runs, newest first.
+    func flowRuns(_ query: FlowRunQuery) async throws -> Page<FlowRunRecord>
+    /// One flow run with its task-run counts by state and its history; nil if the store has no such run.
+    func flowRun(id: String) async throws -> FlowRunDetail?
+    /// Task runs of one flow run.
+    func taskRuns(_ query: TaskRunQuery) async throws -> Page<TaskRunRecord>
+    /// One task run's history.
+    func taskRunStates(id: String) async throws -> [StateRecord]
+    /// Log lines of one flow run, in the order they were stored.
+    func logs(_ query: LogQuery) async throws -> [LogRecord]
+    /// Deletes flow runs that ended before `time` (seconds since 1970), with their task runs and
+    /// logs; returns how many flow runs went.
+    func deleteRuns(endedBefore time: Double) async throws -> Int
+    /// Empties the store.
+    func reset() async throws
+}

@@ -1,0 +1,135 @@
+/// The store's tables, one migration per step, in order. Times are seconds since 1970 (REAL);
+/// a run's `epoch` and `sequence` are those of the event that set its state.
+enum Schema {
+    static let migrations: [(name: String, sql: String)] = [
+        ("1-runs", """
+            CREATE TABLE flow_runs (
+                id TEXT PRIMARY KEY,
+                flow_name TEXT NOT NULL,
+                parent_flow_run_id TEXT,
+                state TEXT NOT NULL,
+                attempt INTEGER,
+                work_queue TEXT,
+                agent TEXT,
+                epoch INTEGER NOT NULL,
+                sequence INTEGER NOT NULL,
+                created_at REAL NOT NULL,
+                started_at REAL,
+                ended_at REAL,
+                error TEXT
+            );
+            CREATE INDEX flow_runs_by_created ON flow_runs (created_at, id);
+            CREATE INDEX flow_runs_by_state ON flow_runs (state, created_at, id);
+            CREATE INDEX flow_runs_by_name ON flow_runs (flow_name, created_at, id);
+            CREATE INDEX flow_runs_by_parent ON flow_runs (parent_flow_run_id, created_at, id);
+            CREATE INDEX flow_runs_by_end ON flow_runs (ended_at);
+            CREATE TABLE flow_run_states (
+                flow_run_id TEXT NOT NULL,
+                epoch INTEGER NOT NULL,
+                sequence INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                attempt INTEGER,
+                time REAL NOT NULL,
+                error TEXT,
+                PRIMARY KEY (flow_run_id, epoch, sequence)
+            );
+            CREATE TABLE task_runs (
+                id TEXT PRIMARY KEY,
+                flow_run_id TEXT NOT NULL,
+                task_name TEXT NOT NULL,
+                run_name TEXT,
+                state TEXT NOT NULL,
+                attempt INTEGER NOT NULL,
+                worker TEXT,
+                epoch INTEGER NOT NULL,
+                sequence INTEGER NOT NULL,
+                created_at REAL NOT NULL,
+                started_at REAL,
+                ended_at REAL,
+                error TEXT
+            );
+            CREATE INDEX task_runs_by_start ON task_runs (flow_run_id, coalesce(started_at, created_at), id);
+            CREATE INDEX task_runs_by_state ON task_runs (flow_run_id, state);
+            CREATE INDEX task_runs_by_duration ON task_runs (flow_run_id, coalesce(ended_at - started_at, -1), id);
+            CREATE TABLE task_run_states (
+                task_run_id TEXT NOT NULL,
+                epoch INTEGER NOT NULL,
+                sequence INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                attempt INTEGER,
+                time REAL NOT NULL,
+                error TEXT,
+                PRIMARY KEY (task_run_id, epoch, sequence)
+            );
+            CREATE TABLE logs (
+                position INTEGER PRIMARY KEY AUTOINCREMENT,
+                event_id TEXT NOT NULL UNIQUE,
+                flow_run_id TEXT NOT NULL,
+                task_run_id TEXT,
+                task_name TEXT,
+                worker TEXT,
+                level TEXT NOT NULL,
+                message TEXT NOT NULL,
+                time REAL NOT NULL
+            );
+            CREATE INDEX logs_by_run ON logs (flow_run_id, position);
+            """),
+    ]
+
+    /// Whether the event that set a run's state (`run`) is older than `excluded`'s.
+    static func newer(_ table: String) -> String {
+        "(excluded.epoch > \(table).epoch OR (excluded.epoch = \(table).epoch AND excluded.sequence > \(table).sequence))"
+    }
+
+    /// `column` takes the new row's value if it is newer, else keeps its own.
+    static func ifNewer(_ table: String, _ column: String) -> String {
+        "\(column) = CASE WHEN \(newer(table)) THEN excluded.\(column) ELSE \(table).\(column) END"
+    }
+
+    static let upsertFlowRun = """
+        INSERT INTO flow_runs (id, flow_name, parent_flow_run_id, state, attempt, work_queue, agent, epoch, sequence,
+                               created_at, started_at, ended_at, error)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (id) DO UPDATE SET
+            created_at = min(flow_runs.created_at, excluded.created_at),
+            started_at = min(coalesce(flow_runs.started_at, excluded.started_at),
+                             coalesce(excluded.started_at, flow_runs.started_at)),
+            parent_flow_run_id = coalesce(flow_runs.parent_flow_run_id, excluded.parent_flow_run_id),
+            work_queue = coalesce(excluded.work_queue, flow_runs.work_queue),
+            agent = coalesce(excluded.agent, flow_runs.agent),
+            \(ifNewer("flow_runs", "state")), \(ifNewer("flow_runs", "attempt")), \(ifNewer("flow_runs", "ended_at")),
+            \(ifNewer("flow_runs", "error")), \(ifNewer("flow_runs", "epoch")), \(ifNewer("flow_runs", "sequence"))
+        """
+
+    static let upsertTaskRun = """
+        INSERT INTO task_runs (id, flow_run_id, task_name, run_name, state, attempt, worker, epoch, sequence,
+                               created_at, started_at, ended_at, error)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (id) DO UPDATE SET
+            created_at = min(task_runs.created_at, excluded.created_at),
+            started_at = min(coalesce(task_runs.started_at, excluded.started_at),
+                             coalesce(excluded.started_at, task_runs.started_at)),
+            worker = CASE WHEN \(newer("task_runs")) THEN coalesce(excluded.worker, task_runs.worker)
+                          ELSE coalesce(task_runs.worker, excluded.worker) END,
+            \(ifNewer("task_runs", "state")), \(ifNewer("task_runs", "attempt")), \(ifNewer("task_runs", "ended_at")),
+            \(ifNewer("task_runs", "error")), \(ifNewer("task_runs", "epoch")), \(ifNewer("task_runs", "sequence"))
+        """
+
+    static let insertFlowRunState = """
+        INSERT INTO flow_run_states (flow_run_id, epoch, sequence, state, attempt, time, error)
+        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+        """
+
+    static let insertTaskRunState = """
+        INSERT INTO task_run_states (task_run_id, epoch, sequence, state, attempt, time, error)
+        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+        """
+
+    static let insertLog = """
+        INSERT INTO logs (event_id, flow_run_id, task_run_id, task_name, worker, level, message, time)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+        """
+
+    /// The states a run does not leave.
+    static let finalStates = ["Completed", "Cached", "Failed", "Crashed", "Cancelled", "TimedOut"]
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import Tributary
+
+/// The server: records the events of every run from the broker into its store, and answers
+/// questions about them over HTTP (`/api`). Stops on SIGTERM or SIGINT, finishing the batch it
+/// records (what it has not acknowledged waits on the broker for the next start).
+public final class TributaryServer: Sendable {
+    public let configuration: ServerConfiguration
+    public let store: any RunStore
+    private let logger: Logger
+
+    public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "tributary.server")) throws {
+        self.configuration = configuration
+        self.logger = logger
+        store = try SQLiteRunStore(path: configuration.databasePath)
+    }
+
+    /// The routes under `/api`, with the API key check when the server has one.
+    static func router(store: any RunStore, apiKey: String?,
+                       cancel: (@Sendable (String, String) async throws -> CancelRequestOutcome)?)
+        -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        if let apiKey { router.add(middleware: APIKeyMiddleware(key: apiKey)) }
+        router.get("api/health") { _, _ in ["status": "ok"] }
+        FlowRunRoutes(store: store, cancel: cancel).add(to: router)
+        TaskRunRoutes(store: store).add(to: router)
+        return router
+    }
+
+    public func run() async throws {
+        if !configuration.isLoopback && configuration.apiKey == nil {
+            let address = "\(configuration.host):\(configuration.port)"
+            logger.warning("the server listens beyond this machine with no API key: anyone who can reach \(address) can read and cancel runs; set --api-key or TRIB_API_KEY")
+        }
+        let client = configuration.brokerURL.map { Tributary(broker: $0) }
+        var cancel: (@Sendable (String, String) async throws -> CancelRequestOutcome)?
+        if let client {
+            cancel = { id, reason in try await client.cancel(flowRunID: id, reason: reason) }
+        }
+        let router = Self.router(store: store, apiKey: configuration.apiKey, cancel: cancel)
+        let (host, logger, database) = (configuration.host, self.logger, configuration.databasePath)
+        let app = Application(router: router,
+                              configuration: .init(address: .hostname(host, port: configuration.port),
+                                                   serverName: "tributary"),
+                              onServerRunning: { channel in
+                                  let port = channel.localAddress?.port ?? 0
+                                  logger.info("server ready", metadata: [
+                                      "api": "http://\(host):\(port)/api", "database": "\(database)",
+                                  ])
+                              },
+                              logger: logger)
+        var services: [any Service] = []
+        if let url = configuration.brokerURL {
+            services.append(EventIngest(brokerURL: url, queue: configuration.eventsQueue, store: store, logger: logger))
+        } else {
+            logger.warning("no broker given (--broker or TRIB_BROKER_URL): the server answers from its store but records no new runs")
+        }
+        if let retention = configuration.retention {
+            services.append(RetentionService(store: store, retention: retention, logger: logger))
+        }
+        services.append(app)
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
+                                                      logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            await client?.close()
+            throw error
+        }
+        await client?.close()
+    }
+}

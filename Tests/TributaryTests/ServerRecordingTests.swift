@@ -1,0 +1,114 @@
+import Foundation
+import Synchronization
+import Testing
+import Tributary
+import TributaryExamples
+import TributaryServer
+
+/// The server records what clients, agents and workers do, from their events over RabbitMQ, with
+/// real worker, agent and server processes.
+@Suite("The server records every run from the broker's events")
+struct ServerRecordingTests {
+    /// `mixed-outcomes` with 20 squares: 20 squares, flaky, chatty Completed; nap TimedOut.
+    static let expectedCounts = ["Completed": 22, "TimedOut": 1]
+    static func expectedResult(squares: Int) -> Int { (0..<squares).map { $0 * $0 }.reduce(0, +) + 100 + 3 }
+
+    /// Waits until the server has the run with its final task counts.
+    static func recorded(_ id: String, on server: ServerProcess) async throws -> FlowRunDetail {
+        var detail: FlowRunDetail?
+        try await waitUntil("flow run \(id) recorded as Completed with its task runs", within: .seconds(30)) {
+            let (status, body) = try await server.request("/flow-runs/\(id)")
+            guard status == 200 else { return false }
+            detail = try JSONDecoder().decode(FlowRunDetail.self, from: body)
+            return detail?.flowRun.state == "Completed" && detail?.taskRunCounts == expectedCounts
+        }
+        return try #require(detail)
+    }
+
+    @Test("a flow submitted to an agent, its tasks on 2 workers: the server holds the run, every task run with its final state and attempts (two retries, a timeout), and its logs")
+    func recordsARunOfAnAgent() async throws {
+        let queue = TestBroker.uniqueQueue("srv"), workQueue = TestBroker.uniqueQueue("srvwq")
+        let server = try await ServerProcess(label: "record")
+        let workers = [
+            try await WorkerProcess(id: "w0-\(queue.suffix(6))", queue: queue, concurrency: 4),
+            try await WorkerProcess(id: "w1-\(queue.suffix(6))", queue: queue, concurrency: 4),
+        ]
+        let agent = try await WorkerProcess.agent(id: "a-\(workQueue.suffix(6))", workQueue: workQueue)
+        let client = Tributary(broker: TestBroker.url)
+        let handle = try await client.submit(MixedOutcomes.self, MixedOutcomes.Input(squares: 20, queue: queue),
+                                             workQueue: workQueue)
+        #expect(try await handle.result() == Self.expectedResult(squares: 20))
+        let detail = try await Self.recorded(handle.id, on: server)
+        #expect(detail.flowRun.flowName == "mixed-outcomes")
+        #expect(detail.flowRun.startedAt != nil && detail.flowRun.endedAt != nil)
+        #expect(detail.states.map(\.state) == ["Running", "Completed"])
+
+        let page = try await server.get("/flow-runs/\(handle.id)/task-runs?limit=100", as: Page<TaskRunRecord>.self)
+        #expect(page.items.count == 23 && page.nextCursor == nil)
+        let workerIDs = Set(workers.map(\.id))
+        #expect(page.items.allSatisfy { $0.worker.map(workerIDs.contains) == true }, "every task run names its worker")
+        let flaky = try #require(page.items.first { $0.taskName == "flaky" })
+        #expect(flaky.state == "Completed" && flaky.attempt == 3)
+        let history = try await server.get("/task-runs/\(flaky.id)/states", as: StateHistory.self).states
+        #expect(history.filter { $0.state == "Retrying" }.count == 2, "\(history.map(\.state))")
+        #expect(history.first?.state == "Pending" && history.last?.state == "Completed")
+        let nap = try #require(page.items.first { $0.taskName == "nap" })
+        #expect(nap.state == "TimedOut" && nap.error?.contains("1.0 seconds") == true, "\(nap)")
+        #expect(page.items.filter { $0.taskName == "square" }.allSatisfy { $0.state == "Completed" && $0.attempt == 1 })
+
+        let logs = try await server.get("/flow-runs/\(handle.id)/logs", as: Logs.self).logs
+        let lines = logs.filter { $0.taskName == "chatty" }.map(\.message)
+        #expect(lines == (1...3).map { "mixed-outcomes line \($0)" })
+        #expect(logs.map(\.position) == logs.map(\.position).sorted())
+
+        await client.close()
+        for process in workers + [agent] { await process.dispose() }
+        await server.dispose()
+    }
+
+    @Test("the server stopped while 3 flows run, started, killed with SIGKILL as it records, started again: every run and event recorded, none twice")
+    func recordsWhatWaitedWhileItWasDown() async throws {
+        let queue = TestBroker.uniqueQueue("srvdown")
+        let first = try await ServerProcess(label: "down")
+        await first.process.stop()
+        let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 8)
+        let ids = Mutex<Set<String>>([])
+        let client = Tributary(broker: TestBroker.url, onEvent: { event in
+            if event.parentFlowRunID == nil { _ = ids.withLock { $0.insert(event.flowRunID) } }
+        })
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<3 {
+                group.addTask { try await client.run(MixedOutcomes.self, MixedOutcomes.Input(squares: 20, queue: queue)) }
+            }
+            for try await result in group { #expect(result == Self.expectedResult(squares: 20)) }
+        }
+        await client.close()
+        let runs = ids.withLock { $0 }
+        #expect(runs.count == 3)
+        // Events waited on the server's queue; a server that dies as it records leaves some
+        // unacknowledged, and they come again to the next.
+        let second = try await ServerProcess(label: "down", database: first.database, eventsQueue: first.eventsQueue)
+        #expect(await second.process.killHard())
+        let third = try await ServerProcess(label: "down", database: first.database, eventsQueue: first.eventsQueue)
+        for id in runs {
+            _ = try await Self.recorded(id, on: third)
+            let tasks = try await third.get("/flow-runs/\(id)/task-runs?limit=1000", as: Page<TaskRunRecord>.self).items
+            #expect(tasks.count == 23)
+            let logs = try await third.get("/flow-runs/\(id)/logs", as: Logs.self).logs
+            #expect(logs.filter { $0.taskName == "chatty" }.count == 3, "each log line once")
+            let detail = try await third.get("/flow-runs/\(id)", as: FlowRunDetail.self)
+            #expect(detail.states.map(\.state) == ["Running", "Completed"], "each state once")
+        }
+        await worker.dispose()
+        await second.process.dispose()
+        await third.dispose()
+    }
+}
+
+struct StateHistory: Decodable {
+    var states: [StateRecord]
+}
+
+struct Logs: Decodable {
+    var logs: [LogRecord]
+}
