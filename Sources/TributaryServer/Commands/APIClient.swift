@@ -1,7 +1,7 @@
-import AsyncHTTPClient
 import Foundation
-import NIOCore
-import NIOHTTP1
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// Talks to a server's API for the CLI: `--api-url` (else `TRIB_API_URL`, else
 /// http://127.0.0.1:4200/api) and `--api-key` (else `TRIB_API_KEY`).
@@ -19,29 +19,29 @@ struct APIClient {
 
     /// GETs (or POSTs) `path` with `query` and decodes the JSON answer; an answer that is not 2xx
     /// throws the server's message.
-    func call<T: Decodable>(_ path: String, query: [(String, String?)] = [], method: HTTPMethod = .GET,
+    func call<T: Decodable>(_ path: String, query: [(String, String?)] = [], method: String = "GET",
                             as type: T.Type) async throws -> T {
         var components = URLComponents(string: baseURL + path)
         let items = query.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
         if !items.isEmpty { components?.queryItems = items }
-        guard let url = components?.string else {
+        guard let url = components?.url else {
             throw ServerFailure("the API URL '\(baseURL)' is not a URL: give one such as http://127.0.0.1:4200/api")
         }
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
-        let response: HTTPClientResponse
+        var request = URLRequest(url: url, timeoutInterval: 30)
+        request.httpMethod = method
+        if let apiKey { request.setValue("Bearer \(apiKey)", forHTTPHeaderField: "Authorization") }
+        let body: Data, status: Int
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            let (data, response) = try await URLSession.shared.data(for: request)
+            (body, status) = (data, (response as? HTTPURLResponse)?.statusCode ?? 0)
         } catch {
             throw ServerFailure("could not reach the server at \(baseURL) (\(error)); start it with `trib server start`, "
                 + "or point --api-url (or TRIB_API_URL) at it")
         }
-        let body = Data(buffer: try await response.body.collect(upTo: 64 << 20))
-        guard (200..<300).contains(response.status.code) else {
+        guard (200..<300).contains(status) else {
             let message = (try? JSONDecoder().decode(ErrorAnswer.self, from: body))?.error.message
                 ?? String(decoding: body, as: UTF8.self)
-            throw ServerFailure("the server answered \(response.status.code): \(message)")
+            throw ServerFailure("the server answered \(status): \(message)")
         }
         do {
             return try JSONDecoder().decode(T.self, from: body)

@@ -100,7 +100,7 @@ struct FlowRunCommand: AsyncParsableCommand {
 
         func run() async throws {
             let answer = try await api.client.call("/flow-runs/\(id)/cancel", query: [("reason", reason)],
-                                                   method: .POST, as: CancelReply.self)
+                                                   method: "POST", as: CancelReply.self)
             if api.json { return print(try Format.json(answer)) }
             print(answer.cancelled
                   ? "Cancelled flow run \(id) of '\(answer.flowName ?? "?")'."
