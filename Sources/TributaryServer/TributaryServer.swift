@@ -19,12 +19,12 @@ public final class TributaryServer: Sendable {
     }
 
     /// The routes under `/api`, with the API key check when the server has one.
-    static func router(store: any RunStore, apiKey: String?,
+    static func router(store: any RunStore, apiKey: String?, ingest: EventIngest?,
                        cancel: (@Sendable (String, String) async throws -> CancelRequestOutcome)?)
         -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         if let apiKey { router.add(middleware: APIKeyMiddleware(key: apiKey)) }
-        router.get("api/health") { _, _ in ["status": "ok"] }
+        router.get("api/health") { _, _ in Health(status: "ok", ingest: ingest?.status) }
         FlowRunRoutes(store: store, cancel: cancel).add(to: router)
         TaskRunRoutes(store: store).add(to: router)
         return router
@@ -40,7 +40,10 @@ public final class TributaryServer: Sendable {
         if let client {
             cancel = { id, reason in try await client.cancel(flowRunID: id, reason: reason) }
         }
-        let router = Self.router(store: store, apiKey: configuration.apiKey, cancel: cancel)
+        let ingest = configuration.brokerURL.map {
+            EventIngest(brokerURL: $0, queue: configuration.eventsQueue, store: store, logger: self.logger)
+        }
+        let router = Self.router(store: store, apiKey: configuration.apiKey, ingest: ingest, cancel: cancel)
         let (host, logger, database) = (configuration.host, self.logger, configuration.databasePath)
         let app = Application(router: router,
                               configuration: .init(address: .hostname(host, port: configuration.port),
@@ -53,8 +56,8 @@ public final class TributaryServer: Sendable {
                               },
                               logger: logger)
         var services: [any Service] = []
-        if let url = configuration.brokerURL {
-            services.append(EventIngest(brokerURL: url, queue: configuration.eventsQueue, store: store, logger: logger))
+        if let ingest {
+            services.append(ingest)
         } else {
             logger.warning("no broker given (--broker or TRIB_BROKER_URL): the server answers from its store but records no new runs")
         }
@@ -72,4 +75,10 @@ public final class TributaryServer: Sendable {
         }
         await client?.close()
     }
+}
+
+/// `/api/health`: the server is up, and what its ingestion has done (when it has a broker).
+struct Health: ResponseEncodable {
+    var status: String
+    var ingest: IngestStatus?
 }

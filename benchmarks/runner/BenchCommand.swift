@@ -33,6 +33,9 @@ struct BenchCommand: AsyncParsableCommand {
     var takeover: Int?
     @Option(help: "Instead of the workloads: what the broker operations a submitted run makes cost, each this many times.")
     var probeBrokerOps: Int?
+    @Option(name: .customLong("events-cost"),
+            help: "Instead of the workloads: what recording costs, on fanouts of this many tasks (issue 12).")
+    var eventsCost: Int?
     @Option(help: .hidden) var probeFanout: Int?
     @Option(help: .hidden) var probeQueue = "bench"
     @Option(help: .hidden) var probePersistent = 0
@@ -56,6 +59,14 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         if let probeBrokerOps {
             for line in try await BrokerOperationCosts(broker: broker, count: probeBrokerOps).measure() { print(line) }
+            return
+        }
+        if let eventsCost {
+            let pool = try await startWorkers(queue: "bench-events")
+            let lines = try await EventsCost(broker: broker, n: eventsCost, repetitions: repetitions,
+                                             queue: "bench-events").measure()
+            for worker in pool { await worker.stop() }
+            for line in lines { print(line) }
             return
         }
         if let takeover {

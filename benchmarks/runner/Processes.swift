@@ -44,6 +44,16 @@ final class HelperProcess: @unchecked Sendable {
         return kb * 1024
     }
 
+    /// Stops the process (SIGTERM) and returns what it wrote, before its log goes.
+    func stopReadingLog() async -> String {
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        let deadline = ContinuousClock.now + .seconds(15)
+        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        let log = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+        await stop()
+        return log
+    }
+
     func stop() async {
         if process.isRunning { kill(process.processIdentifier, SIGTERM) }
         let deadline = ContinuousClock.now + .seconds(15)

@@ -53,12 +53,14 @@ public final class Tributary: Sendable {
     /// Duplicates and malformed replies this client absorbed, over every flow it ran.
     public var statistics: ClientStatistics { counters.snapshot }
 
-    /// Where this client's runs' events go: made on first use, for a client on a broker with
-    /// events on (`TRIB_EVENTS`, see ``Tributary/eventsEnabled``).
+    /// Whether this client publishes its runs' events to the broker, for the server (see
+    /// ``Tributary/eventsEnabled``).
+    public let publishesEvents: Bool
+    /// Where this client's runs' events go: made on first use.
     private let eventPublisher = Mutex<EventPublisher?>(nil)
 
-    /// Whether clients publish their runs' events to the broker's `trib.events` exchange (for the
-    /// server): on unless `TRIB_EVENTS` is `off` (or `0`, `false`).
+    /// Whether clients on a broker publish their runs' events to its `trib.events` exchange (for
+    /// the server) unless told otherwise: yes unless `TRIB_EVENTS` is `off` (or `0`, `false`).
     public static let eventsEnabled: Bool = {
         let value = ProcessInfo.processInfo.environment["TRIB_EVENTS"]?.lowercased() ?? "on"
         switch value {
@@ -71,7 +73,7 @@ public final class Tributary: Sendable {
     }()
 
     private var events: EventPublisher? {
-        guard case .rabbitMQ(let url) = transport, Self.eventsEnabled else { return nil }
+        guard case .rabbitMQ(let url) = transport, publishesEvents else { return nil }
         return eventPublisher.withLock { publisher in
             if let publisher { return publisher }
             let created = EventPublisher(logger: logger) { [weak self] body, routingKey in
@@ -98,18 +100,21 @@ public final class Tributary: Sendable {
                             resultStore: any ResultStore = LocalResultStore(),
                             concurrencyLimits: [String: Int] = [:], rateLimits: [String: RateLimit] = [:],
                             flowRunRetention: Duration = Tributary.defaultFlowRunRetention,
+                            publishesEvents: Bool = Tributary.eventsEnabled,
                             onEvent: (@Sendable (TaskEvent) -> Void)? = nil,
                             onQueueAlert: (@Sendable (QueueAlert) -> Void)? = nil) {
         self.init(transport: .rabbitMQ(url: url), registry: registry, logger: logger, maxPayloadBytes: maxPayloadBytes,
                   resultStore: resultStore, concurrencyLimits: concurrencyLimits, rateLimits: rateLimits,
-                  flowRunRetention: flowRunRetention, observer: onEvent, onQueueAlert: onQueueAlert)
+                  flowRunRetention: flowRunRetention, publishesEvents: publishesEvents, observer: onEvent,
+                  onQueueAlert: onQueueAlert)
     }
 
     private init(transport: Transport, registry: Registry, logger: Logger, maxPayloadBytes: Int,
                  resultStore: any ResultStore, concurrencyLimits: [String: Int], rateLimits: [String: RateLimit],
-                 flowRunRetention: Duration = Tributary.defaultFlowRunRetention,
+                 flowRunRetention: Duration = Tributary.defaultFlowRunRetention, publishesEvents: Bool = false,
                  observer: (@Sendable (TaskEvent) -> Void)?, onQueueAlert: (@Sendable (QueueAlert) -> Void)? = nil) {
         self.flowRunRetention = flowRunRetention
+        self.publishesEvents = publishesEvents
         self.queueWatch = QueueWatch(logger: logger, listener: onQueueAlert)
         self.transport = transport
         self.clientLimits = TagLimiter(limits: concurrencyLimits)

@@ -26,7 +26,7 @@ public final class EventIngest: Service {
     private let logQueue: String
     private let store: any RunStore
     private let logger: Logger
-    private let counters = Mutex<(events: Int, batches: Int, malformed: Int)>((0, 0, 0))
+    private let counters = Mutex(IngestStatus())
 
     public init(brokerURL: String, queue: String = EventIngest.defaultQueue, store: any RunStore, logger: Logger) {
         self.brokerURL = brokerURL
@@ -36,8 +36,8 @@ public final class EventIngest: Service {
         self.logger = logger
     }
 
-    /// Events recorded since the start, and the batches they came in.
-    public var recorded: (events: Int, batches: Int) { counters.withLock { ($0.events, $0.batches) } }
+    /// What it has recorded since the start, and what it holds not yet recorded.
+    public var status: IngestStatus { counters.withLock { $0 } }
 
     /// Declares the exchange and the server's queues (idempotent: the same arguments every time).
     private func declareTopology(on connection: AMQPConnection) async throws {
@@ -64,6 +64,7 @@ public final class EventIngest: Service {
         for queue in [stateQueue, logQueue] {
             tags.append(try await connection.consume(queue: queue, prefetch: UInt16(Self.messagesPerTransaction),
                                                      onDelivery: { delivery in
+                                                         self.counters.withLock { $0.heldBatches += 1 }
                                                          pending.withLock { $0.append(delivery) }
                                                          wake.yield()
                                                      }, onEnd: {}))
@@ -86,7 +87,7 @@ public final class EventIngest: Service {
         }
         for tag in tags { try? await connection.cancel(consumerTag: tag) }
         await connection.close()
-        let c = counters.withLock { $0 }
+        let c = status
         logger.info("stopped recording events", metadata: ["events": "\(c.events)", "batches": "\(c.batches)"])
     }
 
@@ -99,7 +100,7 @@ public final class EventIngest: Service {
             do {
                 events += try decoder.decode(EventBatch.self, from: Data(delivery.body)).events
             } catch {
-                counters.withLock { $0.malformed += 1 }
+                counters.withLock { $0.malformedBatches += 1 }
                 logger.error("dropped a message on the events queue that is not a batch of events", metadata: [
                     "routing-key": "\(delivery.routingKey)", "error": "\(error)",
                 ])
@@ -120,10 +121,22 @@ public final class EventIngest: Service {
                 delay = min(delay * 2, .seconds(5))
             }
         }
+        for delivery in deliveries { connection.ack(delivery.tag) }
         counters.withLock {
             $0.events += events.count
             $0.batches += deliveries.count
+            $0.heldBatches -= deliveries.count
         }
-        for delivery in deliveries { connection.ack(delivery.tag) }
     }
+}
+
+/// What a server's ingestion has done since it started.
+public struct IngestStatus: Codable, Sendable, Equatable {
+    /// Events recorded, and the batches (messages) they came in.
+    public var events = 0
+    public var batches = 0
+    /// Messages dropped because they were not batches of events.
+    public var malformedBatches = 0
+    /// Batches taken from the broker and not yet recorded and acknowledged.
+    public var heldBatches = 0
 }
