@@ -4,13 +4,16 @@ import ServiceLifecycle
 import Tributary
 
 struct AgentCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "agent",
-        abstract: "Take submitted flow runs from work queues and run them, until SIGTERM or SIGINT.",
-        discussion: "A flow run's tasks go to the workers on their task queues. With --worker-queue this process "
-            + "is also a worker for those task queues. On SIGTERM/SIGINT the agent stops taking flow runs, lets the "
-            + "ones it runs finish for up to --shutdown-grace seconds, and hands the rest back to their work queue "
-            + "for another agent.")
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "agent",
+            abstract: "Take submitted flow runs from work queues and run them, until SIGTERM or SIGINT.",
+            discussion: "A flow run's tasks go to the workers on their task queues. With --worker-queue this process "
+                + "is also a worker for those task queues. On SIGTERM/SIGINT the agent stops taking flow runs, lets the "
+                + "ones it runs finish for up to --shutdown-grace seconds, and hands the rest back to their work queue "
+                + "for another agent.",
+            subcommands: TributaryCommandLine.extraSubcommands.withLock { $0["agent"] ?? [] })
+    }
 
     @Option(help: "Broker URL, amqp://user:pass@host:port/vhost (default: $TRIB_BROKER_URL).")
     var broker: String?
@@ -40,7 +43,8 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Tasks that run at once when this process is also a worker (--worker-queue).")
     var workerConcurrency: Int = 4
 
-    func validate() throws {
+    /// Checked as the command starts, not as it is parsed, so that `ls` under it needs no broker.
+    func check() throws {
         guard TributaryCommandLine.brokerURL(broker) != nil else {
             throw ValidationError("no broker given: pass --broker amqp://user:pass@host:5672/ or set TRIB_BROKER_URL")
         }
@@ -62,6 +66,7 @@ struct AgentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try check()
         TributaryCommandLine.bootstrapLogging(defaultLevel: .info)
         let logger = Logger(label: "tributary.agent")
         let url = TributaryCommandLine.brokerURL(broker)!
@@ -75,6 +80,10 @@ struct AgentCommand: AsyncParsableCommand {
                 workQueues: workQueues.isEmpty ? ["default"] : workQueues, concurrency: concurrency, id: agentID,
                 maxDeliveries: maxDeliveries, shutdownGrace: .seconds(shutdownGrace),
                 ownershipCheckInterval: .milliseconds(Int(ownershipCheckInterval * 1000))))
+            // First in the group, so shut down last: its final heartbeat says the agent has stopped.
+            if let heartbeats = try await client.heartbeats(of: agent) {
+                services.append(.init(service: heartbeats, successTerminationBehavior: .ignore))
+            }
             services.append(.init(service: agent))
             if !workerQueues.isEmpty {
                 let amqp = try await AMQPBroker.connect(url: url, connectionName: "tributary worker \(agentID)",

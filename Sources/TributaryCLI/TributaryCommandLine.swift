@@ -16,13 +16,17 @@ import Tributary
 public enum TributaryCommandLine {
     static let registry = Mutex<Registry>(Registry())
     static let extraCommands = Mutex<[any ParsableCommand.Type]>([])
+    static let extraSubcommands = Mutex<[String: [any ParsableCommand.Type]]>([:])
 
     /// Parses the process's arguments (or `arguments`) and runs the command; exits on error.
-    /// `commands` join the built-in ones (the server product's `server`, `flow-run`, `task-run`).
+    /// `commands` join the built-in ones (the server product's `server`, `flow-run`, `task-run`),
+    /// and `subcommands` join those of a built-in command by its name (`worker ls`, `agent ls`).
     public static func main(registry: Registry, arguments: [String]? = nil,
-                            commands: [any ParsableCommand.Type] = []) async {
+                            commands: [any ParsableCommand.Type] = [],
+                            subcommands: [String: [any ParsableCommand.Type]] = [:]) async {
         self.registry.withLock { $0 = registry }
         extraCommands.withLock { $0 = commands }
+        extraSubcommands.withLock { $0 = subcommands }
         do {
             var command = try RootCommand.parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {

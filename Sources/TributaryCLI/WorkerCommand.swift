@@ -4,11 +4,14 @@ import ServiceLifecycle
 import Tributary
 
 struct WorkerCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "worker",
-        abstract: "Take tasks from RabbitMQ queues and run them, until SIGTERM or SIGINT.",
-        discussion: "On SIGTERM/SIGINT the worker stops taking tasks, hands back what it has not started, finishes "
-            + "what it runs (up to --shutdown-grace seconds), then exits.")
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "worker",
+            abstract: "Take tasks from RabbitMQ queues and run them, until SIGTERM or SIGINT.",
+            discussion: "On SIGTERM/SIGINT the worker stops taking tasks, hands back what it has not started, finishes "
+                + "what it runs (up to --shutdown-grace seconds), then exits.",
+            subcommands: TributaryCommandLine.extraSubcommands.withLock { $0["worker"] ?? [] })
+    }
 
     @Option(help: "Broker URL, amqp://user:pass@host:port/vhost (default: $TRIB_BROKER_URL).")
     var broker: String?
@@ -41,7 +44,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "The largest result, in bytes of JSON, a task may send back (default 16 MiB).")
     var maxPayloadBytes: Int = Tributary.defaultMaxPayloadBytes
 
-    func validate() throws {
+    /// Checked as the command starts, not as it is parsed, so that `ls` under it needs no broker.
+    func check() throws {
         guard TributaryCommandLine.brokerURL(broker) != nil else {
             throw ValidationError("no broker given: pass --broker amqp://user:pass@host:5672/ or set TRIB_BROKER_URL")
         }
@@ -74,6 +78,7 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try check()
         TributaryCommandLine.bootstrapLogging(defaultLevel: .info)
         let logger = Logger(label: "tributary.worker")
         let url = TributaryCommandLine.brokerURL(broker)!
@@ -94,8 +99,13 @@ struct WorkerCommand: AsyncParsableCommand {
         // A worker that stops by itself (recycling) ends the group cleanly, like a signal would.
         let service = ServiceGroupConfiguration.ServiceConfiguration(
             service: worker, successTerminationBehavior: .gracefullyShutdownGroup)
-        var configuration = ServiceGroupConfiguration(services: [service], gracefulShutdownSignals: [.sigterm, .sigint],
-                                                      logger: logger)
+        // First in the group, so shut down last: its final heartbeat says the worker has stopped.
+        let heartbeats = ServiceGroupConfiguration.ServiceConfiguration(
+            service: amqp.heartbeats(.worker, id: workerID, queues: queues.isEmpty ? ["default"] : queues,
+                                     concurrency: concurrency, logger: logger) { worker.activity },
+            successTerminationBehavior: .ignore)
+        var configuration = ServiceGroupConfiguration(services: [heartbeats, service],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = .seconds(shutdownGrace)
         do {
             try await ServiceGroup(configuration: configuration).run()

@@ -27,6 +27,7 @@ public final class TributaryServer: Sendable {
         router.get("api/health") { _, _ in Health(status: "ok", ingest: ingest?.status) }
         FlowRunRoutes(store: store, cancel: cancel).add(to: router)
         TaskRunRoutes(store: store).add(to: router)
+        ProcessRoutes(store: store).add(to: router)
         return router
     }
 

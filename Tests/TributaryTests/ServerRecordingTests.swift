@@ -66,6 +66,52 @@ struct ServerRecordingTests {
         await server.dispose()
     }
 
+    @Test("workers and agents show alive with their counts while their heartbeats come, stopped after SIGTERM, not alive after SIGKILL; trib worker ls and agent ls print them")
+    func heartbeats() async throws {
+        let queue = TestBroker.uniqueQueue("beat"), workQueue = TestBroker.uniqueQueue("beatwq")
+        let server = try await ServerProcess(label: "beat")
+        let fast = ["TRIB_HEARTBEAT_INTERVAL": "0.5"]
+        let stopping = try await WorkerProcess(id: "stop-\(queue.suffix(6))", queue: queue, environment: fast)
+        let killed = try await WorkerProcess(id: "kill-\(queue.suffix(6))", queue: queue, environment: fast)
+        let agent = try await WorkerProcess.agent(id: "beat-\(workQueue.suffix(6))", workQueue: workQueue,
+                                                  environment: fast)
+        let client = Tributary(broker: TestBroker.url)
+        let handle = try await client.submit(MixedOutcomes.self, MixedOutcomes.Input(squares: 20, queue: queue),
+                                             workQueue: workQueue)
+        _ = try await handle.result()
+        func processes(_ kind: String) async throws -> [String: ProcessRecord] {
+            let items = try await server.get("/\(kind)", as: ProcessPage.self).items
+            return Dictionary(items.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
+        }
+        try await waitUntil("both workers' heartbeats count every finished task, and the agent's its run",
+                            within: .seconds(20)) {
+            let workers = try await processes("workers"), agents = try await processes("agents")
+            let done = [stopping.id, killed.id].compactMap { workers[$0] }.map { $0.completed }.reduce(0, +)
+            return done == 22 && agents[agent.id]?.completed == 1
+        }
+        let workers = try await processes("workers")
+        #expect(workers[stopping.id]?.alive == true && workers[killed.id]?.alive == true)
+        #expect(workers[stopping.id]?.queues == [queue] && workers[stopping.id]?.concurrency == 4)
+        let trib = WorkerProcess.binDirectory.appendingPathComponent("trib")
+        let listed = try await Command.run(trib, ["worker", "ls", "--api-url", server.apiURL])
+        try Command.require(listed)
+        #expect(listed.output.split(separator: "\n").contains { $0.contains(stopping.id) && $0.contains("alive") },
+                "\(listed.output)")
+        let agents = try await Command.run(trib, ["agent", "ls", "--alive", "--json", "--api-url", server.apiURL])
+        try Command.require(agents)
+        #expect(try JSONDecoder().decode([ProcessRecord].self, from: Data(agents.output.utf8)).contains { $0.id == agent.id })
+
+        await stopping.stop()
+        #expect(await killed.killHard())
+        try await waitUntil("the stopped worker shows stopped, the killed one not alive", within: .seconds(10)) {
+            let now = try await processes("workers")
+            return now[stopping.id]?.stopped == true && now[killed.id]?.alive == false && now[killed.id]?.stopped == false
+        }
+        await client.close()
+        for process in [stopping, killed, agent] { await process.dispose() }
+        await server.dispose()
+    }
+
     @Test("the server stopped while 3 flows run, started, killed with SIGKILL as it records, started again: every run and event recorded, none twice")
     func recordsWhatWaitedWhileItWasDown() async throws {
         let queue = TestBroker.uniqueQueue("srvdown")
@@ -103,6 +149,10 @@ struct ServerRecordingTests {
         await second.process.dispose()
         await third.dispose()
     }
+}
+
+struct ProcessPage: Decodable {
+    var items: [ProcessRecord]
 }
 
 struct StateHistory: Decodable {

@@ -51,7 +51,7 @@ public final class FlowAgent: Service {
     private let counters = Mutex<(completed: Int, failed: Int, discarded: Int, handedBack: Int, abandoned: Int)>(
         (0, 0, 0, 0, 0))
     /// Runs taken and not yet settled, and whether the agent stopped waiting for them.
-    private let activity = Mutex<(active: Int, abandoned: Bool)>((0, false))
+    private let inProgress = Mutex<(active: Int, abandoned: Bool)>((0, false))
     /// Ticks when a run ends or the agent hands its runs back.
     private let changes: AsyncStream<Void>.Continuation
     private let changesStream: AsyncStream<Void>
@@ -94,16 +94,16 @@ public final class FlowAgent: Service {
             // stops waiting for the runs it handed back, and they stop with the process.
             for await delivery in deliveries {
                 await slots.wait()
-                activity.withLock { $0.active += 1 }
+                inProgress.withLock { $0.active += 1 }
                 Task {
                     await self.take(delivery)
                     slots.signal()
-                    self.activity.withLock { $0.active -= 1 }
+                    self.inProgress.withLock { $0.active -= 1 }
                     self.changes.yield()
                 }
             }
-            if activity.withLock({ $0.active > 0 && !$0.abandoned }) {
-                for await _ in changesStream where activity.withLock({ $0.active == 0 || $0.abandoned }) { break }
+            if inProgress.withLock({ $0.active > 0 && !$0.abandoned }) {
+                for await _ in changesStream where inProgress.withLock({ $0.active == 0 || $0.abandoned }) { break }
             }
         } onGracefulShutdown: {
             Task {
@@ -152,8 +152,14 @@ public final class FlowAgent: Service {
         ])
         counters.withLock { $0.handedBack += handedBack.count }
         for delivery in handedBack { delivery.settle(.requeue) }
-        activity.withLock { $0.abandoned = true }
+        inProgress.withLock { $0.abandoned = true }
         changes.yield()
+    }
+
+    /// What its heartbeat reports: runs it runs now, and those it finished since it started.
+    public var activity: Activity {
+        let c = counters.withLock { $0 }
+        return Activity(running: running.withLock { $0.count }, completed: c.completed, failed: c.failed)
     }
 
     /// Each work queue's limit as last read, and when: read again after ``limitCacheTime``.

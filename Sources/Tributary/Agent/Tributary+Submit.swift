@@ -76,6 +76,14 @@ extension Tributary {
         FlowAgent(client: self, transport: try await flowRunTransport(), configuration: configuration, logger: logger)
     }
 
+    /// The agent's heartbeats, over this client's broker; nil on the embedded default.
+    public func heartbeats(of agent: FlowAgent) async throws -> HeartbeatService? {
+        guard case .rabbitMQ(let url) = transport else { return nil }
+        return try await sharedBroker(url: url).heartbeats(
+            .agent, id: agent.configuration.id, queues: agent.configuration.workQueues,
+            concurrency: agent.configuration.concurrency, logger: logger) { agent.activity }
+    }
+
     /// Waits until flow run `id` has ended and returns its final status: it watches the run's
     /// statuses as they are published, and reads the board every few seconds in case one was
     /// missed (a reconnect).

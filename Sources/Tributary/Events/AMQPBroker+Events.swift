@@ -1,4 +1,5 @@
 import AMQPClient
+import Logging
 
 /// Events over RabbitMQ (docs/wire-format.md, "Events"): batches go to topic exchange
 /// `trib.events` with their kind as routing key (`flow-run`, `task-run`, `log`), persistent, and
@@ -6,7 +7,16 @@ import AMQPClient
 extension AMQPBroker {
     public static let eventExchange = "trib.events"
 
-    /// Publishes one batch of events (see ``EventBatch``); returns once the broker holds it.
+    /// A worker's or agent's heartbeats: published by a ``HeartbeatService`` over this connection.
+    public func heartbeats(_ kind: Heartbeat.Kind, id: String, queues: [String], concurrency: Int, logger: Logger,
+                           activity: @escaping @Sendable () -> Activity) -> HeartbeatService {
+        HeartbeatService(kind: kind, id: id, queues: queues, concurrency: concurrency, logger: logger,
+                         activity: activity) { [self] body in
+            try await publish(eventBatch: body, routingKey: "heartbeat")
+        }
+    }
+
+    /// Publishes one batch of events (see ``EventBatch``), or a heartbeat; returns once the broker holds it.
     public func publish(eventBatch body: [UInt8], routingKey: String) async throws {
         if !preparedFlowRunTopology.withLock({ $0.contains(Self.eventExchange) }) {
             try await connection.declare(ExchangeDeclaration(name: Self.eventExchange, kind: .topic))

@@ -45,6 +45,13 @@ public final class Worker: Service {
         }
     }
 
+    /// What its heartbeat reports: tasks it runs now, and those it finished since it started.
+    public var activity: Activity {
+        let c = counters.withLock { $0 }
+        return Activity(running: processing.load(ordering: .relaxed), completed: c.completed,
+                        failed: c.failed + c.rejected)
+    }
+
     /// `host-pid`.
     public static func defaultID() -> String {
         "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
@@ -66,6 +73,8 @@ public final class Worker: Service {
     private let unsettled = InFlight()
     private let held = HeldTasks()
     private let stuckTasks = Atomic<Int>(0)
+    /// Deliveries it is acting on now (running, or about to).
+    private let processing = Atomic<Int>(0)
     /// The threads task bodies run on: `concurrency` of them, plus one for each stuck task.
     private let taskThreads: TaskThreadPool
 
@@ -199,6 +208,8 @@ public final class Worker: Service {
     private func process(_ delivery: TaskDelivery) async {
         // Waited here so long that it went back to its queue for another worker.
         guard delivery.claim() else { return }
+        processing.add(1, ordering: .relaxed)
+        defer { processing.subtract(1, ordering: .relaxed) }
         let message: TaskMessage
         switch delivery.content {
         case .failure(let malformed):

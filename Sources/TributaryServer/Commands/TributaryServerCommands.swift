@@ -1,7 +1,12 @@
 import ArgumentParser
 
 /// The server product's commands, for a command line built on TributaryCLI:
-/// `await TributaryCommandLine.main(registry: ..., commands: TributaryServerCommands.all)`.
+/// `await TributaryCommandLine.main(registry: ..., commands: TributaryServerCommands.all,
+/// subcommands: TributaryServerCommands.subcommands)`.
 public enum TributaryServerCommands {
     public static let all: [any ParsableCommand.Type] = [ServerCommand.self, FlowRunCommand.self, TaskRunCommand.self]
+    /// `worker ls` and `agent ls`.
+    public static let subcommands: [String: [any ParsableCommand.Type]] = [
+        "worker": [ProcessListCommand<WorkerKind>.self], "agent": [ProcessListCommand<AgentKind>.self],
+    ]
 }

@@ -42,7 +42,7 @@ public final class EventIngest: Service {
     /// Declares the exchange and the server's queues (idempotent: the same arguments every time).
     private func declareTopology(on connection: AMQPConnection) async throws {
         try await connection.declare(ExchangeDeclaration(name: AMQPBroker.eventExchange, kind: .topic))
-        for (queue, bytes, keys) in [(stateQueue, Self.stateQueueBytes, ["flow-run", "task-run"]),
+        for (queue, bytes, keys) in [(stateQueue, Self.stateQueueBytes, ["flow-run", "task-run", "heartbeat"]),
                                      (logQueue, Self.logQueueBytes, ["log"])] {
             try await connection.declare(QueueDeclaration(name: queue, arguments: [
                 "x-max-length-bytes": .int(Int64(bytes)), "x-overflow": .string("drop-head"),
@@ -94,11 +94,15 @@ public final class EventIngest: Service {
     /// Writes the events of `deliveries` in one transaction (retrying until it commits), then
     /// acknowledges them.
     private func record(_ deliveries: [AMQPDelivery], on connection: AMQPConnection) async {
-        var events: [RunEvent] = []
+        var events: [RunEvent] = [], heartbeats: [Heartbeat] = []
         let decoder = JSONDecoder()
         for delivery in deliveries {
             do {
-                events += try decoder.decode(EventBatch.self, from: Data(delivery.body)).events
+                if delivery.routingKey == "heartbeat" {
+                    heartbeats.append(try decoder.decode(Heartbeat.self, from: Data(delivery.body)))
+                } else {
+                    events += try decoder.decode(EventBatch.self, from: Data(delivery.body)).events
+                }
             } catch {
                 counters.withLock { $0.malformedBatches += 1 }
                 logger.error("dropped a message on the events queue that is not a batch of events", metadata: [
@@ -109,7 +113,7 @@ public final class EventIngest: Service {
         var delay = Duration.milliseconds(100)
         while true {
             do {
-                try await store.record(events)
+                try await store.record(events, heartbeats: heartbeats)
                 break
             } catch {
                 // Stopping: the batch stays unacknowledged and comes back to the next server.

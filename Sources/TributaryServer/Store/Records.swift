@@ -69,3 +69,24 @@ public struct Page<Item: Codable & Sendable & Equatable>: Codable, Sendable, Equ
     public var items: [Item]
     public var nextCursor: String?
 }
+
+/// A worker or agent as its latest heartbeat showed it.
+public struct ProcessRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var kind: String
+    public var host: String
+    public var pid: Int
+    public var queues: [String]
+    public var concurrency: Int
+    public var running: Int
+    public var completed: Int
+    public var failed: Int
+    public var startedAt: Double
+    public var lastSeen: Double
+    /// Seconds between its heartbeats.
+    public var interval: Double
+    /// Whether it said it stopped.
+    public var stopped: Bool
+    /// Whether it is up: it has not stopped, and its last heartbeat is less than three intervals old.
+    public var alive: Bool
+}

@@ -5,7 +5,9 @@ public protocol RunStore: Sendable {
     /// Records a batch of events in one transaction. An event recorded before changes nothing, and
     /// an event older than a run's latest (by epoch, then sequence) adds to its history without
     /// changing its state.
-    func record(_ events: [RunEvent]) async throws
+    func record(_ events: [RunEvent], heartbeats: [Heartbeat]) async throws
+    /// Workers or agents that have sent a heartbeat, by id.
+    func processes(_ kind: Heartbeat.Kind) async throws -> [ProcessRecord]
     /// Flow runs, newest first.
     func flowRuns(_ query: FlowRunQuery) async throws -> Page<FlowRunRecord>
     /// One flow run with its task-run counts by state and its history; nil if the store has no such run.
@@ -21,4 +23,11 @@ public protocol RunStore: Sendable {
     func deleteRuns(endedBefore time: Double) async throws -> Int
     /// Empties the store.
     func reset() async throws
+}
+
+extension RunStore {
+    /// Records a batch of events in one transaction.
+    public func record(_ events: [RunEvent]) async throws {
+        try await record(events, heartbeats: [])
+    }
 }

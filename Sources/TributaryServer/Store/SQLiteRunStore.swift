@@ -23,11 +23,35 @@ public final class SQLiteRunStore: RunStore {
         try migrator.migrate(pool)
     }
 
-    public func record(_ events: [RunEvent]) async throws {
-        guard !events.isEmpty else { return }
+    public func record(_ events: [RunEvent], heartbeats: [Heartbeat]) async throws {
+        guard !events.isEmpty || !heartbeats.isEmpty else { return }
         try await pool.write { db in
             for event in events {
                 try Self.record(event, in: db)
+            }
+            for beat in heartbeats {
+                try db.cachedStatement(sql: Schema.upsertProcess).execute(arguments: [
+                    beat.id, beat.kind.rawValue, beat.host, Int(beat.pid), beat.queues.joined(separator: ","),
+                    beat.concurrency, beat.running, beat.completed, beat.failed, beat.startedAt, beat.time,
+                    beat.interval, beat.sequence, beat.stopped,
+                ])
+            }
+        }
+    }
+
+    public func processes(_ kind: Heartbeat.Kind) async throws -> [ProcessRecord] {
+        let now = Date().timeIntervalSince1970
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM processes WHERE kind = ? ORDER BY id",
+                             arguments: [kind.rawValue]).map { row in
+                let lastSeen: Double = row["last_seen"], interval: Double = row["interval"], stopped: Bool = row["stopped"]
+                let queues: String = row["queues"]
+                return ProcessRecord(id: row["id"], kind: row["kind"], host: row["host"], pid: row["pid"],
+                                     queues: queues.split(separator: ",").map(String.init),
+                                     concurrency: row["concurrency"], running: row["running"],
+                                     completed: row["completed"], failed: row["failed"], startedAt: row["started_at"],
+                                     lastSeen: lastSeen, interval: interval, stopped: stopped,
+                                     alive: !stopped && now - lastSeen < 3 * interval)
             }
         }
     }
@@ -190,7 +214,7 @@ public final class SQLiteRunStore: RunStore {
 
     public func reset() async throws {
         try await pool.write { db in
-            for table in ["logs", "task_run_states", "task_runs", "flow_run_states", "flow_runs"] {
+            for table in ["logs", "task_run_states", "task_runs", "flow_run_states", "flow_runs", "processes"] {
                 try db.execute(sql: "DELETE FROM \(table)")
             }
         }

@@ -74,6 +74,25 @@ enum Schema {
             );
             CREATE INDEX logs_by_run ON logs (flow_run_id, position);
             """),
+        ("2-processes", """
+            CREATE TABLE processes (
+                id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                host TEXT NOT NULL,
+                pid INTEGER NOT NULL,
+                queues TEXT NOT NULL,
+                concurrency INTEGER NOT NULL,
+                running INTEGER NOT NULL,
+                completed INTEGER NOT NULL,
+                failed INTEGER NOT NULL,
+                started_at REAL NOT NULL,
+                last_seen REAL NOT NULL,
+                interval REAL NOT NULL,
+                sequence INTEGER NOT NULL,
+                stopped INTEGER NOT NULL,
+                PRIMARY KEY (kind, id)
+            );
+            """),
     ]
 
     /// Whether the event that set a run's state (`run`) is older than `excluded`'s.
@@ -128,6 +147,21 @@ enum Schema {
     static let insertLog = """
         INSERT INTO logs (event_id, flow_run_id, task_run_id, task_name, worker, level, message, time)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+        """
+
+    /// A worker's or agent's latest heartbeat: a heartbeat of a later start of the same id, or a
+    /// later one of the same start, replaces what is there.
+    static let upsertProcess = """
+        INSERT INTO processes (id, kind, host, pid, queues, concurrency, running, completed, failed, started_at,
+                               last_seen, interval, sequence, stopped)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (kind, id) DO UPDATE SET
+            host = excluded.host, pid = excluded.pid, queues = excluded.queues, concurrency = excluded.concurrency,
+            running = excluded.running, completed = excluded.completed, failed = excluded.failed,
+            started_at = excluded.started_at, last_seen = excluded.last_seen, interval = excluded.interval,
+            sequence = excluded.sequence, stopped = excluded.stopped
+        WHERE excluded.started_at > processes.started_at
+            OR (excluded.started_at = processes.started_at AND excluded.sequence > processes.sequence)
         """
 
     /// The states a run does not leave.

@@ -1,0 +1,58 @@
+import Foundation
+
+/// What a worker or agent process says of itself every ``HeartbeatService/interval``, on
+/// `trib.events` with routing key `heartbeat`: the server shows it as alive while they keep coming.
+public struct Heartbeat: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable {
+        case worker, agent
+    }
+
+    public var kind: Kind
+    public var id: String
+    public var host: String
+    public var pid: Int32
+    /// Task queues (a worker) or work queues (an agent) it takes from.
+    public var queues: [String]
+    public var concurrency: Int
+    /// Task or flow runs it runs now, and those it finished since it started, by outcome.
+    public var running: Int
+    public var completed: Int
+    public var failed: Int
+    public var startedAt: Double
+    /// When it sent this, and when to expect the next (seconds).
+    public var time: Double
+    public var interval: Double
+    /// Orders its heartbeats (it only grows).
+    public var sequence: Int
+    /// Its last heartbeat, sent as it stops.
+    public var stopped: Bool
+
+    public init(kind: Kind, id: String, queues: [String], concurrency: Int, running: Int, completed: Int,
+                failed: Int, startedAt: Double, interval: Double, sequence: Int, stopped: Bool = false,
+                time: Double = Date().timeIntervalSince1970) {
+        self.kind = kind
+        self.id = id
+        host = ProcessInfo.processInfo.hostName
+        pid = ProcessInfo.processInfo.processIdentifier
+        self.queues = queues
+        self.concurrency = concurrency
+        self.running = running
+        self.completed = completed
+        self.failed = failed
+        self.startedAt = startedAt
+        self.time = time
+        self.interval = interval
+        self.sequence = sequence
+        self.stopped = stopped
+    }
+}
+
+/// A process's activity as its heartbeat reports it.
+public struct Activity: Sendable, Equatable {
+    public var running = 0, completed = 0, failed = 0
+    public init(running: Int = 0, completed: Int = 0, failed: Int = 0) {
+        self.running = running
+        self.completed = completed
+        self.failed = failed
+    }
+}
