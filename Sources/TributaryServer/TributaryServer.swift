@@ -19,7 +19,7 @@ public final class TributaryServer: Sendable {
     }
 
     /// The routes under `/api`, with the API key check when the server has one.
-    static func router(store: any RunStore, apiKey: String?, ingest: EventIngest?,
+    static func router(store: any RunStore, apiKey: String?, ingest: EventIngest?, feed: ChangeFeed,
                        cancel: (@Sendable (String, String) async throws -> CancelRequestOutcome)?)
         -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
@@ -28,6 +28,7 @@ public final class TributaryServer: Sendable {
         FlowRunRoutes(store: store, cancel: cancel).add(to: router)
         TaskRunRoutes(store: store).add(to: router)
         ProcessRoutes(store: store).add(to: router)
+        ChangeRoutes(feed: feed).add(to: router)
         return router
     }
 
@@ -41,10 +42,11 @@ public final class TributaryServer: Sendable {
         if let client {
             cancel = { id, reason in try await client.cancel(flowRunID: id, reason: reason) }
         }
+        let feed = ChangeFeed()
         let ingest = configuration.brokerURL.map {
-            EventIngest(brokerURL: $0, queue: configuration.eventsQueue, store: store, logger: self.logger)
+            EventIngest(brokerURL: $0, queue: configuration.eventsQueue, store: store, feed: feed, logger: self.logger)
         }
-        let router = Self.router(store: store, apiKey: configuration.apiKey, ingest: ingest, cancel: cancel)
+        let router = Self.router(store: store, apiKey: configuration.apiKey, ingest: ingest, feed: feed, cancel: cancel)
         let (host, logger, database) = (configuration.host, self.logger, configuration.databasePath)
         let app = Application(router: router,
                               configuration: .init(address: .hostname(host, port: configuration.port),

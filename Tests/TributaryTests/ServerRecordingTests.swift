@@ -35,10 +35,21 @@ struct ServerRecordingTests {
         ]
         let agent = try await WorkerProcess.agent(id: "a-\(workQueue.suffix(6))", workQueue: workQueue)
         let client = Tributary(broker: TestBroker.url)
+        // A live view: the Server-Sent Events stream of flow-run changes.
+        let stream = try server.listen("/changes?kind=flow-run")
+        try await waitUntil("the live view connected", within: .seconds(10)) { stream.text.contains(": recording") }
         let handle = try await client.submit(MixedOutcomes.self, MixedOutcomes.Input(squares: 20, queue: queue),
                                              workQueue: workQueue)
         #expect(try await handle.result() == Self.expectedResult(squares: 20))
         let detail = try await Self.recorded(handle.id, on: server)
+        try await waitUntil("the live view showed the run's end", within: .seconds(10)) {
+            stream.text.contains(handle.id) && stream.text.contains(#""state":"Completed""#)
+        }
+        let live = await stream.stop()
+        let frames = live.components(separatedBy: "\n\n").filter { $0.contains(handle.id) }
+        #expect(frames.count == 2 && frames.allSatisfy { $0.hasPrefix("event: flow-run\nid: ") }, "\(live)")
+        #expect(frames.last?.contains(#""state":"Completed""#) == true, "\(live)")
+        #expect(!live.contains("event: task-run"), "the kind filter holds")
         #expect(detail.flowRun.flowName == "mixed-outcomes")
         #expect(detail.flowRun.startedAt != nil && detail.flowRun.endedAt != nil)
         #expect(detail.states.map(\.state) == ["Running", "Completed"])

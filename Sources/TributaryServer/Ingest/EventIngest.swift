@@ -25,10 +25,14 @@ public final class EventIngest: Service {
     private let stateQueue: String
     private let logQueue: String
     private let store: any RunStore
+    private let feed: ChangeFeed?
     private let logger: Logger
     private let counters = Mutex(IngestStatus())
 
-    public init(brokerURL: String, queue: String = EventIngest.defaultQueue, store: any RunStore, logger: Logger) {
+    /// Records events from `queue` into `store`, telling `feed` what each transaction committed.
+    public init(brokerURL: String, queue: String = EventIngest.defaultQueue, store: any RunStore,
+                feed: ChangeFeed? = nil, logger: Logger) {
+        self.feed = feed
         self.brokerURL = brokerURL
         stateQueue = queue
         logQueue = queue + ".logs"
@@ -126,6 +130,7 @@ public final class EventIngest: Service {
             }
         }
         for delivery in deliveries { connection.ack(delivery.tag) }
+        feed?.publish(events)
         counters.withLock {
             $0.events += events.count
             $0.batches += deliveries.count

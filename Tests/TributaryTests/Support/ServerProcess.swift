@@ -50,6 +50,11 @@ final class ServerProcess: @unchecked Sendable {
         return try JSONDecoder().decode(T.self, from: body)
     }
 
+    /// Starts reading a Server-Sent Events stream of the API (curl, into a file) until `stop`.
+    func listen(_ path: String) throws -> LiveStream {
+        try LiveStream(url: apiURL + path)
+    }
+
     /// The error message of a JSON error answer.
     static func message(in body: Data) -> String? {
         struct Answer: Decodable {
@@ -68,5 +73,29 @@ final class ServerProcess: @unchecked Sendable {
             try? await connection.delete(queue: eventsQueue + ".logs")
             await connection.close()
         }
+    }
+}
+
+/// A Server-Sent Events stream being read by curl into a file.
+final class LiveStream: @unchecked Sendable {
+    private let process = Process()
+    private let path = FileManager.default.temporaryDirectory.appendingPathComponent("trib-sse-\(UUID().uuidString)").path
+
+    init(url: String) throws {
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = ["-sN", "--max-time", "120", "-o", path, url]
+        try process.run()
+    }
+
+    /// What came so far.
+    var text: String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+    /// Stops reading and returns everything that came.
+    func stop() async -> String {
+        if process.isRunning { process.terminate() }
+        _ = await process.waitForExit(within: .seconds(5))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return text
     }
 }

@@ -1,0 +1,83 @@
+import Foundation
+import Synchronization
+import Testing
+import Tributary
+import TributaryExamples
+
+/// The server under load on SQLite: recording, reading and deleting at once.
+@Suite("The server under load")
+struct ServerLoadTests {
+    @Test("for a minute, flows recorded while 4 readers page the API and retention (2 s) deletes runs: no request fails, no database is locked, nothing fails to record")
+    func ingestReadAndRetainAtOnce() async throws {
+        let queue = TestBroker.uniqueQueue("load")
+        let server = try await ServerProcess(label: "load", extraArguments: ["--retention", "2s"])
+        let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 8)
+        let client = Tributary(broker: TestBroker.url)
+        let deadline = ContinuousClock.now + .seconds(60)
+        let tally = Tally()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while ContinuousClock.now < deadline {
+                    let total = try await client.run(flowNamed: "load") { flow in
+                        try await flow.map(Square.self, over: 0..<200, options: TaskOptions(queue: queue)).values()
+                            .reduce(0, +)
+                    }
+                    #expect(total == (0..<200).map { $0 * $0 }.reduce(0, +))
+                    tally.count { $0.flows += 1 }
+                }
+            }
+            for _ in 0..<4 {
+                group.addTask {
+                    while ContinuousClock.now < deadline {
+                        let (status, body) = try await server.request("/flow-runs?flow=load&limit=20")
+                        tally.count { $0.requests += 1 }
+                        guard status == 200 else {
+                            tally.count { $0.failures.append("list \(status): \(String(decoding: body, as: UTF8.self))") }
+                            continue
+                        }
+                        let page = try JSONDecoder().decode(FlowRunPage.self, from: body)
+                        for run in page.items.prefix(3) {
+                            // A run retention deleted since the list is a 404; anything else must be 200.
+                            for path in ["/flow-runs/\(run.id)", "/flow-runs/\(run.id)/task-runs?limit=100",
+                                         "/flow-runs/\(run.id)/logs"] {
+                                let (status, body) = try await server.request(path)
+                                tally.count { $0.requests += 1 }
+                                if status != 200 && status != 404 {
+                                    tally.count { $0.failures.append("\(path) \(status): \(String(decoding: body, as: UTF8.self))") }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        await client.close()
+        let seen = tally.now
+        #expect(seen.failures.isEmpty, "\(seen.failures.prefix(5))")
+        #expect(seen.flows > 5 && seen.requests > 100, "\(seen.flows) flows, \(seen.requests) requests")
+        let log = server.process.log
+        #expect(!log.contains("database is locked") && !log.contains("could not record")
+                && !log.contains("could not delete"), "\(log.suffix(2_000))")
+        #expect(log.contains("deleted runs past the retention"), "retention ran")
+        await worker.dispose()
+        await server.dispose()
+    }
+}
+
+/// What the load test's tasks did, counted across them.
+final class Tally: Sendable {
+    struct Counts {
+        var flows = 0, requests = 0
+        var failures: [String] = []
+    }
+
+    private let counts = Mutex(Counts())
+    var now: Counts { counts.withLock { $0 } }
+    func count(_ change: (inout Counts) -> Void) { counts.withLock { change(&$0) } }
+}
+
+struct FlowRunPage: Decodable {
+    struct Item: Decodable { var id: String }
+    var items: [Item]
+}
