@@ -64,6 +64,9 @@ struct EventsCost {
         let during = Self.recordedEvents(in: await server.stopReadingLog())
         await off.close()
         await on.close()
+        // Left bound, the queues would keep every later client's events.
+        try await connection.delete(queue: Self.eventsQueue)
+        try await connection.delete(queue: Self.eventsQueue + ".logs")
         await connection.close()
         let median = { (values: [Double]) in values.sorted()[values.count / 2] }
         return [
