@@ -28,6 +28,7 @@ public enum TributaryCommandLine {
         extraCommands.withLock { $0 = commands }
         extraSubcommands.withLock { $0 = subcommands }
         do {
+            try Profile.apply()
             var command = try RootCommand.parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
@@ -64,7 +65,7 @@ struct RootCommand: AsyncParsableCommand {
             commandName: (CommandLine.arguments.first as NSString?)?.lastPathComponent ?? "trib",
             abstract: "Run Tributary workers and flows.",
             subcommands: [WorkerCommand.self, AgentCommand.self, RunCommand.self, WaitCommand.self, CancelCommand.self,
-                          WorkQueueCommand.self, ListCommand.self]
+                          WorkQueueCommand.self, ListCommand.self, ConfigCommand.self]
                 + TributaryCommandLine.extraCommands.withLock { $0 })
     }
 }

@@ -122,6 +122,31 @@ struct ServerAPITests {
         await server.dispose()
     }
 
+    @Test("trib config: set puts a setting in the profile, which commands then use; view says where each value comes from; unset removes it; a setting that does not exist is refused")
+    func profile() async throws {
+        let server = try await ServerProcess(label: "profile", database: try await Self.filledStore(taskRuns: 0),
+                                             broker: nil)
+        let trib = WorkerProcess.binDirectory.appendingPathComponent("trib")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("trib-profile-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let profile = ["TRIB_PROFILE": path]
+        try Command.require(try await Command.run(trib, ["config", "set", "TRIB_API_URL=\(server.apiURL)"],
+                                                  environment: profile))
+        let listed = try await Command.run(trib, ["flow-run", "ls", "--limit", "2"], environment: profile)
+        try Command.require(listed)
+        #expect(listed.output.contains("run-29") && listed.output.contains("run-28"), "\(listed.output)")
+        let view = try await Command.run(trib, ["config", "view"], environment: profile.merging(["TRIB_EVENTS": "off"]) { $1 })
+        #expect(view.output.contains("TRIB_API_URL=\(server.apiURL) (profile)"), "\(view.output)")
+        #expect(view.output.contains("TRIB_EVENTS=off (environment)"), "\(view.output)")
+        #expect(view.output.contains("TRIB_HEARTBEAT_INTERVAL=10 (default)"), "\(view.output)")
+        let bad = try await Command.run(trib, ["config", "set", "TRIB_NO_SUCH=1"], environment: profile)
+        #expect(bad.status != 0 && bad.output.contains("'TRIB_NO_SUCH' is not a setting"), "\(bad.output)")
+        try Command.require(try await Command.run(trib, ["config", "unset", "TRIB_API_URL"], environment: profile))
+        let after = try await Command.run(trib, ["config", "view"], environment: profile)
+        #expect(after.output.contains("TRIB_API_URL=http://127.0.0.1:4200/api (default)"), "\(after.output)")
+        await server.dispose()
+    }
+
     @Test("the CLI against a running server: flow-run ls, inspect and task-run ls as tables and as JSON; an unknown id says so")
     func commandLine() async throws {
         let server = try await ServerProcess(label: "cli", database: try await Self.filledStore(taskRuns: 20),

@@ -35,8 +35,9 @@ struct APIClient {
             let (data, response) = try await URLSession.shared.data(for: request)
             (body, status) = (data, (response as? HTTPURLResponse)?.statusCode ?? 0)
         } catch {
-            throw ServerFailure("could not reach the server at \(baseURL) (\(error)); start it with `trib server start`, "
-                + "or point --api-url (or TRIB_API_URL) at it")
+            throw ServerFailure("could not reach the server at \(baseURL) (\((error as NSError).localizedDescription)); "
+                + "start it with `trib server start`, or point --api-url (or TRIB_API_URL, or `trib config set "
+                + "TRIB_API_URL=...`) at it")
         }
         guard (200..<300).contains(status) else {
             let message = (try? JSONDecoder().decode(ErrorAnswer.self, from: body))?.error.message
