@@ -8,8 +8,15 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# openssl: the TLS tests generate certificates; iproute2: the network-cut tests build namespaces.
-bash deploy/install.sh openssl iproute2 curl
+# openssl: the TLS tests generate certificates; iproute2: the network-cut tests build namespaces;
+# curl reads the server's live stream; python3-pip installs schemathesis, which fuzzes its API.
+bash deploy/install.sh openssl iproute2 curl python3-pip
+schemathesis_version=4.32.5
+if ! schemathesis --version 2>/dev/null | grep -q "$schemathesis_version"; then
+    echo "tributary: installing schemathesis $schemathesis_version from PyPI" >&2
+    python3 -m pip install -q --disable-pip-version-check "schemathesis==$schemathesis_version" 2>/dev/null \
+        || python3 -m pip install -q --disable-pip-version-check --break-system-packages "schemathesis==$schemathesis_version"
+fi
 bash deploy/rabbitmq.sh start
 # Every test declares durable queues of its own (trib.q.test-*); the broker deletes each once it
 # has been unused for 10 minutes, so repeated runs do not pile up queues for the next start to recover.

@@ -23,12 +23,14 @@ public final class TributaryServer: Sendable {
                        cancel: (@Sendable (String, String) async throws -> CancelRequestOutcome)?)
         -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: MethodNotAllowedMiddleware())
         if let apiKey { router.add(middleware: APIKeyMiddleware(key: apiKey)) }
         router.get("api/health") { _, _ in Health(status: "ok", ingest: ingest?.status) }
         FlowRunRoutes(store: store, cancel: cancel).add(to: router)
         TaskRunRoutes(store: store).add(to: router)
         ProcessRoutes(store: store).add(to: router)
         ChangeRoutes(feed: feed).add(to: router)
+        OpenAPIRoute().add(to: router)
         return router
     }
 

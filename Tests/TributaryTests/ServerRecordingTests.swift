@@ -123,6 +123,32 @@ struct ServerRecordingTests {
         await server.dispose()
     }
 
+    @Test("trib flow-run cancel through the server: the agent running the run cancels it, the server answers so, and records it Cancelled")
+    func cancelThroughTheServer() async throws {
+        let queue = TestBroker.uniqueQueue("srvcancel"), workQueue = TestBroker.uniqueQueue("srvcancelwq")
+        let server = try await ServerProcess(label: "cancel")
+        let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 4)
+        let agent = try await WorkerProcess.agent(id: "a-\(workQueue.suffix(6))", workQueue: workQueue)
+        let client = Tributary(broker: TestBroker.url)
+        let handle = try await client.submit(SlowFanout.self, SlowFanout.Input(count: 200, milliseconds: 200, queue: queue),
+                                             workQueue: workQueue)
+        try await waitUntil("the run is recorded Running", within: .seconds(20)) {
+            try await server.request("/flow-runs/\(handle.id)").status == 200
+        }
+        let trib = WorkerProcess.binDirectory.appendingPathComponent("trib")
+        let cancel = try await Command.run(trib, ["flow-run", "cancel", handle.id, "--reason", "enough",
+                                                  "--api-url", server.apiURL])
+        try Command.require(cancel)
+        #expect(cancel.output.contains("Cancelled flow run \(handle.id) of 'slow-fanout'"), "\(cancel.output)")
+        await #expect(throws: FlowRunFailed.self) { _ = try await handle.result() }
+        try await waitUntil("the server recorded it Cancelled", within: .seconds(20)) {
+            try await server.get("/flow-runs/\(handle.id)", as: FlowRunDetail.self).flowRun.state == "Cancelled"
+        }
+        await client.close()
+        for process in [worker, agent] { await process.dispose() }
+        await server.dispose()
+    }
+
     @Test("the server stopped while 3 flows run, started, killed with SIGKILL as it records, started again: every run and event recorded, none twice")
     func recordsWhatWaitedWhileItWasDown() async throws {
         let queue = TestBroker.uniqueQueue("srvdown")

@@ -28,7 +28,7 @@ struct FlowRunRoutes {
             query.since = try parameters.time("since")
             query.until = try parameters.time("until")
             query.limit = try parameters.int("limit", default: 50, in: 1...1_000)
-            query.cursor = parameters.string("cursor")
+            query.cursor = try parameters.cursor()
             return try await answer { try await store.flowRuns(query) }
         }
         group.get("{id}") { _, context -> FlowRunDetail in
@@ -42,7 +42,7 @@ struct FlowRunRoutes {
             query.states = try parameters.list("state", allowed: stateNames)
             query.sort = try parameters.choice("sort", default: TaskRunQuery.Sort.start)
             query.limit = try parameters.int("limit", default: 100, in: 1...1_000)
-            query.cursor = parameters.string("cursor")
+            query.cursor = try parameters.cursor()
             guard try await store.flowRun(id: query.flowRunID) != nil else { throw Self.unknown(query.flowRunID) }
             return try await answer { try await store.taskRuns(query) }
         }

@@ -9,9 +9,22 @@ struct QueryParameters {
         request.uri.queryParameters.get(name).flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    /// A cursor: absent, or a page's nextCursor.
+    func cursor() throws -> String? {
+        try nonEmpty("cursor", "a page's nextCursor unchanged")
+    }
+
+    /// The value of a parameter that, when given, must not be empty.
+    private func nonEmpty(_ name: String, _ takes: String) throws -> String? {
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        guard !text.isEmpty else { throw HTTPError(.badRequest, message: "\(name) is empty: give \(takes), or leave it out") }
+        return text
+    }
+
     /// Every value given, repeated (`state=A&state=B`) or comma-separated (`state=A,B`).
     func list(_ name: String, allowed: [String]? = nil) throws -> [String] {
-        let values = request.uri.queryParameters.getAll(name).flatMap { $0.split(separator: ",").map(String.init) }
+        let values = request.uri.queryParameters.getAll(name)
+            .flatMap { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         if let allowed, let bad = values.first(where: { !allowed.contains($0) }) {
             throw HTTPError(.badRequest, message: "\(name) '\(bad)' is not one of: \(allowed.joined(separator: ", "))")
         }
@@ -19,7 +32,7 @@ struct QueryParameters {
     }
 
     func int(_ name: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {
-        guard let text = string(name) else { return value }
+        guard let text = try nonEmpty(name, "a whole number") else { return value }
         guard let number = Int(text), range.contains(number) else {
             throw HTTPError(.badRequest, message: "\(name) '\(text)' must be a whole number from "
                 + "\(range.lowerBound) to \(range.upperBound)")
@@ -29,7 +42,7 @@ struct QueryParameters {
 
     /// A time: seconds since 1970.
     func time(_ name: String) throws -> Double? {
-        guard let text = string(name) else { return nil }
+        guard let text = try nonEmpty(name, "a time in seconds since 1970") else { return nil }
         guard let seconds = Double(text), seconds.isFinite else {
             throw HTTPError(.badRequest, message: "\(name) '\(text)' must be a time in seconds since 1970, such as 1764720000")
         }
@@ -38,7 +51,9 @@ struct QueryParameters {
 
     func choice<Value: RawRepresentable & CaseIterable>(_ name: String, default value: Value) throws -> Value
         where Value.RawValue == String {
-        guard let text = string(name) else { return value }
+        guard let text = try nonEmpty(name, "one of " + Value.allCases.map(\.rawValue).joined(separator: ", ")) else {
+            return value
+        }
         guard let chosen = Value(rawValue: text) else {
             throw HTTPError(.badRequest, message: "\(name) '\(text)' is not one of: "
                 + Value.allCases.map(\.rawValue).joined(separator: ", "))

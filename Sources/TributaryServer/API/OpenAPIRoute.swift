@@ -1,0 +1,1001 @@
+import Hummingbird
+
+/// `GET /api/openapi.json`: the API described in OpenAPI 3.0 (what the server answers is checked
+/// against it by schemathesis in the tests).
+struct OpenAPIRoute {
+    func add(to router: Router<BasicRequestContext>) {
+        router.get("api/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: Self.document)))
+        }
+    }
+
+    static let document = #"""
+{
+ "openapi": "3.0.3",
+ "info": {
+  "title": "Tributary server API",
+  "version": "1",
+  "description": "Every flow run, task run, log line, worker and agent the server has recorded from the broker's events. Errors are {\"error\": {\"message\": ...}} naming what is wrong. With an API key, every request needs 'Authorization: Bearer KEY'. Live changes: GET /api/changes (Server-Sent Events), not described here."
+ },
+ "servers": [
+  {
+   "url": "/api"
+  }
+ ],
+ "paths": {
+  "/health": {
+   "get": {
+    "operationId": "health",
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Health"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/flow-runs": {
+   "get": {
+    "operationId": "listFlowRuns",
+    "summary": "Flow runs, newest first.",
+    "parameters": [
+     {
+      "name": "state",
+      "in": "query",
+      "required": false,
+      "description": "Only these states (repeat, or a comma list).",
+      "schema": {
+       "type": "array",
+       "items": {
+        "type": "string",
+        "enum": [
+         "Pending",
+         "Running",
+         "Retrying",
+         "Completed",
+         "Cached",
+         "Failed",
+         "Crashed",
+         "Cancelled",
+         "TimedOut"
+        ]
+       }
+      },
+      "style": "form",
+      "explode": true
+     },
+     {
+      "name": "flow",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "string"
+      }
+     },
+     {
+      "name": "work_queue",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "string"
+      }
+     },
+     {
+      "name": "parent",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "string"
+      }
+     },
+     {
+      "name": "since",
+      "in": "query",
+      "required": false,
+      "description": "Created at or after (seconds since 1970).",
+      "schema": {
+       "type": "number"
+      }
+     },
+     {
+      "name": "until",
+      "in": "query",
+      "required": false,
+      "description": "Created before (seconds since 1970).",
+      "schema": {
+       "type": "number"
+      }
+     },
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 1000,
+       "default": 50
+      }
+     },
+     {
+      "name": "cursor",
+      "in": "query",
+      "required": false,
+      "description": "A previous page's nextCursor, unchanged.",
+      "schema": {
+       "type": "string",
+       "pattern": "^-?[0-9]{1,17}(\\.[0-9]{1,17})?(e[-+]?[0-9]{1,3})?_[A-Za-z0-9._-]{1,80}$"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/FlowRunPage"
+        }
+       }
+      },
+      "links": {
+       "GetFlowRun": {"operationId": "getFlowRun", "parameters": {"id": "$response.body#/items/0/id"}},
+       "ListTaskRuns": {"operationId": "listTaskRuns", "parameters": {"id": "$response.body#/items/0/id"}},
+       "ListLogs": {"operationId": "listLogs", "parameters": {"id": "$response.body#/items/0/id"}}
+      }
+     },
+     "400": {
+      "description": "A parameter that cannot be used.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No or a wrong API key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/flow-runs/{id}": {
+   "get": {
+    "operationId": "getFlowRun",
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "minLength": 1
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/FlowRunDetail"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such flow run recorded.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No or a wrong API key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/flow-runs/{id}/task-runs": {
+   "get": {
+    "operationId": "listTaskRuns",
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "minLength": 1
+      }
+     },
+     {
+      "name": "state",
+      "in": "query",
+      "required": false,
+      "description": "Only these states (repeat, or a comma list).",
+      "schema": {
+       "type": "array",
+       "items": {
+        "type": "string",
+        "enum": [
+         "Pending",
+         "Running",
+         "Retrying",
+         "Completed",
+         "Cached",
+         "Failed",
+         "Crashed",
+         "Cancelled",
+         "TimedOut"
+        ]
+       }
+      },
+      "style": "form",
+      "explode": true
+     },
+     {
+      "name": "sort",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "string",
+       "enum": [
+        "start",
+        "duration"
+       ],
+       "default": "start"
+      }
+     },
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 1000,
+       "default": 100
+      }
+     },
+     {
+      "name": "cursor",
+      "in": "query",
+      "required": false,
+      "description": "A previous page's nextCursor, unchanged.",
+      "schema": {
+       "type": "string",
+       "pattern": "^-?[0-9]{1,17}(\\.[0-9]{1,17})?(e[-+]?[0-9]{1,3})?_[A-Za-z0-9._-]{1,80}$"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/TaskRunPage"
+        }
+       }
+      },
+      "links": {
+       "GetTaskRunStates": {"operationId": "getTaskRunStates", "parameters": {"id": "$response.body#/items/0/id"}}
+      }
+     },
+     "400": {
+      "description": "A parameter that cannot be used.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such flow run recorded.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No or a wrong API key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/flow-runs/{id}/logs": {
+   "get": {
+    "operationId": "listLogs",
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "minLength": 1
+      }
+     },
+     {
+      "name": "level",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "array",
+       "items": {
+        "type": "string",
+        "enum": [
+         "trace",
+         "debug",
+         "info",
+         "notice",
+         "warning",
+         "error",
+         "critical"
+        ]
+       }
+      },
+      "style": "form",
+      "explode": true
+     },
+     {
+      "name": "after",
+      "in": "query",
+      "required": false,
+      "description": "Only lines after this position.",
+      "schema": {
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 9223372036854775807
+      }
+     },
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 5000,
+       "default": 200
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/LogPage"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "A parameter that cannot be used.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such flow run recorded.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No or a wrong API key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/flow-runs/{id}/cancel": {
+   "post": {
+    "operationId": "cancelFlowRun",
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "minLength": 1
+      }
+     },
+     {
+      "name": "reason",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/CancelAnswer"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The server has no broker.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No or a wrong API key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/task-runs/{id}/states": {
+   "get": {
+    "operationId": "getTaskRunStates",
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string",
+       "minLength": 1
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/StateList"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such task run recorded.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No or a wrong API key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/workers": {
+   "get": {
+    "operationId": "listWorkers",
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ProcessList"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No or a wrong API key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/agents": {
+   "get": {
+    "operationId": "listAgents",
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ProcessList"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No or a wrong API key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  }
+ },
+ "components": {
+  "schemas": {
+   "Error": {
+    "type": "object",
+    "properties": {
+     "error": {
+      "type": "object",
+      "properties": {
+       "message": {
+        "type": "string"
+       }
+      },
+      "required": [
+       "message"
+      ]
+     }
+    },
+    "required": [
+     "error"
+    ]
+   },
+   "Health": {
+    "type": "object",
+    "properties": {
+     "status": {
+      "type": "string"
+     },
+     "ingest": {
+      "type": "object",
+      "properties": {
+       "events": {
+        "type": "integer"
+       },
+       "batches": {
+        "type": "integer"
+       },
+       "malformedBatches": {
+        "type": "integer"
+       },
+       "heldBatches": {
+        "type": "integer"
+       }
+      },
+      "required": [
+       "events",
+       "batches",
+       "malformedBatches",
+       "heldBatches"
+      ]
+     }
+    },
+    "required": [
+     "status"
+    ]
+   },
+   "FlowRun": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "flowName": {
+      "type": "string"
+     },
+     "parentFlowRunID": {
+      "type": "string"
+     },
+     "state": {
+      "type": "string"
+     },
+     "attempt": {
+      "type": "integer"
+     },
+     "workQueue": {
+      "type": "string"
+     },
+     "agent": {
+      "type": "string"
+     },
+     "epoch": {
+      "type": "integer"
+     },
+     "createdAt": {
+      "type": "number"
+     },
+     "startedAt": {
+      "type": "number"
+     },
+     "endedAt": {
+      "type": "number"
+     },
+     "error": {
+      "type": "string"
+     }
+    },
+    "required": [
+     "id",
+     "flowName",
+     "state",
+     "epoch",
+     "createdAt"
+    ]
+   },
+   "TaskRun": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "flowRunID": {
+      "type": "string"
+     },
+     "taskName": {
+      "type": "string"
+     },
+     "runName": {
+      "type": "string"
+     },
+     "state": {
+      "type": "string"
+     },
+     "attempt": {
+      "type": "integer"
+     },
+     "worker": {
+      "type": "string"
+     },
+     "epoch": {
+      "type": "integer"
+     },
+     "createdAt": {
+      "type": "number"
+     },
+     "startedAt": {
+      "type": "number"
+     },
+     "endedAt": {
+      "type": "number"
+     },
+     "error": {
+      "type": "string"
+     }
+    },
+    "required": [
+     "id",
+     "flowRunID",
+     "taskName",
+     "state",
+     "attempt",
+     "epoch",
+     "createdAt"
+    ]
+   },
+   "State": {
+    "type": "object",
+    "properties": {
+     "state": {
+      "type": "string"
+     },
+     "attempt": {
+      "type": "integer"
+     },
+     "time": {
+      "type": "number"
+     },
+     "error": {
+      "type": "string"
+     }
+    },
+    "required": [
+     "state",
+     "time"
+    ]
+   },
+   "LogLine": {
+    "type": "object",
+    "properties": {
+     "position": {
+      "type": "integer"
+     },
+     "flowRunID": {
+      "type": "string"
+     },
+     "taskRunID": {
+      "type": "string"
+     },
+     "taskName": {
+      "type": "string"
+     },
+     "worker": {
+      "type": "string"
+     },
+     "level": {
+      "type": "string"
+     },
+     "message": {
+      "type": "string"
+     },
+     "time": {
+      "type": "number"
+     }
+    },
+    "required": [
+     "position",
+     "flowRunID",
+     "level",
+     "message",
+     "time"
+    ]
+   },
+   "Process": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "kind": {
+      "type": "string"
+     },
+     "host": {
+      "type": "string"
+     },
+     "pid": {
+      "type": "integer"
+     },
+     "queues": {
+      "type": "array",
+      "items": {
+       "type": "string"
+      }
+     },
+     "concurrency": {
+      "type": "integer"
+     },
+     "running": {
+      "type": "integer"
+     },
+     "completed": {
+      "type": "integer"
+     },
+     "failed": {
+      "type": "integer"
+     },
+     "startedAt": {
+      "type": "number"
+     },
+     "lastSeen": {
+      "type": "number"
+     },
+     "interval": {
+      "type": "number"
+     },
+     "stopped": {
+      "type": "boolean"
+     },
+     "alive": {
+      "type": "boolean"
+     }
+    },
+    "required": [
+     "id",
+     "kind",
+     "host",
+     "pid",
+     "queues",
+     "concurrency",
+     "running",
+     "completed",
+     "failed",
+     "startedAt",
+     "lastSeen",
+     "interval",
+     "stopped",
+     "alive"
+    ]
+   },
+   "FlowRunPage": {
+    "type": "object",
+    "properties": {
+     "items": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/FlowRun"
+      }
+     },
+     "nextCursor": {
+      "type": "string"
+     }
+    },
+    "required": [
+     "items"
+    ]
+   },
+   "TaskRunPage": {
+    "type": "object",
+    "properties": {
+     "items": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/TaskRun"
+      }
+     },
+     "nextCursor": {
+      "type": "string"
+     }
+    },
+    "required": [
+     "items"
+    ]
+   },
+   "FlowRunDetail": {
+    "type": "object",
+    "properties": {
+     "flowRun": {
+      "$ref": "#/components/schemas/FlowRun"
+     },
+     "taskRunCounts": {
+      "type": "object",
+      "additionalProperties": {
+       "type": "integer"
+      }
+     },
+     "states": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/State"
+      }
+     }
+    },
+    "required": [
+     "flowRun",
+     "taskRunCounts",
+     "states"
+    ]
+   },
+   "LogPage": {
+    "type": "object",
+    "properties": {
+     "logs": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/LogLine"
+      }
+     }
+    },
+    "required": [
+     "logs"
+    ]
+   },
+   "StateList": {
+    "type": "object",
+    "properties": {
+     "states": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/State"
+      }
+     }
+    },
+    "required": [
+     "states"
+    ]
+   },
+   "ProcessList": {
+    "type": "object",
+    "properties": {
+     "items": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/Process"
+      }
+     }
+    },
+    "required": [
+     "items"
+    ]
+   },
+   "CancelAnswer": {
+    "type": "object",
+    "properties": {
+     "cancelled": {
+      "type": "boolean"
+     },
+     "flowName": {
+      "type": "string"
+     }
+    },
+    "required": [
+     "cancelled"
+    ]
+   }
+  }
+ }
+}
+"""#
+}
