@@ -88,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "trib-bench",
             dependencies: [
-                "Tributary", "TributaryExamples", "AMQPClient",
+                "Tributary", "TributaryExamples", "TributaryServer", "AMQPClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

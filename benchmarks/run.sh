@@ -6,6 +6,7 @@
 #   bash benchmarks/run.sh --smoke                 # a quick check that it all runs
 #   bash benchmarks/run.sh --n 20000 --workers 3 --persistence off --workloads fanout,chain --no-memory
 #   bash benchmarks/run.sh --events-cost 10000 --repetitions 5   # what recording events costs (issue 12)
+#   bash benchmarks/run.sh --api-latency 1000000                  # the API's latency over a large store
 # Every flag: bash benchmarks/run.sh --help
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -36,6 +36,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("events-cost"),
             help: "Instead of the workloads: what recording costs, on fanouts of this many tasks (issue 12).")
     var eventsCost: Int?
+    @Option(name: .customLong("api-latency"),
+            help: "Instead of the workloads: the server API's latency over a store of this many task runs (issue 12).")
+    var apiLatency: Int?
+    @Option(name: .customLong("api-big-run"), help: "Task runs in the one large flow run of --api-latency.")
+    var apiBigRun = 100_000
     @Option(help: .hidden) var probeFanout: Int?
     @Option(help: .hidden) var probeQueue = "bench"
     @Option(help: .hidden) var probePersistent = 0
@@ -59,6 +64,13 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         if let probeBrokerOps {
             for line in try await BrokerOperationCosts(broker: broker, count: probeBrokerOps).measure() { print(line) }
+            return
+        }
+        if let apiLatency {
+            for line in try await APILatency(bigRun: min(apiBigRun, apiLatency), total: apiLatency,
+                                             requests: smoke ? 5 : 100).measure() {
+                print(line)
+            }
             return
         }
         if let eventsCost {
