@@ -31,6 +31,7 @@ public final class TributaryServer: Sendable {
         ProcessRoutes(store: store).add(to: router)
         ChangeRoutes(feed: feed).add(to: router)
         OpenAPIRoute().add(to: router)
+        MetricsRoute(store: store, ingest: ingest).add(to: router)
         return router
     }
 

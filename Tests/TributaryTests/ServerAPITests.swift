@@ -129,6 +129,33 @@ struct ServerAPITests {
         await server.dispose()
     }
 
+    @Test("/metrics is Prometheus text, and its runs by state match the store's")
+    func metrics() async throws {
+        let server = try await ServerProcess(label: "metrics", database: try await Self.filledStore(taskRuns: 200),
+                                             broker: nil)
+        let (status, body) = try await server.request("/metrics", underAPI: false)
+        #expect(status == 200)
+        let text = String(decoding: body, as: UTF8.self)
+        let sample = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*",?)*\})? -?[0-9.eE+-]+$/
+        let comment = /^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$/
+        var values: [String: Double] = [:]
+        for line in text.split(separator: "\n") {
+            let ok = (try? sample.wholeMatch(in: String(line))) != nil || (try? comment.wholeMatch(in: String(line))) != nil
+            #expect(ok, "not Prometheus text: \(line)")
+            if !line.hasPrefix("#"), let space = line.lastIndex(of: " ") {
+                values[String(line[..<space])] = Double(line[line.index(after: space)...])
+            }
+        }
+        // The store: 30 flow runs, every fourth Failed; run-0's 200 task runs, every tenth Failed.
+        let failed = try await Self.all("/flow-runs?state=Failed", on: server, as: FlowRunRecord.self).count
+        #expect(values[#"tributary_flow_runs{state="Failed"}"#] == Double(failed) && failed == 8)
+        #expect(values[#"tributary_flow_runs{state="Completed"}"#] == 22)
+        let counts = try await server.get("/flow-runs/run-0", as: FlowRunDetail.self).taskRunCounts
+        #expect(values[#"tributary_task_runs{state="Failed"}"#] == Double(counts["Failed"] ?? -1))
+        #expect(values[#"tributary_task_runs{state="Completed"}"#] == Double(counts["Completed"] ?? -1))
+        await server.dispose()
+    }
+
     @Test("with --api-key, a request without the key is 401; with it (Bearer or X-API-Key) it is answered")
     func apiKey() async throws {
         let server = try await ServerProcess(label: "key", database: try await Self.filledStore(taskRuns: 0),

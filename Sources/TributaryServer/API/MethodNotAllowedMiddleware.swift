@@ -10,7 +10,7 @@ struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
             ("api/health", [.get]), ("api/openapi.json", [.get]), ("api/flow-runs", [.get]),
             ("api/flow-runs/{}", [.get]), ("api/flow-runs/{}/task-runs", [.get]), ("api/flow-runs/{}/logs", [.get]),
             ("api/flow-runs/{}/cancel", [.post]), ("api/task-runs/{}/states", [.get]), ("api/workers", [.get]),
-            ("api/agents", [.get]), ("api/changes", [.get]),
+            ("api/agents", [.get]), ("api/changes", [.get]), ("metrics", [.get]),
         ].map { path, methods in (path.split(separator: "/").map(String.init), methods) }
     }
 

@@ -131,7 +131,9 @@ public final class EventIngest: Service {
         }
         for delivery in deliveries { connection.ack(delivery.tag) }
         feed?.publish(events)
+        let newest = events.map(\.time).max()
         counters.withLock {
+            if let newest { $0.lagSeconds = max(0, Date().timeIntervalSince1970 - newest) }
             $0.events += events.count
             $0.batches += deliveries.count
             $0.heldBatches -= deliveries.count
@@ -148,4 +150,6 @@ public struct IngestStatus: Codable, Sendable, Equatable {
     public var malformedBatches = 0
     /// Batches taken from the broker and not yet recorded and acknowledged.
     public var heldBatches = 0
+    /// At the last commit, how long before it the newest event it recorded happened (seconds).
+    public var lagSeconds = 0.0
 }

@@ -197,6 +197,19 @@ public final class SQLiteRunStore: RunStore {
         }
     }
 
+    public func countsByState() async throws -> (flowRuns: [String: Int], taskRuns: [String: Int]) {
+        try await pool.read { db in
+            func counts(_ table: String) throws -> [String: Int] {
+                var counts: [String: Int] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM \(table) GROUP BY state") {
+                    counts[row["state"]] = row["n"]
+                }
+                return counts
+            }
+            return (try counts("flow_runs"), try counts("task_runs"))
+        }
+    }
+
     public func deleteRuns(endedBefore time: Double) async throws -> Int {
         try await pool.write { db in
             let finished = "SELECT id FROM flow_runs WHERE ended_at IS NOT NULL AND ended_at < ?"

@@ -31,10 +31,11 @@ final class ServerProcess: @unchecked Sendable {
         apiURL = String(line[start...].prefix { $0 != " " })
     }
 
-    /// The status and body of a request to `path` (under /api).
-    func request(_ path: String, method: String = "GET", headers: [String: String] = [:]) async throws
-        -> (status: Int, body: Data) {
-        var request = URLRequest(url: URL(string: apiURL + path)!)
+    /// The status and body of a request to `path` (under /api, or with `underAPI: false` the server's root).
+    func request(_ path: String, method: String = "GET", headers: [String: String] = [:], underAPI: Bool = true)
+        async throws -> (status: Int, body: Data) {
+        let base = underAPI ? apiURL : String(apiURL.dropLast("/api".count))
+        var request = URLRequest(url: URL(string: base + path)!)
         request.httpMethod = method
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         let (body, response) = try await URLSession.shared.data(for: request)

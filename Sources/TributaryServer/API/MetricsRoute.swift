@@ -1,0 +1,75 @@
+import Foundation
+import Hummingbird
+import Prometheus
+import Synchronization
+import Tributary
+
+/// `GET /metrics`, Prometheus text (swift-prometheus): runs by state from the store, what
+/// ingestion has recorded and how far behind it is, and every worker's and agent's own figures as
+/// their latest heartbeats carried them, so no worker needs an HTTP server of its own.
+struct MetricsRoute {
+    let store: any RunStore
+    let ingest: EventIngest?
+
+    func add(to router: Router<BasicRequestContext>) {
+        let metrics = ServerMetrics()
+        router.get("metrics") { _, _ -> Response in
+            let text = try await metrics.scrape(store: store, ingest: ingest)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        }
+    }
+}
+
+/// The server's metrics registry, brought up to date at each scrape.
+final class ServerMetrics: Sendable {
+    private let registry = PrometheusCollectorRegistry()
+    /// Counters' values at the last scrape, so each grows by what happened since.
+    private let last = Mutex<[String: Int]>([:])
+
+    func scrape(store: any RunStore, ingest: EventIngest?) async throws -> String {
+        let counts = try await store.countsByState()
+        for state in stateNames {
+            registry.makeGauge(name: "tributary_flow_runs", labels: [("state", state)],
+                               help: "Flow runs recorded, by their state now").set(Double(counts.flowRuns[state] ?? 0))
+            registry.makeGauge(name: "tributary_task_runs", labels: [("state", state)],
+                               help: "Task runs recorded, by their state now").set(Double(counts.taskRuns[state] ?? 0))
+        }
+        if let status = ingest?.status {
+            advance("tributary_events_recorded_total", to: status.events, help: "Events recorded since the server started")
+            advance("tributary_event_batches_recorded_total", to: status.batches,
+                    help: "Batches of events recorded since the server started")
+            registry.makeGauge(name: "tributary_event_batches_held", help: "Batches taken and not yet recorded")
+                .set(Double(status.heldBatches))
+            registry.makeGauge(name: "tributary_ingest_lag_seconds",
+                               help: "At the last commit, how long before it the newest event it recorded happened")
+                .set(status.lagSeconds)
+        }
+        for kind in [Heartbeat.Kind.worker, .agent] {
+            let unit = kind == .worker ? "tasks" : "flow_runs"
+            for process in try await store.processes(kind) {
+                let labels = [(kind.rawValue, process.id)]
+                registry.makeGauge(name: "tributary_\(kind.rawValue)_up", labels: labels,
+                                   help: "1 while its heartbeats come, else 0").set(process.alive ? 1.0 : 0.0)
+                registry.makeGauge(name: "tributary_\(kind.rawValue)_\(unit)_running", labels: labels,
+                                   help: "What it runs now, at its last heartbeat").set(Double(process.running))
+                registry.makeGauge(name: "tributary_\(kind.rawValue)_\(unit)_completed", labels: labels,
+                                   help: "What it completed since it started, at its last heartbeat")
+                    .set(Double(process.completed))
+                registry.makeGauge(name: "tributary_\(kind.rawValue)_\(unit)_failed", labels: labels,
+                                   help: "What failed on it since it started, at its last heartbeat")
+                    .set(Double(process.failed))
+            }
+        }
+        return registry.emitToString()
+    }
+
+    private func advance(_ name: String, to value: Int, help: String) {
+        let delta = last.withLock { last -> Int in
+            defer { last[name] = value }
+            return value - (last[name] ?? 0)
+        }
+        if delta > 0 { registry.makeCounter(name: name, help: help).increment(by: Int64(delta)) }
+        else { _ = registry.makeCounter(name: name, help: help) }
+    }
+}
