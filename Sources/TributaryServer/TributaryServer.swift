@@ -20,8 +20,12 @@ public final class TributaryServer: Sendable {
 
     /// The routes under `/api`, with the API key check when the server has one.
     static func router(store: any RunStore, apiKey: String?, ingest: EventIngest?, feed: ChangeFeed,
-                       cancel: (@Sendable (String, String) async throws -> CancelRequestOutcome)?)
+                       client: Tributary?, broker: (@Sendable () async throws -> AMQPBroker)?)
         -> Router<BasicRequestContext> {
+        var cancel: (@Sendable (String, String) async throws -> CancelRequestOutcome)?
+        if let client {
+            cancel = { id, reason in try await client.cancel(flowRunID: id, reason: reason) }
+        }
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: MethodNotAllowedMiddleware())
         if let apiKey { router.add(middleware: APIKeyMiddleware(key: apiKey)) }
@@ -32,6 +36,8 @@ public final class TributaryServer: Sendable {
         ChangeRoutes(feed: feed).add(to: router)
         OpenAPIRoute().add(to: router)
         MetricsRoute(store: store, ingest: ingest).add(to: router)
+        QueueRoutes(store: store, broker: broker).add(to: router)
+        SubmitRoute(client: client).add(to: router)
         return router
     }
 
@@ -40,16 +46,17 @@ public final class TributaryServer: Sendable {
             let address = "\(configuration.host):\(configuration.port)"
             logger.warning("the server listens beyond this machine with no API key: anyone who can reach \(address) can read and cancel runs; set --api-key or TRIB_API_KEY")
         }
-        let client = configuration.brokerURL.map { Tributary(broker: $0) }
-        var cancel: (@Sendable (String, String) async throws -> CancelRequestOutcome)?
-        if let client {
-            cancel = { id, reason in try await client.cancel(flowRunID: id, reason: reason) }
-        }
+        // Submits and cancels for the API; a run submitted here is recorded Pending like any other.
+        let client = configuration.brokerURL.map { Tributary(broker: $0, publishesEvents: true) }
+        let broker = configuration.brokerURL.map { url in SharedConnection(url: url) }
+        var readBroker: (@Sendable () async throws -> AMQPBroker)?
+        if let broker { readBroker = { try await broker.get() } }
         let feed = ChangeFeed()
         let ingest = configuration.brokerURL.map {
             EventIngest(brokerURL: $0, queue: configuration.eventsQueue, store: store, feed: feed, logger: self.logger)
         }
-        let router = Self.router(store: store, apiKey: configuration.apiKey, ingest: ingest, feed: feed, cancel: cancel)
+        let router = Self.router(store: store, apiKey: configuration.apiKey, ingest: ingest, feed: feed,
+                                 client: client, broker: readBroker)
         let (host, logger, database) = (configuration.host, self.logger, configuration.databasePath)
         let app = Application(router: router,
                               configuration: .init(address: .hostname(host, port: configuration.port),
@@ -77,9 +84,11 @@ public final class TributaryServer: Sendable {
             try await group.run()
         } catch {
             await client?.close()
+            await broker?.close()
             throw error
         }
         await client?.close()
+        await broker?.close()
     }
 }
 

@@ -47,12 +47,13 @@ struct ServerRecordingTests {
         }
         let live = await stream.stop()
         let frames = live.components(separatedBy: "\n\n").filter { $0.contains(handle.id) }
-        #expect(frames.count == 2 && frames.allSatisfy { $0.hasPrefix("event: flow-run\nid: ") }, "\(live)")
+        #expect(frames.count == 3 && frames.allSatisfy { $0.hasPrefix("event: flow-run\nid: ") }, "\(live)")
         #expect(frames.last?.contains(#""state":"Completed""#) == true, "\(live)")
         #expect(!live.contains("event: task-run"), "the kind filter holds")
         #expect(detail.flowRun.flowName == "mixed-outcomes")
         #expect(detail.flowRun.startedAt != nil && detail.flowRun.endedAt != nil)
-        #expect(detail.states.map(\.state) == ["Running", "Completed"])
+        #expect(detail.states.map(\.state) == ["Pending", "Running", "Completed"], "submitted, taken, ended")
+        #expect(detail.flowRun.agent == agent.id && detail.flowRun.workQueue == workQueue, "\(detail.flowRun)")
 
         let page = try await server.get("/flow-runs/\(handle.id)/task-runs?limit=100", as: Page<TaskRunRecord>.self)
         #expect(page.items.count == 23 && page.nextCursor == nil)
@@ -149,6 +150,45 @@ struct ServerRecordingTests {
         await server.dispose()
     }
 
+    @Test("runs submitted through the API (POST /api/flow-runs) wait Pending on their work queue, whose depth and agents the API shows, and complete on the agent; a bad submission is 400")
+    func submitThroughTheServer() async throws {
+        let queue = TestBroker.uniqueQueue("srvsubmit"), workQueue = TestBroker.uniqueQueue("srvsubmitwq")
+        let server = try await ServerProcess(label: "submit")
+        let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 2)
+        let agent = try await WorkerProcess.agent(id: "a-\(workQueue.suffix(6))", workQueue: workQueue, concurrency: 1)
+        var ids: [String] = []
+        for _ in 0..<3 {
+            let body = #"{"flow": "slow-fanout", "workQueue": "\#(workQueue)", "input": {"count": 8, "milliseconds": 250, "queue": "\#(queue)"}}"#
+            let (status, answer) = try await server.request("/flow-runs", method: "POST",
+                                                            headers: ["Content-Type": "application/json"],
+                                                            body: Data(body.utf8))
+            #expect(status == 201, "\(String(decoding: answer, as: UTF8.self))")
+            ids.append(try JSONDecoder().decode(Submitted.self, from: answer).id)
+        }
+        // One runs at a time on this agent: the others wait on the work queue, Pending.
+        try await waitUntil("the work queue shows runs waiting and its agent, the task queue its worker",
+                            within: .seconds(20)) {
+            let work = try await server.get("/work-queues", as: Queues.self).items.first { $0.name == workQueue }
+            let tasks = try await server.get("/task-queues", as: Queues.self).items.first { $0.name == queue }
+            return (work?.waiting ?? 0) >= 1 && work?.consumers == 1 && tasks?.consumers == 1
+        }
+        let waiting = try await server.get("/flow-runs/\(ids[2])", as: FlowRunDetail.self).flowRun
+        #expect(waiting.state == "Pending" && waiting.workQueue == workQueue)
+        for id in ids {
+            try await waitUntil("run \(id) recorded Completed", within: .seconds(60)) {
+                try await server.get("/flow-runs/\(id)", as: FlowRunDetail.self).flowRun.state == "Completed"
+            }
+        }
+        for (body, words) in [("not json", "must be JSON"),
+                              (#"{"flow": "slow-fanout", "workQueue": "bad name!"}"#, "work queue")] {
+            let (status, answer) = try await server.request("/flow-runs", method: "POST", body: Data(body.utf8))
+            #expect(status == 400 && ServerProcess.message(in: answer)?.contains(words) == true,
+                    "\(String(decoding: answer, as: UTF8.self))")
+        }
+        for process in [worker, agent] { await process.dispose() }
+        await server.dispose()
+    }
+
     @Test("the server stopped while 3 flows run, started, killed with SIGKILL as it records, started again: every run and event recorded, none twice")
     func recordsWhatWaitedWhileItWasDown() async throws {
         let queue = TestBroker.uniqueQueue("srvdown")
@@ -186,6 +226,19 @@ struct ServerRecordingTests {
         await second.process.dispose()
         await third.dispose()
     }
+}
+
+struct Queues: Decodable {
+    struct Depth: Decodable {
+        var name: String
+        var waiting: Int
+        var consumers: Int
+    }
+    var items: [Depth]
+}
+
+struct Submitted: Decodable {
+    var id: String
 }
 
 struct ProcessPage: Decodable {

@@ -72,7 +72,7 @@ public final class Tributary: Sendable {
         }
     }()
 
-    private var events: EventPublisher? {
+    var events: EventPublisher? {
         guard case .rabbitMQ(let url) = transport, publishesEvents else { return nil }
         return eventPublisher.withLock { publisher in
             if let publisher { return publisher }

@@ -256,7 +256,8 @@ public final class FlowAgent: Service {
         if epoch > 1, await !claim(delivery, message, logger: logger) { return }
         client.activeFlowRuns.reserve(message.flowRunID, flowName: message.flowName)
         let now = Date(), firstStarted = status.firstStartedAt ?? now
-        let journal = RunJournal(retention: client.flowRunRetention, epoch: epoch, firstStarted: firstStarted) {
+        let journal = RunJournal(retention: client.flowRunRetention, epoch: epoch, firstStarted: firstStarted,
+                                 agentID: configuration.id, workQueue: message.workQueue) {
             // Still ours unless a later take of the run (another agent) wrote its board; a board
             // that cannot be read (gone past its retention, the broker unreachable) says nothing.
             guard let board = try? await transport.status(of: flowRunID) else { return true }

@@ -34,6 +34,11 @@ extension Tributary {
                                    pending: FlowRunStatus(flowRunID: id, flowName: name, workQueue: workQueue,
                                                           state: .pending, sequence: 1),
                                    retention: flowRunRetention)
+        // Recorded Pending at once, so the server shows a run no agent has taken yet.
+        if let events {
+            events.record(RunEvent(kind: .flowRun, flowRunID: id, name: name, state: "Pending", workQueue: workQueue,
+                                   epoch: 0, sequence: events.nextSequence()))
+        }
         logger.info("flow run submitted", metadata: [
             "flow": "\(name)", "flow-run": "\(id)", "work-queue": "\(workQueue)",
         ])

@@ -106,8 +106,11 @@ struct FlowExecution: Sendable {
     /// Tells the client's event sink, if any, that the run entered `state`.
     private func record(_ state: String, attempt: Int, error: (any Error)? = nil) {
         guard let events = environment.events else { return }
+        // A subflow shares its parent's journal; the agent and work queue are the top-level run's.
+        let submitted = parentFlowRunID == nil ? journal : nil
         events.record(RunEvent(kind: .flowRun, flowRunID: flowRunID, parentFlowRunID: parentFlowRunID, name: name,
-                               state: state, attempt: attempt, epoch: journal?.epoch ?? 1,
+                               state: state, attempt: attempt, agent: submitted?.agentID,
+                               workQueue: submitted?.workQueue, epoch: journal?.epoch ?? 1,
                                sequence: events.nextSequence(), error: error.map { "\($0)" }))
     }
 

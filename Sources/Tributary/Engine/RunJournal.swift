@@ -15,15 +15,20 @@ final class RunJournal: Sendable {
     /// When the run was first started, by the agent of its first take: a resumed run's flow
     /// timeout counts from then.
     let firstStarted: Date
+    /// The agent running this take of the run, and the work queue it came from (for its events).
+    let agentID: String?
+    let workQueue: String?
     /// Whether this agent still has the run (no other agent has resumed it since), asked before a
     /// publish the connection dropped is sent again.
     private let stillOwned: @Sendable () async -> Bool
     private let opened = Mutex<[String: any Broker]>([:])
     private let abandonedFlag = Atomic<Bool>(false)
 
-    init(retention: Duration, epoch: Int = 1, firstStarted: Date = Date(),
-         stillOwned: @escaping @Sendable () async -> Bool = { true }) {
+    init(retention: Duration, epoch: Int = 1, firstStarted: Date = Date(), agentID: String? = nil,
+         workQueue: String? = nil, stillOwned: @escaping @Sendable () async -> Bool = { true }) {
         self.retention = retention
+        self.agentID = agentID
+        self.workQueue = workQueue
         self.epoch = epoch
         self.firstStarted = firstStarted
         self.stillOwned = stillOwned

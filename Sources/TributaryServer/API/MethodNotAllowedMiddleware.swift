@@ -7,10 +7,11 @@ struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
     /// The API's paths (`{}` for a segment that is an id) and the methods each takes.
     static var routes: [(segments: [String], methods: [HTTPRequest.Method])] {
         [
-            ("api/health", [.get]), ("api/openapi.json", [.get]), ("api/flow-runs", [.get]),
+            ("api/health", [.get]), ("api/openapi.json", [.get]), ("api/flow-runs", [.get, .post]),
             ("api/flow-runs/{}", [.get]), ("api/flow-runs/{}/task-runs", [.get]), ("api/flow-runs/{}/logs", [.get]),
             ("api/flow-runs/{}/cancel", [.post]), ("api/task-runs/{}/states", [.get]), ("api/workers", [.get]),
             ("api/agents", [.get]), ("api/changes", [.get]), ("metrics", [.get]),
+            ("api/work-queues", [.get]), ("api/task-queues", [.get]),
         ].map { path, methods in (path.split(separator: "/").map(String.init), methods) }
     }
 

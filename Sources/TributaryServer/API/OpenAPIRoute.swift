@@ -146,13 +146,108 @@ struct OpenAPIRoute {
        }
       },
       "links": {
-       "GetFlowRun": {"operationId": "getFlowRun", "parameters": {"id": "$response.body#/items/0/id"}},
-       "ListTaskRuns": {"operationId": "listTaskRuns", "parameters": {"id": "$response.body#/items/0/id"}},
-       "ListLogs": {"operationId": "listLogs", "parameters": {"id": "$response.body#/items/0/id"}}
+       "GetFlowRun": {
+        "operationId": "getFlowRun",
+        "parameters": {
+         "id": "$response.body#/items/0/id"
+        }
+       },
+       "ListTaskRuns": {
+        "operationId": "listTaskRuns",
+        "parameters": {
+         "id": "$response.body#/items/0/id"
+        }
+       },
+       "ListLogs": {
+        "operationId": "listLogs",
+        "parameters": {
+         "id": "$response.body#/items/0/id"
+        }
+       }
       }
      },
      "400": {
       "description": "A parameter that cannot be used.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No or a wrong API key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   },
+   "post": {
+    "operationId": "submitFlowRun",
+    "summary": "Submit a run to a work queue, for an agent that has the flow.",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "object",
+        "required": [
+         "flow"
+        ],
+        "properties": {
+         "flow": {
+          "type": "string",
+          "minLength": 1
+         },
+         "input": {},
+         "workQueue": {
+          "type": "string"
+         },
+         "idempotencyKey": {
+          "type": "string"
+         }
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "201": {
+      "description": "Submitted",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "id"
+         ],
+         "properties": {
+          "id": {
+           "type": "string"
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "A body or flow submission that cannot be used.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The server has no broker.",
       "content": {
        "application/json": {
         "schema": {
@@ -306,7 +401,12 @@ struct OpenAPIRoute {
        }
       },
       "links": {
-       "GetTaskRunStates": {"operationId": "getTaskRunStates", "parameters": {"id": "$response.body#/items/0/id"}}
+       "GetTaskRunStates": {
+        "operationId": "getTaskRunStates",
+        "parameters": {
+         "id": "$response.body#/items/0/id"
+        }
+       }
       }
      },
      "400": {
@@ -585,6 +685,82 @@ struct OpenAPIRoute {
        "application/json": {
         "schema": {
          "$ref": "#/components/schemas/ProcessList"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No or a wrong API key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/work-queues": {
+   "get": {
+    "operationId": "listWorkQueues",
+    "summary": "Work queues the agents take from, with the submitted runs waiting and the agents taking.",
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/QueueList"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The server has no broker.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No or a wrong API key.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/task-queues": {
+   "get": {
+    "operationId": "listTaskQueues",
+    "summary": "Task queues the workers take from, with the tasks waiting and the workers taking.",
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/QueueList"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The server has no broker.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
         }
        }
       }
@@ -993,6 +1169,36 @@ struct OpenAPIRoute {
     "required": [
      "cancelled"
     ]
+   },
+   "QueueList": {
+    "type": "object",
+    "required": [
+     "items"
+    ],
+    "properties": {
+     "items": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "required": [
+        "name",
+        "waiting",
+        "consumers"
+       ],
+       "properties": {
+        "name": {
+         "type": "string"
+        },
+        "waiting": {
+         "type": "integer"
+        },
+        "consumers": {
+         "type": "integer"
+        }
+       }
+      }
+     }
+    }
    }
   }
  }

@@ -32,11 +32,12 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// The status and body of a request to `path` (under /api, or with `underAPI: false` the server's root).
-    func request(_ path: String, method: String = "GET", headers: [String: String] = [:], underAPI: Bool = true)
-        async throws -> (status: Int, body: Data) {
+    func request(_ path: String, method: String = "GET", headers: [String: String] = [:], body: Data? = nil,
+                 underAPI: Bool = true) async throws -> (status: Int, body: Data) {
         let base = underAPI ? apiURL : String(apiURL.dropLast("/api".count))
         var request = URLRequest(url: URL(string: base + path)!)
         request.httpMethod = method
+        request.httpBody = body
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         let (body, response) = try await URLSession.shared.data(for: request)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, body)
