@@ -105,13 +105,13 @@ enum Schema {
         "\(column) = CASE WHEN \(newer(table)) THEN excluded.\(column) ELSE \(table).\(column) END"
     }
 
-    static let upsertFlowRun = """
+    static func upsertFlowRun(_ dialect: SQLDialect) -> String { """
         INSERT INTO flow_runs (id, flow_name, parent_flow_run_id, state, attempt, work_queue, agent, epoch, sequence,
                                created_at, started_at, ended_at, error)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (id) DO UPDATE SET
-            created_at = min(flow_runs.created_at, excluded.created_at),
-            started_at = min(coalesce(flow_runs.started_at, excluded.started_at),
+            created_at = \(dialect.least)(flow_runs.created_at, excluded.created_at),
+            started_at = \(dialect.least)(coalesce(flow_runs.started_at, excluded.started_at),
                              coalesce(excluded.started_at, flow_runs.started_at)),
             parent_flow_run_id = coalesce(flow_runs.parent_flow_run_id, excluded.parent_flow_run_id),
             work_queue = coalesce(excluded.work_queue, flow_runs.work_queue),
@@ -119,20 +119,22 @@ enum Schema {
             \(ifNewer("flow_runs", "state")), \(ifNewer("flow_runs", "attempt")), \(ifNewer("flow_runs", "ended_at")),
             \(ifNewer("flow_runs", "error")), \(ifNewer("flow_runs", "epoch")), \(ifNewer("flow_runs", "sequence"))
         """
+    }
 
-    static let upsertTaskRun = """
+    static func upsertTaskRun(_ dialect: SQLDialect) -> String { """
         INSERT INTO task_runs (id, flow_run_id, task_name, run_name, state, attempt, worker, epoch, sequence,
                                created_at, started_at, ended_at, error)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (id) DO UPDATE SET
-            created_at = min(task_runs.created_at, excluded.created_at),
-            started_at = min(coalesce(task_runs.started_at, excluded.started_at),
+            created_at = \(dialect.least)(task_runs.created_at, excluded.created_at),
+            started_at = \(dialect.least)(coalesce(task_runs.started_at, excluded.started_at),
                              coalesce(excluded.started_at, task_runs.started_at)),
             worker = CASE WHEN \(newer("task_runs")) THEN coalesce(excluded.worker, task_runs.worker)
                           ELSE coalesce(task_runs.worker, excluded.worker) END,
             \(ifNewer("task_runs", "state")), \(ifNewer("task_runs", "attempt")), \(ifNewer("task_runs", "ended_at")),
             \(ifNewer("task_runs", "error")), \(ifNewer("task_runs", "epoch")), \(ifNewer("task_runs", "sequence"))
         """
+    }
 
     static let insertFlowRunState = """
         INSERT INTO flow_run_states (flow_run_id, epoch, sequence, state, attempt, time, error)
