@@ -44,7 +44,9 @@ start() {
     $SUDO touch "$log"
     $SUDO chown postgres:postgres "$log"
     echo "tributary: starting PostgreSQL in the background on port $port; log: $log" >&2
-    as_postgres "$(bin pg_ctl)" -D "$data" -l "$log" -o "-p $port -k /tmp -c listen_addresses=127.0.0.1" -w -t 60 start >/dev/null
+    # Its output to the log, not to this script's: the server would hold a caller's pipe open.
+    as_postgres "$(bin pg_ctl)" -D "$data" -l "$log" -o "-p $port -k /tmp -c listen_addresses=127.0.0.1" -w -t 60 start \
+        </dev/null >>"$log" 2>&1
     PGPASSWORD=postgres "$(bin psql)" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qtA -c \
         "SELECT 1 FROM pg_roles WHERE rolname = 'tributary'" | grep -q 1 || \
         PGPASSWORD=postgres "$(bin psql)" -h 127.0.0.1 -p "$port" -U postgres -d postgres -q -c \
@@ -60,7 +62,7 @@ case "${1:-}" in
     start) start ;;
     stop) stop ;;
     restart) as_postgres "$(bin pg_ctl)" -D "$data" -m fast -w -t 60 restart -l "$log" \
-        -o "-p $port -k /tmp -c listen_addresses=127.0.0.1" >/dev/null ;;
+        -o "-p $port -k /tmp -c listen_addresses=127.0.0.1" </dev/null >>"$log" 2>&1 ;;
     status) is_up ;;
     url) echo "$url" ;;
     *) echo "usage: deploy/postgres.sh start|stop|restart|status|url" >&2; exit 2 ;;

@@ -18,6 +18,9 @@ if ! schemathesis --version 2>/dev/null | grep -q "$schemathesis_version"; then
         || python3 -m pip install -q --disable-pip-version-check --break-system-packages "schemathesis==$schemathesis_version"
 fi
 bash deploy/rabbitmq.sh start
+# The server's store tests run on SQLite and on this PostgreSQL too.
+bash deploy/postgres.sh start
+export TRIB_TEST_POSTGRES=$(bash deploy/postgres.sh url)
 # Every test declares durable queues of its own (trib.q.test-*); the broker deletes each once it
 # has been unused for 10 minutes, so repeated runs do not pile up queues for the next start to recover.
 rabbitmqctl -n rabbit@localhost -q set_policy --apply-to queues trib-test-queues '^trib\.q\.test-' \
@@ -56,10 +59,12 @@ run_tests() {
     return 1
 }
 
-run_tests --skip BrokerRestartTests --skip DeliveryTimeoutTests --skip BacklogTests --skip ServerLoadTests "$@"
+run_tests --skip BrokerRestartTests --skip DeliveryTimeoutTests --skip BacklogTests --skip ServerLoadTests \
+    --skip PostgresRestartTests "$@"
 run_tests --filter BacklogTests
 # Alone: a minute of load on the machine that would slow the timing of the others.
 run_tests --filter ServerLoadTests
 # One at a time: swift-testing runs suites in parallel, and each of these changes the broker for all.
 TRIB_SERIAL_TESTS=1 run_tests --filter BrokerRestartTests
 TRIB_SERIAL_TESTS=1 run_tests --filter DeliveryTimeoutTests
+TRIB_SERIAL_TESTS=1 run_tests --filter PostgresRestartTests

@@ -4,8 +4,8 @@ import Foundation
 public struct ServerConfiguration: Sendable {
     public var host: String
     public var port: Int
-    /// The SQLite file the server keeps its runs in.
-    public var databasePath: String
+    /// Where the server keeps its runs: a SQLite file, or a PostgreSQL URL (`postgres://...`).
+    public var database: String
     /// The broker its events come from and cancel requests go to; nil records nothing new.
     public var brokerURL: String?
     /// The server's own durable queue of events (and `<name>.logs`); see ``EventIngest``.
@@ -15,13 +15,13 @@ public struct ServerConfiguration: Sendable {
     /// Finished runs older than this are deleted; nil keeps them.
     public var retention: Duration?
 
-    public init(host: String = "127.0.0.1", port: Int = 4200, databasePath: String = ServerConfiguration.defaultDatabasePath,
+    public init(host: String = "127.0.0.1", port: Int = 4200, database: String = ServerConfiguration.defaultDatabasePath,
                 brokerURL: String? = nil, eventsQueue: String = EventIngest.defaultQueue, apiKey: String? = nil,
                 retention: Duration? = nil) {
         self.eventsQueue = eventsQueue
         self.host = host
         self.port = port
-        self.databasePath = databasePath
+        self.database = database
         self.brokerURL = brokerURL
         self.apiKey = apiKey
         self.retention = retention

@@ -12,10 +12,11 @@ public final class TributaryServer: Sendable {
     public let store: any RunStore
     private let logger: Logger
 
-    public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "tributary.server")) throws {
+    /// Opens the store (bringing its schema up to date); the server starts with ``run()``.
+    public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "tributary.server")) async throws {
         self.configuration = configuration
         self.logger = logger
-        store = try SQLiteRunStore(path: configuration.databasePath)
+        store = try await RunStores.open(configuration.database, logger: logger)
     }
 
     /// The routes under `/api`, with the API key check when the server has one.
@@ -57,7 +58,8 @@ public final class TributaryServer: Sendable {
         }
         let router = Self.router(store: store, apiKey: configuration.apiKey, ingest: ingest, feed: feed,
                                  client: client, broker: readBroker)
-        let (host, logger, database) = (configuration.host, self.logger, configuration.databasePath)
+        let (host, logger) = (configuration.host, self.logger)
+        let database = PostgresRunStore.redacted(configuration.database)
         let app = Application(router: router,
                               configuration: .init(address: .hostname(host, port: configuration.port),
                                                    serverName: "tributary"),
@@ -85,10 +87,12 @@ public final class TributaryServer: Sendable {
         } catch {
             await client?.close()
             await broker?.close()
+            await store.close()
             throw error
         }
         await client?.close()
         await broker?.close()
+        await store.close()
     }
 }
 

@@ -3,13 +3,35 @@ import Testing
 import Tributary
 import TributaryServer
 
-/// The run store (SQLite): what a batch of events makes of a run, whatever order and however many
-/// times they come.
+/// The run store: what a batch of events makes of a run, whatever order and however many times
+/// they come, on SQLite and on a real PostgreSQL (a database of each test's own).
 @Suite("The server's run store")
 struct RunStoreTests {
-    static func store() throws -> SQLiteRunStore {
-        try SQLiteRunStore(path: FileManager.default.temporaryDirectory
-            .appendingPathComponent("trib-store-\(UUID().uuidString).db").path)
+    enum Backend: String, CaseIterable, CustomStringConvertible {
+        case sqlite, postgres
+        var description: String { rawValue }
+    }
+
+    /// A new empty store; `body` runs with it, and the store goes afterwards.
+    static func withStore(_ backend: Backend, _ body: (any RunStore) async throws -> Void) async throws {
+        switch backend {
+        case .sqlite:
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("trib-store-\(UUID().uuidString).db").path
+            defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+            try await body(try SQLiteRunStore(path: path))
+        case .postgres:
+            let url = try await TestPostgres.createDatabase()
+            let store = try await PostgresRunStore(url: url)
+            do {
+                try await body(store)
+            } catch {
+                await store.close()
+                await TestPostgres.drop(url)
+                throw error
+            }
+            await store.close()
+            await TestPostgres.drop(url)
+        }
     }
 
     static func task(_ flowRunID: String, _ taskRunID: String, _ state: String, attempt: Int = 1, epoch: Int = 1,
@@ -24,64 +46,113 @@ struct RunStoreTests {
                  sequence: sequence, time: time)
     }
 
-    @Test("events that arrive out of order never turn a newer state into an older one; the history keeps every state in order")
-    func outOfOrder() async throws {
-        let store = try Self.store()
-        try await store.record([Self.flow("r", "Running", sequence: 1, time: 100)])
-        try await store.record([Self.task("r", "r.1", "Completed", sequence: 4, time: 103)])
-        try await store.record([Self.task("r", "r.1", "Running", sequence: 2, time: 101),
-                                Self.task("r", "r.1", "Pending", sequence: 1, time: 100.5, worker: nil)])
-        let run = try #require(try await store.taskRuns(TaskRunQuery(flowRunID: "r")).items.first)
-        #expect(run.state == "Completed")
-        #expect(run.startedAt == 101 && run.endedAt == 103 && run.createdAt == 100.5 && run.worker == "w0")
-        #expect(try await store.taskRunStates(id: "r.1").map(\.state) == ["Pending", "Running", "Completed"])
-        // A later take of the run (epoch 2) is newer whatever its sequence.
-        try await store.record([Self.task("r", "r.1", "Running", epoch: 2, sequence: 1, time: 104)])
-        #expect(try await store.taskRuns(TaskRunQuery(flowRunID: "r")).items.first?.state == "Running")
+    @Test("events that arrive out of order never turn a newer state into an older one; the history keeps every state in order", arguments: Backend.allCases)
+    func outOfOrder(backend: Backend) async throws {
+        try await Self.withStore(backend) { store in
+            try await store.record([Self.flow("r", "Running", sequence: 1, time: 100)])
+            try await store.record([Self.task("r", "r.1", "Completed", sequence: 4, time: 103)])
+            try await store.record([Self.task("r", "r.1", "Running", sequence: 2, time: 101),
+                                    Self.task("r", "r.1", "Pending", sequence: 1, time: 100.5, worker: nil)])
+            let run = try #require(try await store.taskRuns(TaskRunQuery(flowRunID: "r")).items.first)
+            #expect(run.state == "Completed")
+            #expect(run.startedAt == 101 && run.endedAt == 103 && run.createdAt == 100.5 && run.worker == "w0")
+            #expect(try await store.taskRunStates(id: "r.1").map(\.state) == ["Pending", "Running", "Completed"])
+            // A later take of the run (epoch 2) is newer whatever its sequence.
+            try await store.record([Self.task("r", "r.1", "Running", epoch: 2, sequence: 1, time: 104)])
+            #expect(try await store.taskRuns(TaskRunQuery(flowRunID: "r")).items.first?.state == "Running")
+        }
     }
 
-    @Test("a batch recorded twice (redelivered) changes nothing the second time")
-    func duplicateBatch() async throws {
-        let store = try Self.store()
-        let batch = [
-            Self.flow("d", "Running", sequence: 1, time: 10),
-            Self.task("d", "d.1", "Pending", sequence: 2, time: 10),
-            Self.task("d", "d.1", "Completed", sequence: 3, time: 11),
-            RunEvent(kind: .log, flowRunID: "d", taskRunID: "d.1", name: "square", sequence: 4, time: 11,
-                     level: "info", message: "hello"),
-            Self.flow("d", "Completed", sequence: 5, time: 12),
-        ]
-        try await store.record(batch)
-        try await store.record(batch)
-        let detail = try #require(try await store.flowRun(id: "d"))
-        #expect(detail.states.map(\.state) == ["Running", "Completed"])
-        #expect(detail.taskRunCounts == ["Completed": 1])
-        #expect(try await store.logs(LogQuery(flowRunID: "d")).map(\.message) == ["hello"])
-        #expect(try await store.taskRunStates(id: "d.1").count == 2)
+    @Test("a batch recorded twice (redelivered) changes nothing the second time", arguments: Backend.allCases)
+    func duplicateBatch(backend: Backend) async throws {
+        try await Self.withStore(backend) { store in
+            let batch = [
+                Self.flow("d", "Running", sequence: 1, time: 10),
+                Self.task("d", "d.1", "Pending", sequence: 2, time: 10),
+                Self.task("d", "d.1", "Completed", sequence: 3, time: 11),
+                RunEvent(kind: .log, flowRunID: "d", taskRunID: "d.1", name: "square", sequence: 4, time: 11,
+                         level: "info", message: "hello"),
+                Self.flow("d", "Completed", sequence: 5, time: 12),
+            ]
+            try await store.record(batch)
+            try await store.record(batch)
+            let detail = try #require(try await store.flowRun(id: "d"))
+            #expect(detail.states.map(\.state) == ["Running", "Completed"])
+            #expect(detail.taskRunCounts == ["Completed": 1])
+            #expect(try await store.logs(LogQuery(flowRunID: "d")).map(\.message) == ["hello"])
+            #expect(try await store.taskRunStates(id: "d.1").count == 2)
+        }
     }
 
-    @Test("retention deletes finished runs older than the cutoff, with their task runs, histories and logs; it keeps running and newer runs")
-    func retention() async throws {
-        let store = try Self.store()
-        try await store.record([
-            Self.flow("old", "Completed", sequence: 1, time: 100), Self.task("old", "old.1", "Completed", sequence: 2, time: 100),
-            RunEvent(kind: .log, flowRunID: "old", name: "square", sequence: 3, time: 100, level: "info", message: "x"),
-            Self.flow("running", "Running", sequence: 4, time: 100),
-            Self.flow("new", "Failed", sequence: 5, time: 300),
-        ])
-        #expect(try await store.deleteRuns(endedBefore: 200) == 1)
-        #expect(try await store.flowRun(id: "old") == nil)
-        #expect(try await store.taskRunStates(id: "old.1").isEmpty)
-        #expect(try await store.logs(LogQuery(flowRunID: "old")).isEmpty)
-        #expect(try await store.flowRun(id: "running") != nil)
-        #expect(try await store.flowRun(id: "new") != nil)
+    @Test("retention deletes finished runs older than the cutoff, with their task runs, histories and logs; it keeps running and newer runs", arguments: Backend.allCases)
+    func retention(backend: Backend) async throws {
+        try await Self.withStore(backend) { store in
+            try await store.record([
+                Self.flow("old", "Completed", sequence: 1, time: 100), Self.task("old", "old.1", "Completed", sequence: 2, time: 100),
+                RunEvent(kind: .log, flowRunID: "old", name: "square", sequence: 3, time: 100, level: "info", message: "x"),
+                Self.flow("running", "Running", sequence: 4, time: 100),
+                Self.flow("new", "Failed", sequence: 5, time: 300),
+            ])
+            #expect(try await store.deleteRuns(endedBefore: 200) == 1)
+            #expect(try await store.flowRun(id: "old") == nil)
+            #expect(try await store.taskRunStates(id: "old.1").isEmpty)
+            #expect(try await store.logs(LogQuery(flowRunID: "old")).isEmpty)
+            #expect(try await store.flowRun(id: "running") != nil)
+            #expect(try await store.flowRun(id: "new") != nil)
+        }
     }
 
-    @Test("a cursor the store did not hand out is refused with a message")
-    func badCursor() async throws {
-        let store = try Self.store()
-        var query = FlowRunQuery()
-        query.cursor = "garbage"
-        await #expect(throws: BadQuery.self) { _ = try await store.flowRuns(query) }
+    @Test("a cursor the store did not hand out is refused with a message", arguments: Backend.allCases)
+    func badCursor(backend: Backend) async throws {
+        try await Self.withStore(backend) { store in
+            var query = FlowRunQuery()
+            query.cursor = "garbage"
+            await #expect(throws: BadQuery.self) { _ = try await store.flowRuns(query) }
+        }
+    }
+
+    @Test("paging through 3,000 task runs by start and by duration, and flow runs newest first, misses and repeats none; heartbeats keep the latest per process", arguments: Backend.allCases)
+    func paging(backend: Backend) async throws {
+        try await Self.withStore(backend) { store in
+            var events: [RunEvent] = []
+            for index in 0..<3_000 {
+                let begun = 100 + Double(index / 10)
+                events.append(Self.task("p", "p.\(index)", "Running", sequence: 1, time: begun))
+                events.append(Self.task("p", "p.\(index)", "Completed", sequence: 2, time: begun + Double(index % 7)))
+            }
+            for index in 0..<40 { events.append(Self.flow("f\(index)", "Running", sequence: 1, time: Double(index / 3))) }
+            try await store.record(events)
+            for sort in TaskRunQuery.Sort.allCases {
+                var seen: [String] = [], cursor: String?
+                repeat {
+                    var query = TaskRunQuery(flowRunID: "p")
+                    query.sort = sort
+                    query.limit = 250
+                    query.cursor = cursor
+                    let page = try await store.taskRuns(query)
+                    seen += page.items.map(\.id)
+                    cursor = page.nextCursor
+                } while cursor != nil
+                #expect(seen.count == 3_000 && Set(seen).count == 3_000, "\(sort)")
+            }
+            var flows: [String] = [], cursor: String?
+            repeat {
+                var query = FlowRunQuery()
+                query.limit = 7
+                query.cursor = cursor
+                let page = try await store.flowRuns(query)
+                flows += page.items.map(\.id)
+                cursor = page.nextCursor
+            } while cursor != nil
+            #expect(flows.count == 40 && Set(flows).count == 40)
+            let beat = Heartbeat(kind: .worker, id: "w", queues: ["a", "b"], concurrency: 4, running: 1, completed: 5,
+                                 failed: 0, startedAt: 10, interval: 10, sequence: 2)
+            var older = beat
+            older.sequence = 1
+            older.completed = 3
+            try await store.record([], heartbeats: [beat, older])
+            let workers = try await store.processes(.worker)
+            #expect(workers.count == 1 && workers.first?.completed == 5 && workers.first?.queues == ["a", "b"])
+        }
     }
 }

@@ -17,7 +17,7 @@ struct ServerCommand: AsyncParsableCommand {
         var host = "127.0.0.1"
         @Option(help: "The port to listen on (0: any free one, logged at start).")
         var port = 4200
-        @Option(help: "The SQLite file to keep runs in.")
+        @Option(help: "Where to keep runs: a SQLite file, or postgres://user:password@host:port/database.")
         var database = ServerConfiguration.defaultDatabasePath
         @Option(help: "The broker events come from (else TRIB_BROKER_URL).")
         var broker: String?
@@ -36,7 +36,7 @@ struct ServerCommand: AsyncParsableCommand {
                 throw ValidationError("--port \(port) is not a port: give 0 to 65535")
             }
             let configuration = ServerConfiguration(
-                host: host, port: port, databasePath: database, brokerURL: TributaryCommandLine.brokerURL(broker),
+                host: host, port: port, database: database, brokerURL: TributaryCommandLine.brokerURL(broker),
                 eventsQueue: eventsQueue, apiKey: apiKey ?? ProcessInfo.processInfo.environment["TRIB_API_KEY"], retention: retention)
             do {
                 try await TributaryServer(configuration: configuration).run()
@@ -53,25 +53,29 @@ struct ServerCommand: AsyncParsableCommand {
         struct Reset: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Delete every recorded run (asks first).")
 
-            @Option(help: "The SQLite file to empty.")
+            @Option(help: "The store to empty: a SQLite file, or a PostgreSQL URL.")
             var database = ServerConfiguration.defaultDatabasePath
             @Flag(help: "Do not ask.")
             var yes = false
 
             func run() async throws {
                 if !yes {
-                    print("Delete every run recorded in \(database)? Type 'yes' to go on: ", terminator: "")
+                    print("Delete every run recorded in \(PostgresRunStore.redacted(database))? Type 'yes' to go on: ",
+                      terminator: "")
                     guard readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == "yes" else {
                         print("Nothing deleted.")
                         return
                     }
                 }
+                let shown = PostgresRunStore.redacted(database)
                 do {
-                    try await SQLiteRunStore(path: database).reset()
+                    let store = try await RunStores.open(database)
+                    try await store.reset()
+                    await store.close()
                 } catch {
-                    throw ServerFailure("could not empty \(database): \(error)")
+                    throw ServerFailure("could not empty \(shown): \(error)")
                 }
-                print("Deleted every run recorded in \(database).")
+                print("Deleted every run recorded in \(shown).")
             }
         }
     }

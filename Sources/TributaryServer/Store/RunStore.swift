@@ -1,3 +1,4 @@
+import Logging
 import Tributary
 
 /// Where the server keeps every run it heard of: SQLite (``SQLiteRunStore``) by default.
@@ -25,11 +26,27 @@ public protocol RunStore: Sendable {
     func deleteRuns(endedBefore time: Double) async throws -> Int
     /// Empties the store.
     func reset() async throws
+    /// Lets go of the database.
+    func close() async
 }
 
 extension RunStore {
+    public func close() async {}
+
     /// Records a batch of events in one transaction.
     public func record(_ events: [RunEvent]) async throws {
         try await record(events, heartbeats: [])
+    }
+}
+
+/// Opens the store a `--database` value names.
+public enum RunStores {
+    /// A PostgreSQL URL (`postgres://...`) opens a ``PostgresRunStore``, anything else a SQLite file.
+    public static func open(_ database: String, logger: Logger = Logger(label: "tributary.store")) async throws
+        -> any RunStore {
+        if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
+            return try await PostgresRunStore(url: database, logger: logger)
+        }
+        return try SQLiteRunStore(path: database)
     }
 }
