@@ -11,11 +11,14 @@ struct APILatency {
     let bigRun: Int
     let total: Int
     let requests: Int
+    /// A PostgreSQL URL to measure on (an empty database); nil for a SQLite file of its own.
+    let database: String?
 
     func measure() async throws -> [String] {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("trib-bench-api-\(UUID()).db").path
+        let path = database ?? FileManager.default.temporaryDirectory.appendingPathComponent("trib-bench-api-\(UUID()).db").path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
-        let store = try SQLiteRunStore(path: path)
+        let store = try await RunStores.open(path)
+        try await store.reset()
         let filling = ContinuousClock.now
         var events = 0
         var batch: [RunEvent] = []
@@ -46,6 +49,7 @@ struct APILatency {
         }
         try await flush()
         let fillSeconds = filling.duration(to: .now).seconds
+        await store.close()
         let server = try await HelperProcess("trib", ["server", "start", "--port", "0", "--database", path],
                                              readyText: "server ready", label: "api-server")
         let log = (try? String(contentsOf: server.logURL, encoding: .utf8)) ?? ""
@@ -66,7 +70,7 @@ struct APILatency {
             ("a page of 100 Failed task runs", "/flow-runs/run-0/task-runs?limit=100&state=Failed"),
         ]
         var lines = [
-            "api: \(taskRuns) task runs in \(flowRuns) flow runs (one of \(bigRun)), \(events) events recorded in-process "
+            "api (\(database == nil ? "SQLite" : "PostgreSQL")): \(taskRuns) task runs in \(flowRuns) flow runs (one of \(bigRun)), \(events) events recorded in-process "
                 + "in \(String(format: "%.1f", fillSeconds)) s (\(Int(Double(events) / fillSeconds)) events/s); "
                 + "\(requests) requests each, one at a time",
         ]

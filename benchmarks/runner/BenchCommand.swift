@@ -41,6 +41,9 @@ struct BenchCommand: AsyncParsableCommand {
     var apiLatency: Int?
     @Option(name: .customLong("api-big-run"), help: "Task runs in the one large flow run of --api-latency.")
     var apiBigRun = 100_000
+    @Option(name: .customLong("api-database"),
+            help: "--api-latency on this PostgreSQL (postgres://...; it is emptied first) instead of a SQLite file.")
+    var apiDatabase: String?
     @Option(help: .hidden) var probeFanout: Int?
     @Option(help: .hidden) var probeQueue = "bench"
     @Option(help: .hidden) var probePersistent = 0
@@ -68,7 +71,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
         if let apiLatency {
             for line in try await APILatency(bigRun: min(apiBigRun, apiLatency), total: apiLatency,
-                                             requests: smoke ? 5 : 100).measure() {
+                                             requests: smoke ? 5 : 100, database: apiDatabase).measure() {
                 print(line)
             }
             return

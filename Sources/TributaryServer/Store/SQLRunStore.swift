@@ -8,12 +8,40 @@ protocol SQLRunStore: RunStore {
 }
 
 extension SQLRunStore {
+    /// A batch becomes a few multi-row statements: one row per run (its events merged, as they
+    /// would be one by one), one per state entered, one per log line.
     public func record(_ events: [RunEvent], heartbeats: [Heartbeat]) async throws {
         guard !events.isEmpty || !heartbeats.isEmpty else { return }
         let dialect = executor.dialect
+        var flowRuns: [String: MergedRun] = [:], taskRuns: [String: MergedRun] = [:]
+        var flowStates: [any SQLBindable] = [], taskStates: [any SQLBindable] = [], logs: [any SQLBindable] = []
+        for event in events {
+            let state = event.state ?? "Pending"
+            switch event.kind {
+            case .flowRun:
+                flowRuns[event.flowRunID, default: MergedRun(event)].merge(event)
+                flowStates += [event.flowRunID, event.epoch, event.sequence, state, event.attempt, event.time, event.error]
+                    as [any SQLBindable]
+            case .taskRun:
+                guard let id = event.taskRunID else { continue }
+                taskRuns[id, default: MergedRun(event)].merge(event)
+                taskStates += [id, event.epoch, event.sequence, state, event.attempt, event.time, event.error]
+                    as [any SQLBindable]
+            case .log:
+                logs += [event.id, event.flowRunID, event.taskRunID, event.taskRunID == nil ? nil : event.name,
+                         event.worker, event.level ?? "info", event.message ?? "", event.time] as [any SQLBindable]
+            }
+        }
         var statements: [SQLStatement] = []
-        statements.reserveCapacity(events.count * 2 + heartbeats.count)
-        for event in events { statements += Self.statements(recording: event, dialect) }
+        statements += Self.chunked(flowRuns.values.flatMap { $0.flowRunRow }, columns: 13) {
+            Schema.upsertFlowRuns(dialect, rows: $0)
+        }
+        statements += Self.chunked(taskRuns.values.flatMap { $0.taskRunRow }, columns: 13) {
+            Schema.upsertTaskRuns(dialect, rows: $0)
+        }
+        statements += Self.chunked(flowStates, columns: 7) { Schema.insertStates(of: "flow_runs", rows: $0) }
+        statements += Self.chunked(taskStates, columns: 7) { Schema.insertStates(of: "task_runs", rows: $0) }
+        statements += Self.chunked(logs, columns: 8) { Schema.insertLogs(rows: $0) }
         for beat in heartbeats {
             statements.append(SQLStatement(Schema.upsertProcess, [
                 beat.id, beat.kind.rawValue, beat.host, Int(beat.pid), beat.queues.joined(separator: ","),
@@ -24,38 +52,12 @@ extension SQLRunStore {
         try await executor.write(statements)
     }
 
-    private static func statements(recording event: RunEvent, _ dialect: SQLDialect) -> [SQLStatement] {
-        let final = event.state.map { Schema.finalStates.contains($0) } ?? false
-        let started: Double? = event.state == "Running" ? event.time : nil
-        let ended: Double? = final ? event.time : nil
-        let state = event.state ?? "Pending"
-        switch event.kind {
-        case .flowRun:
-            return [
-                SQLStatement(Schema.upsertFlowRun(dialect), [
-                    event.flowRunID, event.name, event.parentFlowRunID, state, event.attempt, event.workQueue,
-                    event.agent, event.epoch, event.sequence, event.time, started, ended, event.error,
-                ]),
-                SQLStatement(Schema.insertFlowRunState, [
-                    event.flowRunID, event.epoch, event.sequence, state, event.attempt, event.time, event.error,
-                ]),
-            ]
-        case .taskRun:
-            guard let taskRunID = event.taskRunID else { return [] }
-            return [
-                SQLStatement(Schema.upsertTaskRun(dialect), [
-                    taskRunID, event.flowRunID, event.name, event.runName, state, event.attempt ?? 0, event.worker,
-                    event.epoch, event.sequence, event.time, started, ended, event.error,
-                ]),
-                SQLStatement(Schema.insertTaskRunState, [
-                    taskRunID, event.epoch, event.sequence, state, event.attempt, event.time, event.error,
-                ]),
-            ]
-        case .log:
-            return [SQLStatement(Schema.insertLog, [
-                event.id, event.flowRunID, event.taskRunID, event.taskRunID == nil ? nil : event.name, event.worker,
-                event.level ?? "info", event.message ?? "", event.time,
-            ])]
+    /// Statements of at most 500 rows each over `values`, `columns` to a row.
+    private static func chunked(_ values: [any SQLBindable], columns: Int, sql: (Int) -> String) -> [SQLStatement] {
+        let perStatement = 500 * columns
+        return stride(from: 0, to: values.count, by: perStatement).map { start in
+            let slice = Array(values[start..<min(start + perStatement, values.count)])
+            return SQLStatement(sql(slice.count / columns), slice)
         }
     }
 
@@ -241,4 +243,48 @@ extension SQLRow {
     func optionalInt(_ column: String) -> Int? { self[column]?.int }
     func double(_ column: String) -> Double { self[column]?.double ?? 0 }
     func optionalDouble(_ column: String) -> Double? { self[column]?.double }
+}
+
+/// One run's events of a batch merged into the row they make: the newest (epoch, sequence) sets
+/// its state, the earliest time its creation, the first Running its start.
+struct MergedRun {
+    var newest: RunEvent
+    var createdAt: Double
+    var startedAt: Double?
+    var worker: String?
+    var workQueue: String?
+    var agent: String?
+    var parent: String?
+    var runName: String?
+
+    init(_ event: RunEvent) {
+        newest = event
+        createdAt = event.time
+    }
+
+    mutating func merge(_ event: RunEvent) {
+        let isNewer = (event.epoch, event.sequence) >= (newest.epoch, newest.sequence)
+        if isNewer { newest = event }
+        createdAt = min(createdAt, event.time)
+        if event.state == "Running" { startedAt = min(startedAt ?? event.time, event.time) }
+        if let value = event.worker, isNewer || worker == nil { worker = value }
+        if let value = event.workQueue, isNewer || workQueue == nil { workQueue = value }
+        if let value = event.agent, isNewer || agent == nil { agent = value }
+        if let value = event.runName, isNewer || runName == nil { runName = value }
+        if parent == nil { parent = event.parentFlowRunID }
+    }
+
+    private var ended: Double? {
+        newest.state.map { Schema.finalStates.contains($0) } == true ? newest.time : nil
+    }
+
+    var flowRunRow: [any SQLBindable] {
+        [newest.flowRunID, newest.name, parent, newest.state ?? "Pending", newest.attempt, workQueue, agent,
+         newest.epoch, newest.sequence, createdAt, startedAt, ended, newest.error]
+    }
+
+    var taskRunRow: [any SQLBindable] {
+        [newest.taskRunID ?? "", newest.flowRunID, newest.name, runName, newest.state ?? "Pending", newest.attempt ?? 0,
+         worker, newest.epoch, newest.sequence, createdAt, startedAt, ended, newest.error]
+    }
 }

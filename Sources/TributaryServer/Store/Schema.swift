@@ -105,10 +105,17 @@ enum Schema {
         "\(column) = CASE WHEN \(newer(table)) THEN excluded.\(column) ELSE \(table).\(column) END"
     }
 
-    static func upsertFlowRun(_ dialect: SQLDialect) -> String { """
+    /// `rows` groups of `columns` placeholders: `(?, ?), (?, ?)`.
+    static func values(columns: Int, rows: Int) -> String {
+        let row = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
+        return Array(repeating: row, count: rows).joined(separator: ", ")
+    }
+
+    /// Upserts `rows` flow runs (distinct ids) at once.
+    static func upsertFlowRuns(_ dialect: SQLDialect, rows: Int) -> String { """
         INSERT INTO flow_runs (id, flow_name, parent_flow_run_id, state, attempt, work_queue, agent, epoch, sequence,
                                created_at, started_at, ended_at, error)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        VALUES \(values(columns: 13, rows: rows))
         ON CONFLICT (id) DO UPDATE SET
             created_at = \(dialect.least)(flow_runs.created_at, excluded.created_at),
             started_at = \(dialect.least)(coalesce(flow_runs.started_at, excluded.started_at),
@@ -121,10 +128,11 @@ enum Schema {
         """
     }
 
-    static func upsertTaskRun(_ dialect: SQLDialect) -> String { """
+    /// Upserts `rows` task runs (distinct ids) at once.
+    static func upsertTaskRuns(_ dialect: SQLDialect, rows: Int) -> String { """
         INSERT INTO task_runs (id, flow_run_id, task_name, run_name, state, attempt, worker, epoch, sequence,
                                created_at, started_at, ended_at, error)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        VALUES \(values(columns: 13, rows: rows))
         ON CONFLICT (id) DO UPDATE SET
             created_at = \(dialect.least)(task_runs.created_at, excluded.created_at),
             started_at = \(dialect.least)(coalesce(task_runs.started_at, excluded.started_at),
@@ -136,20 +144,18 @@ enum Schema {
         """
     }
 
-    static let insertFlowRunState = """
-        INSERT INTO flow_run_states (flow_run_id, epoch, sequence, state, attempt, time, error)
-        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+    static func insertStates(of table: String, rows: Int) -> String { """
+        INSERT INTO \(table == "flow_runs" ? "flow_run_states (flow_run_id" : "task_run_states (task_run_id"), epoch, sequence,
+            state, attempt, time, error)
+        VALUES \(values(columns: 7, rows: rows)) ON CONFLICT DO NOTHING
         """
+    }
 
-    static let insertTaskRunState = """
-        INSERT INTO task_run_states (task_run_id, epoch, sequence, state, attempt, time, error)
-        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-        """
-
-    static let insertLog = """
+    static func insertLogs(rows: Int) -> String { """
         INSERT INTO logs (event_id, flow_run_id, task_run_id, task_name, worker, level, message, time)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+        VALUES \(values(columns: 8, rows: rows)) ON CONFLICT DO NOTHING
         """
+    }
 
     /// A worker's or agent's latest heartbeat: a heartbeat of a later start of the same id, or a
     /// later one of the same start, replaces what is there.
