@@ -18,7 +18,7 @@ struct PostgresRestartTests {
         let server = try await ServerProcess(label: "pgrestart", database: database)
         let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 8)
         let ids = Mutex<Set<String>>([])
-        let client = Tributary(broker: TestBroker.url, onEvent: { event in
+        let client = Tributary(broker: TestBroker.url, publishesEvents: true, onEvent: { event in
             _ = ids.withLock { $0.insert(event.flowRunID) }
         })
         let restart = Task {

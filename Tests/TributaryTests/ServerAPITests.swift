@@ -110,25 +110,6 @@ struct ServerAPITests {
         await server.dispose()
     }
 
-    @Test("the OpenAPI document the server serves, fuzzed by schemathesis (every check, 25 cases an operation, on a server with a broker): no 5xx, every answer as the document says, undeclared methods 405")
-    func fuzzedByOpenAPIDocument() async throws {
-        let server = try await ServerProcess(label: "fuzz", database: try await Self.filledStore(taskRuns: 200))
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("trib-fuzz-\(UUID())")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: work) }
-        // Not fuzzed: cancel (each unanswered request waits 5 s for the run's client) and submit
-        // (each would leave a work queue of a made-up name on the broker); the agent tests cover both.
-        let run = try await Command.run(URL(fileURLWithPath: "/usr/bin/env"), [
-            "schemathesis", "run", server.apiURL + "/openapi.json", "--url", server.apiURL, "--checks", "all",
-            "--exclude-operation-id", "cancelFlowRun", "--exclude-operation-id", "submitFlowRun",
-            "--max-examples", "25", "--seed", "7", "--no-color",
-            "--report-dir", work.path,
-        ], environment: ["HOME": work.path])
-        #expect(run.status == 0, "\(run.output.suffix(4_000))")
-        #expect(run.output.contains("passed") && !run.output.contains("failed"), "\(run.output.suffix(4_000))")
-        await server.dispose()
-    }
-
     @Test("/metrics is Prometheus text, and its runs by state match the store's")
     func metrics() async throws {
         let server = try await ServerProcess(label: "metrics", database: try await Self.filledStore(taskRuns: 200),

@@ -11,6 +11,8 @@ import TributaryServer
 struct ServerRecordingTests {
     /// `mixed-outcomes` with 20 squares: 20 squares, flaky, chatty Completed; nap TimedOut.
     static let expectedCounts = ["Completed": 22, "TimedOut": 1]
+    /// Agents publish their runs' events (deploy/test.sh turns events off for every other test).
+    static let events = ["TRIB_EVENTS": "on"]
     static func expectedResult(squares: Int) -> Int { (0..<squares).map { $0 * $0 }.reduce(0, +) + 100 + 3 }
 
     /// Waits until the server has the run with its final task counts.
@@ -33,8 +35,9 @@ struct ServerRecordingTests {
             try await WorkerProcess(id: "w0-\(queue.suffix(6))", queue: queue, concurrency: 4),
             try await WorkerProcess(id: "w1-\(queue.suffix(6))", queue: queue, concurrency: 4),
         ]
-        let agent = try await WorkerProcess.agent(id: "a-\(workQueue.suffix(6))", workQueue: workQueue)
-        let client = Tributary(broker: TestBroker.url)
+        let agent = try await WorkerProcess.agent(id: "a-\(workQueue.suffix(6))", workQueue: workQueue,
+                                                  environment: Self.events)
+        let client = Tributary(broker: TestBroker.url, publishesEvents: true)
         // A live view: the Server-Sent Events stream of flow-run changes.
         let stream = try server.listen("/changes?kind=flow-run")
         try await waitUntil("the live view connected", within: .seconds(10)) { stream.text.contains(": recording") }
@@ -82,12 +85,12 @@ struct ServerRecordingTests {
     func heartbeats() async throws {
         let queue = TestBroker.uniqueQueue("beat"), workQueue = TestBroker.uniqueQueue("beatwq")
         let server = try await ServerProcess(label: "beat")
-        let fast = ["TRIB_HEARTBEAT_INTERVAL": "0.5"]
+        let fast = ["TRIB_HEARTBEAT_INTERVAL": "0.5", "TRIB_EVENTS": "on"]
         let stopping = try await WorkerProcess(id: "stop-\(queue.suffix(6))", queue: queue, environment: fast)
         let killed = try await WorkerProcess(id: "kill-\(queue.suffix(6))", queue: queue, environment: fast)
         let agent = try await WorkerProcess.agent(id: "beat-\(workQueue.suffix(6))", workQueue: workQueue,
                                                   environment: fast)
-        let client = Tributary(broker: TestBroker.url)
+        let client = Tributary(broker: TestBroker.url, publishesEvents: true)
         let handle = try await client.submit(MixedOutcomes.self, MixedOutcomes.Input(squares: 20, queue: queue),
                                              workQueue: workQueue)
         _ = try await handle.result()
@@ -129,8 +132,9 @@ struct ServerRecordingTests {
         let queue = TestBroker.uniqueQueue("srvcancel"), workQueue = TestBroker.uniqueQueue("srvcancelwq")
         let server = try await ServerProcess(label: "cancel")
         let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 4)
-        let agent = try await WorkerProcess.agent(id: "a-\(workQueue.suffix(6))", workQueue: workQueue)
-        let client = Tributary(broker: TestBroker.url)
+        let agent = try await WorkerProcess.agent(id: "a-\(workQueue.suffix(6))", workQueue: workQueue,
+                                                  environment: Self.events)
+        let client = Tributary(broker: TestBroker.url, publishesEvents: true)
         let handle = try await client.submit(SlowFanout.self, SlowFanout.Input(count: 200, milliseconds: 200, queue: queue),
                                              workQueue: workQueue)
         try await waitUntil("the run is recorded Running", within: .seconds(20)) {
@@ -155,7 +159,8 @@ struct ServerRecordingTests {
         let queue = TestBroker.uniqueQueue("srvsubmit"), workQueue = TestBroker.uniqueQueue("srvsubmitwq")
         let server = try await ServerProcess(label: "submit")
         let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 2)
-        let agent = try await WorkerProcess.agent(id: "a-\(workQueue.suffix(6))", workQueue: workQueue, concurrency: 1)
+        let agent = try await WorkerProcess.agent(id: "a-\(workQueue.suffix(6))", workQueue: workQueue, concurrency: 1,
+                                                  environment: Self.events)
         var ids: [String] = []
         for _ in 0..<3 {
             let body = #"{"flow": "slow-fanout", "workQueue": "\#(workQueue)", "input": {"count": 8, "milliseconds": 250, "queue": "\#(queue)"}}"#
@@ -196,7 +201,7 @@ struct ServerRecordingTests {
         await first.process.stop()
         let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 8)
         let ids = Mutex<Set<String>>([])
-        let client = Tributary(broker: TestBroker.url, onEvent: { event in
+        let client = Tributary(broker: TestBroker.url, publishesEvents: true, onEvent: { event in
             if event.parentFlowRunID == nil { _ = ids.withLock { $0.insert(event.flowRunID) } }
         })
         try await withThrowingTaskGroup(of: Int.self) { group in
