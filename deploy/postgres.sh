@@ -22,7 +22,11 @@ if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 as_postgres() { $SUDO runuser -u postgres -- "$@"; }
 bin() { echo "/usr/lib/postgresql/$(ls /usr/lib/postgresql | sort -n | tail -1)/bin/$1"; }
 
-is_up() { as_postgres "$(bin pg_isready)" -q -h 127.0.0.1 -p "$port" 2>/dev/null; }
+# This checkout's cluster runs and answers (another one on the port does not count).
+is_up() {
+    [ -f "$data/PG_VERSION" ] && as_postgres "$(bin pg_ctl)" -D "$data" status >/dev/null 2>&1 \
+        && as_postgres "$(bin pg_isready)" -q -h 127.0.0.1 -p "$port" 2>/dev/null
+}
 
 start() {
     bash "$here/install.sh" postgresql

@@ -21,6 +21,7 @@ struct PostgresRestartTests {
         let client = Tributary(broker: TestBroker.url, publishesEvents: true, onEvent: { event in
             _ = ids.withLock { $0.insert(event.flowRunID) }
         })
+        let startedBefore = try await TestPostgres.startTime()
         let restart = Task {
             // Once some runs are in, restart the database under the server.
             try await waitUntil("two runs finished", within: .seconds(60)) { ids.withLock { $0.count } >= 2 }
@@ -41,8 +42,9 @@ struct PostgresRestartTests {
             let logs = try await server.get("/flow-runs/\(id)/logs", as: Logs.self).logs
             #expect(logs.filter { $0.taskName == "chatty" }.count == 3)
         }
-        #expect(server.process.log.contains("could not record a batch of events; trying again"),
-                "the restart did cut the server off for a while")
+        // The fault happened: the database is a new process. (Whether the server saw a write fail
+        // depends on whether a batch was being written in that moment: either way, nothing is lost.)
+        #expect(try await TestPostgres.startTime() != startedBefore, "PostgreSQL restarted")
         await worker.dispose()
         await server.dispose()
         await TestPostgres.drop(database)

@@ -22,10 +22,17 @@ enum TestPostgres {
         try? await psql("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
     }
 
-    private static func psql(_ sql: String) async throws {
+    /// When the PostgreSQL server last started: it changes with every restart.
+    static func startTime() async throws -> String {
+        try await psql("SELECT pg_postmaster_start_time()").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @discardableResult
+    private static func psql(_ sql: String) async throws -> String {
         let result = try await Command.run(URL(fileURLWithPath: "/usr/bin/env"), ["psql", url, "-qtAc", sql])
         guard result.status == 0 else {
             throw WorkerProcessError("psql '\(sql)' failed (is PostgreSQL up? deploy/postgres.sh start): \(result.output)")
         }
+        return result.output
     }
 }
