@@ -43,7 +43,7 @@ struct FlowRunRoutes {
             query.sort = try parameters.choice("sort", default: TaskRunQuery.Sort.start)
             query.limit = try parameters.int("limit", default: 100, in: 1...1_000)
             query.cursor = try parameters.cursor()
-            guard try await store.flowRun(id: query.flowRunID) != nil else { throw Self.unknown(query.flowRunID) }
+            guard try await store.hasFlowRun(id: query.flowRunID) else { throw Self.unknown(query.flowRunID) }
             return try await answer { try await store.taskRuns(query) }
         }
         group.get("{id}/logs") { request, context -> LogPage in
@@ -53,7 +53,7 @@ struct FlowRunRoutes {
                                                                   "error", "critical"])
             query.after = Int64(try parameters.int("after", default: 0, in: 0...Int.max))
             query.limit = try parameters.int("limit", default: 200, in: 1...5_000)
-            guard try await store.flowRun(id: query.flowRunID) != nil else { throw Self.unknown(query.flowRunID) }
+            guard try await store.hasFlowRun(id: query.flowRunID) else { throw Self.unknown(query.flowRunID) }
             return LogPage(logs: try await store.logs(query))
         }
         group.post("{id}/cancel") { request, context -> CancelAnswer in

@@ -47,29 +47,7 @@ struct OpenAPIRoute {
     "summary": "Flow runs, newest first.",
     "parameters": [
      {
-      "name": "state",
-      "in": "query",
-      "required": false,
-      "description": "Only these states (repeat, or a comma list).",
-      "schema": {
-       "type": "array",
-       "items": {
-        "type": "string",
-        "enum": [
-         "Pending",
-         "Running",
-         "Retrying",
-         "Completed",
-         "Cached",
-         "Failed",
-         "Crashed",
-         "Cancelled",
-         "TimedOut"
-        ]
-       }
-      },
-      "style": "form",
-      "explode": true
+      "$ref": "#/components/parameters/State"
      },
      {
       "name": "flow",
@@ -125,14 +103,7 @@ struct OpenAPIRoute {
       }
      },
      {
-      "name": "cursor",
-      "in": "query",
-      "required": false,
-      "description": "A previous page's nextCursor, unchanged.",
-      "schema": {
-       "type": "string",
-       "pattern": "^-?[0-9]{1,17}(\\.[0-9]{1,17})?(e[-+]?[0-9]{1,3})?_[A-Za-z0-9._-]{1,80}$"
-      }
+      "$ref": "#/components/parameters/Cursor"
      }
     ],
     "responses": {
@@ -167,24 +138,10 @@ struct OpenAPIRoute {
       }
      },
      "400": {
-      "description": "A parameter that cannot be used.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadRequest"
      },
      "401": {
-      "description": "No or a wrong API key.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    },
@@ -237,34 +194,13 @@ struct OpenAPIRoute {
       }
      },
      "400": {
-      "description": "A body or flow submission that cannot be used.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadRequest"
      },
      "503": {
-      "description": "The server has no broker.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoBroker"
      },
      "401": {
-      "description": "No or a wrong API key.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -274,13 +210,7 @@ struct OpenAPIRoute {
     "operationId": "getFlowRun",
     "parameters": [
      {
-      "name": "id",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "type": "string",
-       "minLength": 1
-      }
+      "$ref": "#/components/parameters/Id"
      }
     ],
     "responses": {
@@ -295,24 +225,10 @@ struct OpenAPIRoute {
       }
      },
      "404": {
-      "description": "No such flow run recorded.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NotFound"
      },
      "401": {
-      "description": "No or a wrong API key.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -322,38 +238,10 @@ struct OpenAPIRoute {
     "operationId": "listTaskRuns",
     "parameters": [
      {
-      "name": "id",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "type": "string",
-       "minLength": 1
-      }
+      "$ref": "#/components/parameters/Id"
      },
      {
-      "name": "state",
-      "in": "query",
-      "required": false,
-      "description": "Only these states (repeat, or a comma list).",
-      "schema": {
-       "type": "array",
-       "items": {
-        "type": "string",
-        "enum": [
-         "Pending",
-         "Running",
-         "Retrying",
-         "Completed",
-         "Cached",
-         "Failed",
-         "Crashed",
-         "Cancelled",
-         "TimedOut"
-        ]
-       }
-      },
-      "style": "form",
-      "explode": true
+      "$ref": "#/components/parameters/State"
      },
      {
       "name": "sort",
@@ -380,14 +268,7 @@ struct OpenAPIRoute {
       }
      },
      {
-      "name": "cursor",
-      "in": "query",
-      "required": false,
-      "description": "A previous page's nextCursor, unchanged.",
-      "schema": {
-       "type": "string",
-       "pattern": "^-?[0-9]{1,17}(\\.[0-9]{1,17})?(e[-+]?[0-9]{1,3})?_[A-Za-z0-9._-]{1,80}$"
-      }
+      "$ref": "#/components/parameters/Cursor"
      }
     ],
     "responses": {
@@ -410,34 +291,13 @@ struct OpenAPIRoute {
       }
      },
      "400": {
-      "description": "A parameter that cannot be used.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadRequest"
      },
      "404": {
-      "description": "No such flow run recorded.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NotFound"
      },
      "401": {
-      "description": "No or a wrong API key.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -447,13 +307,7 @@ struct OpenAPIRoute {
     "operationId": "listLogs",
     "parameters": [
      {
-      "name": "id",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "type": "string",
-       "minLength": 1
-      }
+      "$ref": "#/components/parameters/Id"
      },
      {
       "name": "level",
@@ -512,34 +366,13 @@ struct OpenAPIRoute {
       }
      },
      "400": {
-      "description": "A parameter that cannot be used.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadRequest"
      },
      "404": {
-      "description": "No such flow run recorded.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NotFound"
      },
      "401": {
-      "description": "No or a wrong API key.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -549,13 +382,7 @@ struct OpenAPIRoute {
     "operationId": "cancelFlowRun",
     "parameters": [
      {
-      "name": "id",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "type": "string",
-       "minLength": 1
-      }
+      "$ref": "#/components/parameters/Id"
      },
      {
       "name": "reason",
@@ -578,24 +405,10 @@ struct OpenAPIRoute {
       }
      },
      "503": {
-      "description": "The server has no broker.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoBroker"
      },
      "401": {
-      "description": "No or a wrong API key.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -605,13 +418,7 @@ struct OpenAPIRoute {
     "operationId": "getTaskRunStates",
     "parameters": [
      {
-      "name": "id",
-      "in": "path",
-      "required": true,
-      "schema": {
-       "type": "string",
-       "minLength": 1
-      }
+      "$ref": "#/components/parameters/Id"
      }
     ],
     "responses": {
@@ -626,24 +433,10 @@ struct OpenAPIRoute {
       }
      },
      "404": {
-      "description": "No such task run recorded.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NotFound"
      },
      "401": {
-      "description": "No or a wrong API key.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -663,14 +456,7 @@ struct OpenAPIRoute {
       }
      },
      "401": {
-      "description": "No or a wrong API key.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -690,14 +476,7 @@ struct OpenAPIRoute {
       }
      },
      "401": {
-      "description": "No or a wrong API key.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -718,24 +497,10 @@ struct OpenAPIRoute {
       }
      },
      "503": {
-      "description": "The server has no broker.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoBroker"
      },
      "401": {
-      "description": "No or a wrong API key.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -756,24 +521,10 @@ struct OpenAPIRoute {
       }
      },
      "503": {
-      "description": "The server has no broker.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoBroker"
      },
      "401": {
-      "description": "No or a wrong API key.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Unauthorized"
      }
     }
    }
@@ -1196,6 +947,94 @@ struct OpenAPIRoute {
          "type": "integer"
         }
        }
+      }
+     }
+    }
+   }
+  },
+  "parameters": {
+   "State": {
+    "name": "state",
+    "in": "query",
+    "required": false,
+    "description": "Only these states (repeat, or a comma list).",
+    "schema": {
+     "type": "array",
+     "items": {
+      "type": "string",
+      "enum": [
+       "Pending",
+       "Running",
+       "Retrying",
+       "Completed",
+       "Cached",
+       "Failed",
+       "Crashed",
+       "Cancelled",
+       "TimedOut"
+      ]
+     }
+    },
+    "style": "form",
+    "explode": true
+   },
+   "Cursor": {
+    "name": "cursor",
+    "in": "query",
+    "required": false,
+    "description": "A previous page's nextCursor, unchanged.",
+    "schema": {
+     "type": "string",
+     "pattern": "^-?[0-9]{1,17}(\\.[0-9]{1,17})?(e[-+]?[0-9]{1,3})?_[A-Za-z0-9._-]{1,80}$"
+    }
+   },
+   "Id": {
+    "name": "id",
+    "in": "path",
+    "required": true,
+    "schema": {
+     "type": "string",
+     "minLength": 1
+    }
+   }
+  },
+  "responses": {
+   "BadRequest": {
+    "description": "A parameter or body that cannot be used, with a message naming it.",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "Unauthorized": {
+    "description": "No or a wrong API key.",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "NoBroker": {
+    "description": "The server has no broker.",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "NotFound": {
+    "description": "No such run recorded.",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
       }
      }
     }

@@ -13,6 +13,8 @@ public protocol RunStore: Sendable {
     func flowRuns(_ query: FlowRunQuery) async throws -> Page<FlowRunRecord>
     /// One flow run with its task-run counts by state and its history; nil if the store has no such run.
     func flowRun(id: String) async throws -> FlowRunDetail?
+    /// Whether the store has flow run `id` (one indexed lookup, without its counts or history).
+    func hasFlowRun(id: String) async throws -> Bool
     /// Task runs of one flow run.
     func taskRuns(_ query: TaskRunQuery) async throws -> Page<TaskRunRecord>
     /// One task run's history.

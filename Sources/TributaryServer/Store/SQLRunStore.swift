@@ -107,6 +107,10 @@ extension SQLRunStore {
         return Page(items: page.items, nextCursor: page.nextCursor)
     }
 
+    public func hasFlowRun(id: String) async throws -> Bool {
+        try await !executor.read(SQLStatement("SELECT 1 AS found FROM flow_runs WHERE id = ?", [id])).isEmpty
+    }
+
     public func flowRun(id: String) async throws -> FlowRunDetail? {
         guard let row = try await executor.read(SQLStatement("SELECT * FROM flow_runs WHERE id = ?", [id])).first else {
             return nil

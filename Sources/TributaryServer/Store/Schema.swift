@@ -105,6 +105,18 @@ enum Schema {
         "\(column) = CASE WHEN \(newer(table)) THEN excluded.\(column) ELSE \(table).\(column) END"
     }
 
+    /// What a flow run's and a task run's upsert share: the earliest creation, the first start,
+    /// and the state with its attempt, end, error, epoch and sequence from the newer of the two.
+    static func runUpdate(_ table: String, _ dialect: SQLDialect) -> String {
+        """
+        created_at = \(dialect.least)(\(table).created_at, excluded.created_at),
+            started_at = \(dialect.least)(coalesce(\(table).started_at, excluded.started_at),
+                             coalesce(excluded.started_at, \(table).started_at)),
+            \(["state", "attempt", "ended_at", "error", "epoch", "sequence"].map { ifNewer(table, $0) }
+                .joined(separator: ", "))
+        """
+    }
+
     /// `rows` groups of `columns` placeholders: `(?, ?), (?, ?)`.
     static func values(columns: Int, rows: Int) -> String {
         let row = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
@@ -117,14 +129,10 @@ enum Schema {
                                created_at, started_at, ended_at, error)
         VALUES \(values(columns: 13, rows: rows))
         ON CONFLICT (id) DO UPDATE SET
-            created_at = \(dialect.least)(flow_runs.created_at, excluded.created_at),
-            started_at = \(dialect.least)(coalesce(flow_runs.started_at, excluded.started_at),
-                             coalesce(excluded.started_at, flow_runs.started_at)),
+            \(runUpdate("flow_runs", dialect)),
             parent_flow_run_id = coalesce(flow_runs.parent_flow_run_id, excluded.parent_flow_run_id),
             work_queue = coalesce(excluded.work_queue, flow_runs.work_queue),
-            agent = coalesce(excluded.agent, flow_runs.agent),
-            \(ifNewer("flow_runs", "state")), \(ifNewer("flow_runs", "attempt")), \(ifNewer("flow_runs", "ended_at")),
-            \(ifNewer("flow_runs", "error")), \(ifNewer("flow_runs", "epoch")), \(ifNewer("flow_runs", "sequence"))
+            agent = coalesce(excluded.agent, flow_runs.agent)
         """
     }
 
@@ -134,13 +142,9 @@ enum Schema {
                                created_at, started_at, ended_at, error)
         VALUES \(values(columns: 13, rows: rows))
         ON CONFLICT (id) DO UPDATE SET
-            created_at = \(dialect.least)(task_runs.created_at, excluded.created_at),
-            started_at = \(dialect.least)(coalesce(task_runs.started_at, excluded.started_at),
-                             coalesce(excluded.started_at, task_runs.started_at)),
+            \(runUpdate("task_runs", dialect)),
             worker = CASE WHEN \(newer("task_runs")) THEN coalesce(excluded.worker, task_runs.worker)
-                          ELSE coalesce(task_runs.worker, excluded.worker) END,
-            \(ifNewer("task_runs", "state")), \(ifNewer("task_runs", "attempt")), \(ifNewer("task_runs", "ended_at")),
-            \(ifNewer("task_runs", "error")), \(ifNewer("task_runs", "epoch")), \(ifNewer("task_runs", "sequence"))
+                          ELSE coalesce(task_runs.worker, excluded.worker) END
         """
     }
 
