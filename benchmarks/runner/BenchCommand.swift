@@ -41,9 +41,10 @@ struct BenchCommand: AsyncParsableCommand {
     var apiLatency: Int?
     @Option(name: .customLong("api-big-run"), help: "Task runs in the one large flow run of --api-latency.")
     var apiBigRun = 100_000
-    @Option(name: .customLong("api-database"),
-            help: "--api-latency on this PostgreSQL (postgres://...; it is emptied first) instead of a SQLite file.")
-    var apiDatabase: String?
+    @Option(name: .customLong("database"),
+            help: ArgumentHelp("--api-latency and --events-cost on this PostgreSQL (postgres://...; --api-latency "
+                + "empties it first) instead of a SQLite file of their own."))
+    var database: String?
     @Option(help: .hidden) var probeFanout: Int?
     @Option(help: .hidden) var probeQueue = "bench"
     @Option(help: .hidden) var probePersistent = 0
@@ -71,7 +72,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
         if let apiLatency {
             for line in try await APILatency(bigRun: min(apiBigRun, apiLatency), total: apiLatency,
-                                             requests: smoke ? 5 : 100, database: apiDatabase).measure() {
+                                             requests: smoke ? 5 : 100, database: database).measure() {
                 print(line)
             }
             return
@@ -79,7 +80,7 @@ struct BenchCommand: AsyncParsableCommand {
         if let eventsCost {
             let pool = try await startWorkers(queue: "bench-events")
             let lines = try await EventsCost(broker: broker, n: eventsCost, repetitions: repetitions,
-                                             queue: "bench-events").measure()
+                                             queue: "bench-events", database: database).measure()
             for worker in pool { await worker.stop() }
             for line in lines { print(line) }
             return

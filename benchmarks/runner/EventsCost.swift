@@ -14,12 +14,15 @@ struct EventsCost {
     let n: Int
     let repetitions: Int
     let queue: String
+    /// A PostgreSQL URL for the server's store; nil for a SQLite file of its own.
+    let database: String?
 
     static let eventsQueue = "trib.events.bench"
 
     func measure() async throws -> [String] {
-        let database = FileManager.default.temporaryDirectory.appendingPathComponent("trib-bench-\(UUID()).db").path
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("trib-bench-\(UUID()).db").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) } }
+        let database = self.database ?? file
         let connection = try await AMQPConnection.connect(url: broker)
         // A first start makes the server's queues; then they hold what clients send while it is down.
         await try await startServer(database: database).stop()
@@ -78,7 +81,7 @@ struct EventsCost {
             "  events off, server recording:    \(Int(median(offWhileRecording))) tasks/s",
             "  events on, server recording:     \(Int(median(recordingRates))) tasks/s "
                 + "(\(String(format: "%.2f", median(recordingRates) / median(offRates))) × off with the server stopped)",
-            "  ingestion (SQLite) of what waited: \(drained) events in \(waiting) batches in "
+            "  ingestion (\(self.database == nil ? "SQLite" : "PostgreSQL")) of what waited: \(drained) events in \(waiting) batches in "
                 + "\(String(format: "%.2f", drainSeconds)) s from the server's start = "
                 + "\(Int(Double(drained) / drainSeconds)) events/s",
             "  server CPU while recording:      \(String(format: "%.1f", cpu / Double(max(during, 1)) * 1e6)) µs per event",
