@@ -19,8 +19,10 @@ public struct Profile: Equatable {
         Setting(name: "TRIB_API_KEY", help: "the server's API key", defaultValue: nil),
         Setting(name: "TRIB_LOG_LEVEL", help: "trace, debug, info, notice, warning, error",
                 defaultValue: "info (worker, agent, server); warning (run)"),
-        Setting(name: "TRIB_EVENTS", help: "on or off: clients publish their runs' events for the server",
-                defaultValue: "on"),
+        Setting(name: "TRIB_EVENTS", help: "on or off: clients publish their runs' events for the server "
+                + "(embedded runs: record them in TRIB_DATABASE)", defaultValue: "on"),
+        Setting(name: "TRIB_DATABASE", help: "the server's store (a SQLite file or postgres:// URL), where trib "
+                + "run records embedded runs", defaultValue: "~/.tributary/tributary.db"),
         Setting(name: "TRIB_HEARTBEAT_INTERVAL", help: "seconds between a worker's or agent's heartbeats",
                 defaultValue: "10"),
         Setting(name: "TRIB_FLOW_RUN_RETENTION", help: "seconds a submitted run's outcome stays readable",

@@ -62,7 +62,8 @@ struct RunCommand: AsyncParsableCommand {
             client = Tributary(broker: url, registry: registry, onEvent: onEvent,
                                onQueueAlert: { progress.record($0) })
         } else {
-            client = Tributary.local(registry, concurrency: concurrency, onEvent: onEvent)
+            client = Tributary.local(registry, concurrency: concurrency, events: await Self.embeddedRecorder(),
+                                     onEvent: onEvent)
         }
         let flowName = flow, bytes = Array(input.utf8)
         let run = Task { try await client.run(flowNamed: flowName, input: bytes) }
@@ -101,6 +102,19 @@ struct RunCommand: AsyncParsableCommand {
             throw CommandFailure(error)
         }
         await client.close()
+    }
+
+    /// Where an embedded run's events are recorded: the command line's recorder, unless events are
+    /// off. A store that cannot be opened is named in a warning, and the run goes on unrecorded.
+    private static func embeddedRecorder() async -> (any EventSink)? {
+        guard Tributary.eventsEnabled, let open = TributaryCommandLine.embeddedRecorder.withLock({ $0 }) else { return nil }
+        do {
+            return try await open()
+        } catch {
+            Logger(label: "tributary").warning(
+                "this run is not recorded: \(error) (set TRIB_DATABASE to a store that opens, or TRIB_EVENTS=off)")
+            return nil
+        }
     }
 
     static func pretty(_ json: [UInt8]) -> String {

@@ -17,14 +17,23 @@ public enum TributaryCommandLine {
     static let registry = Mutex<Registry>(Registry())
     static let extraCommands = Mutex<[any ParsableCommand.Type]>([])
     static let extraSubcommands = Mutex<[String: [any ParsableCommand.Type]]>([:])
+    static let embeddedRecorder = Mutex<EmbeddedRecorder?>(nil)
+
+    /// Makes the sink `run` records an embedded run's events in (the server product's
+    /// `LocalRunRecorder.open`).
+    public typealias EmbeddedRecorder = @Sendable () async throws -> any EventSink
 
     /// Parses the process's arguments (or `arguments`) and runs the command; exits on error.
     /// `commands` join the built-in ones (the server product's `server`, `flow-run`, `task-run`),
     /// and `subcommands` join those of a built-in command by its name (`worker ls`, `agent ls`).
+    /// With `recordEmbeddedRuns`, `run` on the embedded default records its runs there (unless
+    /// `TRIB_EVENTS` is off), so they show in the server.
     public static func main(registry: Registry, arguments: [String]? = nil,
                             commands: [any ParsableCommand.Type] = [],
-                            subcommands: [String: [any ParsableCommand.Type]] = [:]) async {
+                            subcommands: [String: [any ParsableCommand.Type]] = [:],
+                            recordEmbeddedRuns: EmbeddedRecorder? = nil) async {
         self.registry.withLock { $0 = registry }
+        embeddedRecorder.withLock { $0 = recordEmbeddedRuns }
         extraCommands.withLock { $0 = commands }
         extraSubcommands.withLock { $0 = subcommands }
         do {

@@ -27,9 +27,10 @@ public struct ServerConfiguration: Sendable {
         self.retention = retention
     }
 
-    /// `~/.tributary/tributary.db`.
+    /// `TRIB_DATABASE`, else `~/.tributary/tributary.db`.
     public static var defaultDatabasePath: String {
-        FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".tributary/tributary.db").path
+        ProcessInfo.processInfo.environment["TRIB_DATABASE"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".tributary/tributary.db").path
     }
 
     /// Whether the host is this machine only (127.x, ::1, localhost).

@@ -145,14 +145,19 @@ struct RunStoreTests {
                 cursor = page.nextCursor
             } while cursor != nil
             #expect(flows.count == 40 && Set(flows).count == 40)
+            var durations = AttemptDurations()
+            for seconds in [0.001, 0.2, 0.2, 7, 1_000] { durations.observe(seconds) }
             let beat = Heartbeat(kind: .worker, id: "w", queues: ["a", "b"], concurrency: 4, running: 1, completed: 5,
-                                 failed: 0, startedAt: 10, interval: 10, sequence: 2)
+                                 failed: 0, durations: durations, startedAt: 10, interval: 10, sequence: 2)
             var older = beat
             older.sequence = 1
             older.completed = 3
+            older.durations = nil
             try await store.record([], heartbeats: [beat, older])
             let workers = try await store.processes(.worker)
             #expect(workers.count == 1 && workers.first?.completed == 5 && workers.first?.queues == ["a", "b"])
+            #expect(workers.first?.durations == durations)
+            #expect(durations.cumulativeCounts == [1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 4, 4, 4, 4, 5])
         }
     }
 }

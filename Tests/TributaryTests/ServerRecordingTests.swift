@@ -81,6 +81,31 @@ struct ServerRecordingTests {
         await server.dispose()
     }
 
+    @Test("trib run on the embedded default, no broker: its run is recorded in the store TRIB_DATABASE names, and a server on that store shows it with every task run and its logs")
+    func recordsAnEmbeddedRun() async throws {
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("trib-embedded-\(UUID()).db").path
+        let trib = WorkerProcess.binDirectory.appendingPathComponent("trib")
+        let run = try await Command.run(trib, ["run", "mixed-outcomes", #"{"squares":20,"queue":"default"}"#, "--embedded",
+                                              "--no-progress"],
+                                        environment: ["TRIB_DATABASE": database, "TRIB_EVENTS": "on"])
+        try Command.require(run)
+        #expect(run.output.contains("\(Self.expectedResult(squares: 20))"), "\(run.output)")
+        let server = try await ServerProcess(label: "embedded", database: database, broker: nil)
+        let runs = try await server.get("/flow-runs", as: Page<FlowRunRecord>.self).items
+        #expect(runs.count == 1 && runs.first?.flowName == "mixed-outcomes")
+        let id = try #require(runs.first?.id)
+        let detail = try await Self.recorded(id, on: server)
+        #expect(detail.states.map(\.state) == ["Running", "Completed"] && detail.flowRun.workQueue == nil)
+        let page = try await server.get("/flow-runs/\(id)/task-runs?limit=100", as: Page<TaskRunRecord>.self)
+        #expect(page.items.count == 23)
+        #expect(page.items.first { $0.taskName == "flaky" }.map { $0.state == "Completed" && $0.attempt == 3 } == true)
+        // Info lines are recorded though `trib run` shows only warnings on the terminal.
+        let logs = try await server.get("/flow-runs/\(id)/logs", as: Logs.self).logs
+        #expect(logs.filter { $0.taskName == "chatty" }.map(\.message) == (1...3).map { "mixed-outcomes line \($0)" })
+        #expect(!run.output.contains("mixed-outcomes line"), "\(run.output)")
+        await server.dispose()
+    }
+
     @Test("workers and agents show alive with their counts while their heartbeats come, stopped after SIGTERM, not alive after SIGKILL; trib worker ls and agent ls print them")
     func heartbeats() async throws {
         let queue = TestBroker.uniqueQueue("beat"), workQueue = TestBroker.uniqueQueue("beatwq")
@@ -107,6 +132,18 @@ struct ServerRecordingTests {
         let workers = try await processes("workers")
         #expect(workers[stopping.id]?.alive == true && workers[killed.id]?.alive == true)
         #expect(workers[stopping.id]?.queues == [queue] && workers[stopping.id]?.concurrency == 4)
+        // Each worker's heartbeat carries how long every attempt it ran took, and /metrics serves it.
+        let (_, scraped) = try await server.request("/metrics", underAPI: false)
+        let metrics = String(decoding: scraped, as: UTF8.self)
+        for id in [stopping.id, killed.id] {
+            let worker = try #require(workers[id])
+            let durations = try #require(worker.durations, "worker \(id) sent no durations")
+            #expect(durations.count == worker.completed + worker.failed && durations.counts.reduce(0, +) == durations.count)
+            #expect(durations.count == 0 || durations.sum > 0)
+            #expect(metrics.contains(#"tributary_worker_task_duration_seconds_count{worker="\#(id)"} \#(durations.count)"#),
+                    "\(metrics)")
+            #expect(metrics.contains(#"tributary_worker_task_duration_seconds_bucket{worker="\#(id)",le="+Inf"} \#(durations.count)"#))
+        }
         let trib = WorkerProcess.binDirectory.appendingPathComponent("trib")
         let listed = try await Command.run(trib, ["worker", "ls", "--api-url", server.apiURL])
         try Command.require(listed)

@@ -46,7 +46,7 @@ final class TaskLogBuffer: Sendable {
     }
 }
 
-/// Logs to the worker's own handler and keeps a copy for the flow.
+/// Logs to the worker's own handler (at its level) and keeps a copy for the flow.
 struct ShippingLogHandler: LogHandler {
     var upstream: any LogHandler
     let buffer: TaskLogBuffer
@@ -56,8 +56,10 @@ struct ShippingLogHandler: LogHandler {
         set { upstream.metadata = newValue }
     }
 
+    /// Info and above are kept for the flow (its log and the server record them, as Prefect's
+    /// do) even when the worker's own handler shows less; more when it shows more.
     var logLevel: Logger.Level {
-        get { upstream.logLevel }
+        get { min(upstream.logLevel, .info) }
         set { upstream.logLevel = newValue }
     }
 
@@ -67,7 +69,7 @@ struct ShippingLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        upstream.log(event: event)
+        if event.level >= upstream.logLevel { upstream.log(event: event) }
         buffer.append(level: event.level, message: "\(event.message)")
     }
 }

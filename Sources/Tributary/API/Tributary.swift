@@ -53,11 +53,12 @@ public final class Tributary: Sendable {
     /// Duplicates and malformed replies this client absorbed, over every flow it ran.
     public var statistics: ClientStatistics { counters.snapshot }
 
-    /// Whether this client publishes its runs' events to the broker, for the server (see
-    /// ``Tributary/eventsEnabled``).
+    /// Whether this client sends its runs' events on: to the broker, for the server (see
+    /// ``Tributary/eventsEnabled``), or, on the embedded default, to the sink it was given.
     public let publishesEvents: Bool
-    /// Where this client's runs' events go: made on first use.
-    private let eventPublisher = Mutex<EventPublisher?>(nil)
+    /// Where this client's runs' events go: on a broker, made on first use; on the embedded
+    /// default, the sink it was given, if any.
+    private let eventPublisher: Mutex<(any EventSink)?>
 
     /// Whether clients on a broker publish their runs' events to its `trib.events` exchange (for
     /// the server) unless told otherwise: yes unless `TRIB_EVENTS` is `off` (or `0`, `false`).
@@ -72,13 +73,14 @@ public final class Tributary: Sendable {
         }
     }()
 
-    var events: EventPublisher? {
-        guard case .rabbitMQ(let url) = transport, publishesEvents else { return nil }
+    var events: (any EventSink)? {
+        guard publishesEvents else { return nil }
         return eventPublisher.withLock { publisher in
-            if let publisher { return publisher }
-            let created = EventPublisher(logger: logger) { [weak self] body, routingKey in
+            guard publisher == nil, case .rabbitMQ(let url) = transport else { return publisher }
+            let created = EventPublisher(logger: logger) { [weak self] events, kind in
                 guard let self else { return }
-                try await self.sharedBroker(url: url).publish(eventBatch: body, routingKey: routingKey)
+                let body = Array(try JSONEncoder().encode(EventBatch(events: events)))
+                try await self.sharedBroker(url: url).publish(eventBatch: body, routingKey: kind.rawValue)
             }
             publisher = created
             return created
@@ -112,9 +114,11 @@ public final class Tributary: Sendable {
     private init(transport: Transport, registry: Registry, logger: Logger, maxPayloadBytes: Int,
                  resultStore: any ResultStore, concurrencyLimits: [String: Int], rateLimits: [String: RateLimit],
                  flowRunRetention: Duration = Tributary.defaultFlowRunRetention, publishesEvents: Bool = false,
+                 events: (any EventSink)? = nil,
                  observer: (@Sendable (TaskEvent) -> Void)?, onQueueAlert: (@Sendable (QueueAlert) -> Void)? = nil) {
         self.flowRunRetention = flowRunRetention
-        self.publishesEvents = publishesEvents
+        self.publishesEvents = publishesEvents || events != nil
+        self.eventPublisher = Mutex(events)
         self.queueWatch = QueueWatch(logger: logger, listener: onQueueAlert)
         self.transport = transport
         self.clientLimits = TagLimiter(limits: concurrencyLimits)
@@ -127,14 +131,17 @@ public final class Tributary: Sendable {
     }
 
     /// The embedded default: no broker; tasks run on in-process workers, up to `concurrency` at once.
+    /// With `events` (the server product's `LocalRunRecorder`), its runs are recorded there, so a
+    /// script's runs show in the server as a broker's do; the client closes it as it closes.
     public static func local(_ registry: Registry, concurrency: Int = 8, logger: Logger = Logger(label: "tributary"),
                              maxPayloadBytes: Int = Tributary.defaultMaxPayloadBytes,
                              resultStore: any ResultStore = LocalResultStore(),
                              concurrencyLimits: [String: Int] = [:], rateLimits: [String: RateLimit] = [:],
+                             events: (any EventSink)? = nil,
                              onEvent: (@Sendable (TaskEvent) -> Void)? = nil) -> Tributary {
         Tributary(transport: .embedded(concurrency: concurrency), registry: registry, logger: logger,
                   maxPayloadBytes: maxPayloadBytes, resultStore: resultStore, concurrencyLimits: concurrencyLimits,
-                  rateLimits: rateLimits, observer: onEvent)
+                  rateLimits: rateLimits, events: events, observer: onEvent)
     }
 
     /// Runs a flow to its end and returns its output, or throws the error that failed it (a task's

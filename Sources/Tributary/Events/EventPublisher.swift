@@ -2,14 +2,18 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Batches a process's events and sends them on: up to ``maxBatch`` events per message, sent at
+/// Batches a process's events and sends them on: up to ``maxBatch`` events per batch, sent at
 /// most ``window`` after the first of them, so recording costs a run a lock and an append. A
-/// batch that cannot be sent (the broker unreachable) is dropped with a warning: events never
-/// hold up or fail a run. While sending lags, at most ``maxBuffered`` events wait here; past that,
-/// log lines give way first, then the newest events are dropped (and counted).
+/// batch that cannot be sent (the broker or store unreachable) is dropped with a warning: events
+/// never hold up or fail a run. While sending lags, at most ``maxBuffered`` events wait here; past
+/// that, log lines give way first, then the newest events are dropped (and counted).
+///
+/// Clients on a broker send batches to the `trib.events` exchange (``EventBatch`` as JSON, the
+/// kind as routing key); the server product's `LocalRunRecorder` writes an embedded client's
+/// straight into a store.
 public final class EventPublisher: EventSink {
-    /// Sends one batch's bytes with a routing key; throws if it could not.
-    public typealias Send = @Sendable (_ body: [UInt8], _ routingKey: String) async throws -> Void
+    /// Sends one batch of events, all of one kind; throws if it could not.
+    public typealias Send = @Sendable (_ events: [RunEvent], _ kind: RunEvent.Kind) async throws -> Void
 
     public static let maxBatch = 500
     public static let window = Duration.milliseconds(20)
@@ -32,7 +36,8 @@ public final class EventPublisher: EventSink {
     private let loop: Task<Void, Never>
     private let logger: Logger
 
-    public init(logger: Logger, send: @escaping Send) {
+    /// Sends batches with `send`; `finish` runs once the last batch is sent (at ``close()``).
+    public init(logger: Logger, send: @escaping Send, finish: (@Sendable () async -> Void)? = nil) {
         let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.wake = wake
         self.logger = logger
@@ -53,6 +58,7 @@ public final class EventPublisher: EventSink {
                 }
                 await Self.publish(events, send: send, logger: logger)
             }
+            await finish?()
         }
     }
 
@@ -89,16 +95,15 @@ public final class EventPublisher: EventSink {
 
     /// Events grouped by kind (the routing key), in batches of at most ``maxBatch``.
     private static func publish(_ events: [RunEvent], send: Send, logger: Logger) async {
-        let encoder = JSONEncoder()
         for kind in [RunEvent.Kind.flowRun, .taskRun, .log] {
             let ofKind = events.filter { $0.kind == kind }
             for start in stride(from: 0, to: ofKind.count, by: maxBatch) {
-                let batch = EventBatch(events: Array(ofKind[start..<min(start + maxBatch, ofKind.count)]))
+                let batch = Array(ofKind[start..<min(start + maxBatch, ofKind.count)])
                 do {
-                    try await send(Array(try encoder.encode(batch)), kind.rawValue)
+                    try await send(batch, kind)
                 } catch {
                     logger.warning("could not send a batch of events; they are not recorded", metadata: [
-                        "events": "\(batch.events.count)", "error": "\(error)",
+                        "events": "\(batch.count)", "error": "\(error)",
                     ])
                 }
             }

@@ -18,6 +18,8 @@ public struct Heartbeat: Codable, Sendable, Equatable {
     public var running: Int
     public var completed: Int
     public var failed: Int
+    /// How long its task attempts took (workers; nil for agents).
+    public var durations: AttemptDurations?
     public var startedAt: Double
     /// When it sent this, and when to expect the next (seconds).
     public var time: Double
@@ -28,8 +30,8 @@ public struct Heartbeat: Codable, Sendable, Equatable {
     public var stopped: Bool
 
     public init(kind: Kind, id: String, queues: [String], concurrency: Int, running: Int, completed: Int,
-                failed: Int, startedAt: Double, interval: Double, sequence: Int, stopped: Bool = false,
-                time: Double = Date().timeIntervalSince1970) {
+                failed: Int, durations: AttemptDurations? = nil, startedAt: Double, interval: Double, sequence: Int,
+                stopped: Bool = false, time: Double = Date().timeIntervalSince1970) {
         self.kind = kind
         self.id = id
         host = ProcessInfo.processInfo.hostName
@@ -39,6 +41,7 @@ public struct Heartbeat: Codable, Sendable, Equatable {
         self.running = running
         self.completed = completed
         self.failed = failed
+        self.durations = durations
         self.startedAt = startedAt
         self.time = time
         self.interval = interval
@@ -50,9 +53,12 @@ public struct Heartbeat: Codable, Sendable, Equatable {
 /// A process's activity as its heartbeat reports it.
 public struct Activity: Sendable, Equatable {
     public var running = 0, completed = 0, failed = 0
-    public init(running: Int = 0, completed: Int = 0, failed: Int = 0) {
+    /// How long its task attempts took (a worker's; nil for an agent).
+    public var durations: AttemptDurations?
+    public init(running: Int = 0, completed: Int = 0, failed: Int = 0, durations: AttemptDurations? = nil) {
         self.running = running
         self.completed = completed
         self.failed = failed
+        self.durations = durations
     }
 }

@@ -45,8 +45,8 @@ public struct HeartbeatService: Service {
             let now = activity()
             let heartbeat = Heartbeat(kind: kind, id: id, queues: queues, concurrency: concurrency,
                                       running: now.running, completed: now.completed, failed: now.failed,
-                                      startedAt: started, interval: Double(interval.components.seconds)
-                                          + Double(interval.components.attoseconds) / 1e18,
+                                      durations: now.durations,
+                                      startedAt: started, interval: interval.timeInterval,
                                       sequence: sequence, stopped: stopped)
             do {
                 try await send(try JSONEncoder().encode(heartbeat).map { $0 })

@@ -49,7 +49,7 @@ public final class Worker: Service {
     public var activity: Activity {
         let c = counters.withLock { $0 }
         return Activity(running: processing.load(ordering: .relaxed), completed: c.completed,
-                        failed: c.failed + c.rejected)
+                        failed: c.failed + c.rejected, durations: c.durations)
     }
 
     /// `host-pid`.
@@ -60,6 +60,8 @@ public final class Worker: Service {
     /// What the worker did with the tasks it was handed, for its closing log line.
     private struct Counters {
         var completed = 0, failed = 0, rejected = 0, requeued = 0, cancelled = 0, discarded = 0
+        /// How long the attempts it ran to an outcome took.
+        var durations = AttemptDurations()
     }
 
     private let broker: any Broker
@@ -269,9 +271,12 @@ public final class Worker: Service {
                                   flowRunID: message.flowRunID, attempt: message.attempt,
                                   workerID: configuration.id, deliveries: message.deliveries, baseLogger: logger)
         let input = message.input
+        let started = ContinuousClock.now
         let outcome = await execution.run { try await task.run(input, context) }
         // The broker took the delivery back (see `deliveriesLost`): another worker has the task.
         guard !held.remove(execution) else { return }
+        let seconds = started.duration(to: .now).timeInterval
+        counters.withLock { $0.durations.observe(seconds) }
         var report: ResultMessage
         switch outcome {
         case .completed(let output) where output.count > configuration.maxPayloadBytes:

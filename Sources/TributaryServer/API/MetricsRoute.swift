@@ -45,9 +45,11 @@ final class ServerMetrics: Sendable {
                                help: "At the last commit, how long before it the newest event it recorded happened")
                 .set(status.lagSeconds)
         }
+        var durations: [(worker: String, histogram: AttemptDurations)] = []
         for kind in [Heartbeat.Kind.worker, .agent] {
             let unit = kind == .worker ? "tasks" : "flow_runs"
             for process in try await store.processes(kind) {
+                if let histogram = process.durations { durations.append((process.id, histogram)) }
                 let labels = [(kind.rawValue, process.id)]
                 registry.makeGauge(name: "tributary_\(kind.rawValue)_up", labels: labels,
                                    help: "1 while its heartbeats come, else 0").set(process.alive ? 1.0 : 0.0)
@@ -61,7 +63,32 @@ final class ServerMetrics: Sendable {
                     .set(Double(process.failed))
             }
         }
-        return registry.emitToString()
+        return registry.emitToString() + Self.durationHistograms(durations)
+    }
+
+    /// Each worker's task durations as its heartbeat carried them, in Prometheus's histogram text
+    /// (written out here: the registry's histograms observe values one by one, and these come counted).
+    static func durationHistograms(_ workers: [(worker: String, histogram: AttemptDurations)]) -> String {
+        guard !workers.isEmpty else { return "" }
+        let name = "tributary_worker_task_duration_seconds"
+        var lines = ["# HELP \(name) How long its task attempts took, at its last heartbeat",
+                     "# TYPE \(name) histogram"]
+        for (worker, histogram) in workers {
+            let label = "worker=\"\(escaped(worker))\""
+            let bounds = AttemptDurations.bounds.map { "\($0)" } + ["+Inf"]
+            for (bound, count) in zip(bounds, histogram.cumulativeCounts) {
+                lines.append("\(name)_bucket{\(label),le=\"\(bound)\"} \(count)")
+            }
+            lines.append("\(name)_sum{\(label)} \(histogram.sum)")
+            lines.append("\(name)_count{\(label)} \(histogram.count)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A label value as Prometheus's text format writes it.
+    private static func escaped(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
     }
 
     private func advance(_ name: String, to value: Int, help: String) {

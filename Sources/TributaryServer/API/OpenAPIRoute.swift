@@ -773,6 +773,29 @@ struct OpenAPIRoute {
      "failed": {
       "type": "integer"
      },
+     "durations": {
+      "description": "How long its task attempts took (workers): attempts per bucket, the last bucket +Inf.",
+      "type": "object",
+      "properties": {
+       "counts": {
+        "type": "array",
+        "items": {
+         "type": "integer"
+        }
+       },
+       "sum": {
+        "type": "number"
+       },
+       "count": {
+        "type": "integer"
+       }
+      },
+      "required": [
+       "counts",
+       "sum",
+       "count"
+      ]
+     },
      "startedAt": {
       "type": "number"
      },

@@ -1,4 +1,5 @@
 import Foundation
+import Tributary
 
 /// A flow run as the server recorded it.
 public struct FlowRunRecord: Codable, Sendable, Equatable {
@@ -81,6 +82,8 @@ public struct ProcessRecord: Codable, Sendable, Equatable {
     public var running: Int
     public var completed: Int
     public var failed: Int
+    /// How long its task attempts took, at its last heartbeat (workers only).
+    public var durations: AttemptDurations?
     public var startedAt: Double
     public var lastSeen: Double
     /// Seconds between its heartbeats.

@@ -45,7 +45,9 @@ extension SQLRunStore {
         for beat in heartbeats {
             statements.append(SQLStatement(Schema.upsertProcess, [
                 beat.id, beat.kind.rawValue, beat.host, Int(beat.pid), beat.queues.joined(separator: ","),
-                beat.concurrency, beat.running, beat.completed, beat.failed, beat.startedAt, beat.time,
+                beat.concurrency, beat.running, beat.completed, beat.failed,
+                beat.durations.flatMap { try? String(decoding: JSONEncoder().encode($0), as: UTF8.self) },
+                beat.startedAt, beat.time,
                 beat.interval, beat.sequence, beat.stopped,
             ]))
         }
@@ -70,6 +72,9 @@ extension SQLRunStore {
                                      pid: row.int("pid"), queues: row.string("queues").split(separator: ",").map(String.init),
                                      concurrency: row.int("concurrency"), running: row.int("running"),
                                      completed: row.int("completed"), failed: row.int("failed"),
+                                     durations: row["durations"]?.string.flatMap {
+                                         try? JSONDecoder().decode(AttemptDurations.self, from: Data($0.utf8))
+                                     },
                                      startedAt: row.double("started_at"), lastSeen: lastSeen, interval: interval,
                                      stopped: stopped, alive: !stopped && now - lastSeen < 3 * interval)
             }

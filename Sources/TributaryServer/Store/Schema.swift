@@ -93,6 +93,36 @@ enum Schema {
                 PRIMARY KEY (kind, id)
             );
             """),
+        // A worker's task durations (a ``AttemptDurations`` as JSON); artifacts that runs publish
+        // (the UI); deployments, the flows a schedule or trigger submits, and the runs they made.
+        ("3-durations-artifacts-deployments", """
+            ALTER TABLE processes ADD COLUMN durations TEXT;
+            CREATE TABLE artifacts (
+                id TEXT PRIMARY KEY,
+                key TEXT,
+                kind TEXT NOT NULL,
+                flow_run_id TEXT NOT NULL,
+                task_run_id TEXT,
+                description TEXT,
+                data TEXT NOT NULL,
+                created_at REAL NOT NULL
+            );
+            CREATE INDEX artifacts_by_key ON artifacts (key, created_at);
+            CREATE INDEX artifacts_by_run ON artifacts (flow_run_id, created_at);
+            CREATE TABLE deployments (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                flow_name TEXT NOT NULL,
+                work_queue TEXT NOT NULL,
+                parameters TEXT NOT NULL,
+                schedule TEXT,
+                paused INTEGER NOT NULL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL
+            );
+            ALTER TABLE flow_runs ADD COLUMN deployment_id TEXT;
+            CREATE INDEX flow_runs_by_deployment ON flow_runs (deployment_id, created_at, id);
+            """),
     ]
 
     /// Whether the event that set a run's state (`run`) is older than `excluded`'s.
@@ -164,12 +194,13 @@ enum Schema {
     /// A worker's or agent's latest heartbeat: a heartbeat of a later start of the same id, or a
     /// later one of the same start, replaces what is there.
     static let upsertProcess = """
-        INSERT INTO processes (id, kind, host, pid, queues, concurrency, running, completed, failed, started_at,
-                               last_seen, interval, sequence, stopped)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT INTO processes (id, kind, host, pid, queues, concurrency, running, completed, failed, durations,
+                               started_at, last_seen, interval, sequence, stopped)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (kind, id) DO UPDATE SET
             host = excluded.host, pid = excluded.pid, queues = excluded.queues, concurrency = excluded.concurrency,
             running = excluded.running, completed = excluded.completed, failed = excluded.failed,
+            durations = excluded.durations,
             started_at = excluded.started_at, last_seen = excluded.last_seen, interval = excluded.interval,
             sequence = excluded.sequence, stopped = excluded.stopped
         WHERE excluded.started_at > processes.started_at
