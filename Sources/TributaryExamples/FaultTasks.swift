@@ -128,7 +128,8 @@ public struct Blob: TaskDefinition {
     }
 }
 
-/// Logs `count` numbered lines through its context's logger and returns how many: for log shipping.
+/// Logs `count` numbered lines through its context's logger, publishes a markdown artifact saying so,
+/// and returns how many: for log and artifact shipping.
 public struct Chatty: TaskDefinition {
     public struct Input: Codable, Sendable {
         public var count: Int
@@ -144,6 +145,9 @@ public struct Chatty: TaskDefinition {
     public func run(_ input: Input, context: TaskContext) async throws -> Int {
         let logger = context.logger
         for line in 1...max(input.count, 1) { logger.info("\(input.text) \(line)") }
+        // What it said, as a markdown artifact of its task run, under a key of its own.
+        try context.publish(.markdown("## \(input.text)\n\n\(input.count) lines logged"), key: "chatty-summary",
+                            description: "what chatty said")
         return input.count
     }
 }

@@ -33,6 +33,7 @@ public final class TributaryServer: Sendable {
         router.get("api/health") { _, _ in Health(status: "ok", ingest: ingest?.status) }
         FlowRunRoutes(store: store, cancel: cancel).add(to: router)
         TaskRunRoutes(store: store).add(to: router)
+        ArtifactRoutes(store: store).add(to: router)
         ProcessRoutes(store: store).add(to: router)
         ChangeRoutes(feed: feed).add(to: router)
         OpenAPIRoute().add(to: router)

@@ -76,6 +76,16 @@ struct ServerRecordingTests {
         #expect(lines == (1...3).map { "mixed-outcomes line \($0)" })
         #expect(logs.map(\.position) == logs.map(\.position).sorted())
 
+        // chatty's markdown artifact came back from its worker with its result.
+        let chatty = try #require(page.items.first { $0.taskName == "chatty" })
+        let artifacts = try await server.get("/flow-runs/\(handle.id)/artifacts", as: Page<ArtifactRecord>.self).items
+        #expect(artifacts.count == 1 && artifacts.first?.taskRunID == chatty.id, "\(artifacts)")
+        #expect(artifacts.first?.artifact == .markdown("## mixed-outcomes line\n\n3 lines logged"))
+        #expect(artifacts.first?.key == "chatty-summary" && artifacts.first?.description == "what chatty said")
+        // The key's history (other tests' servers hear their runs too: every server binds trib.events).
+        let kept = try await server.get("/artifacts?key=chatty-summary&limit=1000", as: Page<ArtifactRecord>.self).items
+        #expect(kept.contains { $0.id == artifacts.first?.id } && kept.allSatisfy { $0.key == "chatty-summary" })
+
         await client.close()
         for process in workers + [agent] { await process.dispose() }
         await server.dispose()
@@ -103,6 +113,29 @@ struct ServerRecordingTests {
         let logs = try await server.get("/flow-runs/\(id)/logs", as: Logs.self).logs
         #expect(logs.filter { $0.taskName == "chatty" }.map(\.message) == (1...3).map { "mixed-outcomes line \($0)" })
         #expect(!run.output.contains("mixed-outcomes line"), "\(run.output)")
+
+        // The demo, twice, while the server reads the same file: its model comparison is a table
+        // artifact, and its key keeps both.
+        let input = #"{"pages": 2, "alphas": [0, 0.1, 1, 10, 100], "threshold": 0.95}"#
+        let results = FileManager.default.temporaryDirectory.appendingPathComponent("trib-results-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: results) }
+        for _ in 0..<2 {
+            try Command.require(try await Command.run(trib, ["run", "training-pipeline", input, "--embedded", "--no-progress"],
+                                                      environment: ["TRIB_DATABASE": database, "TRIB_EVENTS": "on",
+                                                                    "TRIB_RESULT_STORE": results]))
+        }
+        let history = try await server.get("/artifacts?key=model-comparison", as: Page<ArtifactRecord>.self).items
+        #expect(history.count == 2 && history[0].createdAt >= history[1].createdAt)
+        guard case .table(let columns, let rows)? = history.first?.artifact else {
+            Issue.record("the demo's artifact is not a table: \(history)")
+            return await server.dispose()
+        }
+        #expect(columns == ["alpha", "R²", "promoted"] && rows.count == 5)
+        #expect(rows.filter { $0[2] == "yes" }.count <= 1 && history[0].taskRunID == nil)
+        let keys = try await server.get("/artifacts", as: Page<ArtifactRecord>.self).items.compactMap(\.key)
+        #expect(keys.sorted() == ["chatty-summary", "model-comparison"], "the latest of each key, once")
+        let (status, body) = try await server.request("/artifacts?key=no%20spaces")
+        #expect(status == 400 && ServerProcess.message(in: body)?.contains("not an artifact key") == true)
         await server.dispose()
     }
 

@@ -9,6 +9,14 @@ public struct FlowContext: Sendable {
     /// A logger whose messages carry the flow-run id.
     public var logger: Logger { coordinator.logger }
 
+    /// Publishes an artifact of this flow run (see ``Artifact``); the server records it with the run.
+    /// Throws ``ArtifactError`` for a bad key or artifact.
+    public func publish(_ artifact: Artifact, key: String? = nil, description: String? = nil) throws {
+        let published = PublishedArtifact(key: key, description: description, artifact: artifact)
+        if let problem = published.problem { throw ArtifactError(description: "cannot publish: \(problem)") }
+        coordinator.record(published, of: nil)
+    }
+
     /// Submits a task run and returns its future at once. The run is sent when every future in
     /// `waitFor` has completed; if one of them did not, the run ends Cancelled without running,
     /// unless that dependency was given as `future.allowingFailure()`.

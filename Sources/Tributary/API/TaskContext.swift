@@ -16,6 +16,8 @@ public struct TaskContext: Sendable {
     let baseLogger: Logger
     /// What the task logs, shipped back with its result.
     let logBuffer = TaskLogBuffer()
+    /// What the task publishes, shipped back with its result.
+    let artifacts = ArtifactBuffer()
 
     /// A logger whose messages carry the flow-run and task-run ids. What it logs goes to the
     /// worker's log and also travels back with the result (up to 16 KiB), so the flow's log shows
@@ -35,6 +37,13 @@ public struct TaskContext: Sendable {
     /// True once the task should stop: its timeout passed, its flow run was cancelled, or the worker
     /// is shutting down.
     public var isCancelled: Bool { Task.isCancelled }
+
+    /// Publishes an artifact of this task run (see ``Artifact``): it travels back with the attempt's
+    /// result and the server records it with the run. Throws ``ArtifactError`` for a bad key or
+    /// artifact, or past 1 MiB of artifacts in one attempt.
+    public func publish(_ artifact: Artifact, key: String? = nil, description: String? = nil) throws {
+        try artifacts.append(PublishedArtifact(key: key, description: description, artifact: artifact))
+    }
 
     /// Throws `CancellationError` if the task should stop.
     public func checkCancellation() throws {

@@ -324,6 +324,7 @@ final class Coordinator: Sendable {
         }
         run.worker = result.workerID
         shipLogs(of: result, for: run)
+        for artifact in result.artifacts { record(artifact, of: run, attempt: result.attempt, worker: result.workerID) }
         environment.queueWatch.heard(run.id, on: run.options.queue)
         switch result.status {
         case .running:
@@ -345,6 +346,15 @@ final class Coordinator: Sendable {
             _ = environment.activeFlowRuns.cancel(flowRunID, reason: error.message)
             end(run, .cancelled(run.failure("Cancelled", error)))
         }
+    }
+
+    /// Sends an artifact of this flow run (`run` nil) or of one of its task runs on to the server.
+    func record(_ artifact: PublishedArtifact, of run: TaskRun?, attempt: Int? = nil, worker: String? = nil) {
+        guard let events = environment.events else { return }
+        events.record(RunEvent(kind: .artifact, flowRunID: flowRunID, parentFlowRunID: parentFlowRunID,
+                               taskRunID: run?.id, name: run?.taskName ?? "", runName: run?.name, attempt: attempt,
+                               worker: worker, epoch: journal?.epoch ?? 1, sequence: events.nextSequence(),
+                               time: artifact.at, artifact: artifact))
     }
 
     /// Writes what the task logged on its worker to the flow's log, in order, with the worker's id.

@@ -95,7 +95,7 @@ public final class EventPublisher: EventSink {
 
     /// Events grouped by kind (the routing key), in batches of at most ``maxBatch``.
     private static func publish(_ events: [RunEvent], send: Send, logger: Logger) async {
-        for kind in [RunEvent.Kind.flowRun, .taskRun, .log] {
+        for kind in [RunEvent.Kind.flowRun, .taskRun, .log, .artifact] {
             let ofKind = events.filter { $0.kind == kind }
             for start in stride(from: 0, to: ofKind.count, by: maxBatch) {
                 let batch = Array(ofKind[start..<min(start + maxBatch, ofKind.count)])

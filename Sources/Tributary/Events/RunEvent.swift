@@ -12,6 +12,8 @@ public struct RunEvent: Codable, Sendable, Equatable {
         case taskRun = "task-run"
         /// A task or flow logged a line.
         case log
+        /// A task or flow published an ``Artifact``.
+        case artifact
     }
 
     /// Unique per event (a UUID).
@@ -45,12 +47,15 @@ public struct RunEvent: Codable, Sendable, Equatable {
     /// A log line's level (trace ... critical) and text.
     public var level: String?
     public var message: String?
+    /// What an artifact event published.
+    public var artifact: PublishedArtifact?
 
     public init(id: String = UUID().uuidString.lowercased(), kind: Kind, flowRunID: String,
                 parentFlowRunID: String? = nil, taskRunID: String? = nil, name: String, runName: String? = nil,
                 state: String? = nil, attempt: Int? = nil, worker: String? = nil, agent: String? = nil,
                 workQueue: String? = nil, epoch: Int = 1, sequence: Int, time: Double = Date().timeIntervalSince1970,
-                error: String? = nil, level: String? = nil, message: String? = nil) {
+                error: String? = nil, level: String? = nil, message: String? = nil,
+                artifact: PublishedArtifact? = nil) {
         self.id = id
         self.kind = kind
         self.flowRunID = flowRunID
@@ -69,6 +74,7 @@ public struct RunEvent: Codable, Sendable, Equatable {
         self.error = error
         self.level = level
         self.message = message
+        self.artifact = artifact
     }
 }
 

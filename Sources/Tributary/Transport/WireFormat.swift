@@ -16,6 +16,7 @@ enum WireFormat {
         static let status = "x-trib-status"
         static let worker = "x-trib-worker"
         static let logs = "x-trib-logs"
+        static let artifacts = "x-trib-artifacts"
         static let taskRun = "x-trib-task-run"
         static let epoch = "x-trib-epoch"
     }
@@ -99,6 +100,9 @@ enum WireFormat {
         if !result.logs.isEmpty, let logs = try? WireJSON.encode(result.logs) {
             properties.headers[Header.logs] = .bytes(logs)
         }
+        if !result.artifacts.isEmpty, let artifacts = try? WireJSON.encode(result.artifacts) {
+            properties.headers[Header.artifacts] = .bytes(artifacts)
+        }
         return OutboundMessage(routingKey: replyTo, properties: properties, body: result.body)
     }
 
@@ -121,8 +125,12 @@ enum WireFormat {
         if case .bytes(let bytes)? = p.headers[Header.logs] {
             logs = (try? WireJSON.decode([TaskLogRecord].self, from: bytes)) ?? []
         }
+        var artifacts: [PublishedArtifact] = []
+        if case .bytes(let bytes)? = p.headers[Header.artifacts] {
+            artifacts = (try? WireJSON.decode([PublishedArtifact].self, from: bytes)) ?? []
+        }
         return .success(ResultMessage(taskRunID: runID, attempt: Int(attempt), status: status,
                                       workerID: p.headers[Header.worker]?.stringValue ?? "unknown", body: delivery.body,
-                                      logs: logs))
+                                      logs: logs, artifacts: artifacts))
     }
 }

@@ -53,6 +53,8 @@ public struct ResultMessage: Sendable, Equatable {
     public var body: [UInt8]
     /// What the task logged during the attempt.
     public var logs: [TaskLogRecord] = []
+    /// What the task published during the attempt.
+    public var artifacts: [PublishedArtifact] = []
 }
 
 /// A message on a task queue that is not a valid task message, and why.

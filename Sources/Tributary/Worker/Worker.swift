@@ -318,6 +318,7 @@ public final class Worker: Service {
                 retryable: false))
         }
         report.logs = context.logBuffer.records
+        report.artifacts = context.artifacts.artifacts
         settle(delivery, after: report, to: message.replyTo)
     }
 

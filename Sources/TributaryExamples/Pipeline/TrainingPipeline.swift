@@ -94,6 +94,10 @@ public struct TrainingPipeline: FlowDefinition {
         } else {
             summary.decision = "kept the current model: R² \(rounded(best.r2)) does not beat \(rounded(bar))"
         }
+        // The comparison, for the run's page and the Artifacts page (with its history under the key).
+        try flow.publish(.table(columns: ["alpha", "R²", "promoted"], rows: scores.map { score in
+            [String(score.alpha), rounded(score.r2), summary.promoted != nil && score == best ? "yes" : "no"]
+        }), key: "model-comparison", description: summary.decision)
         return summary
     }
 

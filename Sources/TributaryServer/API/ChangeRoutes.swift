@@ -4,7 +4,7 @@ import NIOCore
 import ServiceLifecycle
 import Tributary
 
-/// `GET /api/changes?flow_run=ID&kind=flow-run,task-run,log`: a Server-Sent Events stream of what
+/// `GET /api/changes?flow_run=ID&kind=flow-run,task-run,log,artifact`: a Server-Sent Events stream of what
 /// the server records from now on (`event:` the kind, `id:` the event's id, `data:` the event as
 /// JSON), filtered to one flow run and to kinds if asked; a comment every 15 s keeps it open.
 struct ChangeRoutes {
@@ -14,7 +14,7 @@ struct ChangeRoutes {
         router.get("api/changes") { request, _ -> Response in
             let parameters = QueryParameters(request: request)
             let flowRunID = parameters.string("flow_run")
-            let kinds = Set(try parameters.list("kind", allowed: ["flow-run", "task-run", "log"]))
+            let kinds = Set(try parameters.list("kind", allowed: ["flow-run", "task-run", "log", "artifact"]))
             let events = feed.listen()
             let (ticks, tick) = AsyncStream.makeStream(of: Void.self)
             let beat = Task {

@@ -11,7 +11,8 @@ struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
             ("api/flow-runs/{}", [.get]), ("api/flow-runs/{}/task-runs", [.get]), ("api/flow-runs/{}/logs", [.get]),
             ("api/flow-runs/{}/cancel", [.post]), ("api/task-runs/{}/states", [.get]), ("api/workers", [.get]),
             ("api/agents", [.get]), ("api/changes", [.get]), ("metrics", [.get]),
-            ("api/work-queues", [.get]), ("api/task-queues", [.get]),
+            ("api/work-queues", [.get]), ("api/task-queues", [.get]), ("api/artifacts", [.get]),
+            ("api/flow-runs/{}/artifacts", [.get]),
         ].map { path, methods in (path.split(separator: "/").map(String.init), methods) }
     }
 

@@ -46,7 +46,7 @@ public final class EventIngest: Service {
     /// Declares the exchange and the server's queues (idempotent: the same arguments every time).
     private func declareTopology(on connection: AMQPConnection) async throws {
         try await connection.declare(ExchangeDeclaration(name: AMQPBroker.eventExchange, kind: .topic))
-        for (queue, bytes, keys) in [(stateQueue, Self.stateQueueBytes, ["flow-run", "task-run", "heartbeat"]),
+        for (queue, bytes, keys) in [(stateQueue, Self.stateQueueBytes, ["flow-run", "task-run", "artifact", "heartbeat"]),
                                      (logQueue, Self.logQueueBytes, ["log"])] {
             try await connection.declare(QueueDeclaration(name: queue, arguments: [
                 "x-max-length-bytes": .int(Int64(bytes)), "x-overflow": .string("drop-head"),

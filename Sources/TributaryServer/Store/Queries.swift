@@ -48,6 +48,23 @@ public struct LogQuery: Sendable, Equatable {
     }
 }
 
+/// Which artifacts to list, newest first: those of one flow run, one key's history, or the
+/// latest of every key.
+public struct ArtifactQuery: Sendable, Equatable {
+    public var flowRunID: String?
+    public var key: String?
+    /// Without a key: only the newest artifact of each key (artifacts without a key left out).
+    public var latestPerKey = false
+    public var limit = 50
+    public var cursor: String?
+
+    public init(flowRunID: String? = nil, key: String? = nil, latestPerKey: Bool = false) {
+        self.flowRunID = flowRunID
+        self.key = key
+        self.latestPerKey = latestPerKey
+    }
+}
+
 /// A query that cannot be answered as asked: what is wrong, in words for the caller.
 public struct BadQuery: Error, CustomStringConvertible, Equatable {
     public let description: String

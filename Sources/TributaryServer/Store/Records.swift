@@ -44,6 +44,18 @@ public struct StateRecord: Codable, Sendable, Equatable {
     public var error: String?
 }
 
+/// An artifact a task or flow published, as the server recorded it.
+public struct ArtifactRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var key: String?
+    public var flowRunID: String
+    /// The task run that published it; nil when the flow did.
+    public var taskRunID: String?
+    public var description: String?
+    public var artifact: Artifact
+    public var createdAt: Double
+}
+
 /// A line a task logged.
 public struct LogRecord: Codable, Sendable, Equatable {
     /// Orders a flow run's logs as the server stored them: ask for those after it to follow.

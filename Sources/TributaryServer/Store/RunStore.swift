@@ -21,6 +21,8 @@ public protocol RunStore: Sendable {
     func taskRunStates(id: String) async throws -> [StateRecord]
     /// Log lines of one flow run, in the order they were stored.
     func logs(_ query: LogQuery) async throws -> [LogRecord]
+    /// Artifacts, newest first.
+    func artifacts(_ query: ArtifactQuery) async throws -> Page<ArtifactRecord>
     /// How many flow runs and task runs are in each state now.
     func countsByState() async throws -> (flowRuns: [String: Int], taskRuns: [String: Int])
     /// Deletes flow runs that ended before `time` (seconds since 1970), with their task runs and

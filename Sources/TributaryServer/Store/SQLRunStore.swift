@@ -15,6 +15,8 @@ extension SQLRunStore {
         let dialect = executor.dialect
         var flowRuns: [String: MergedRun] = [:], taskRuns: [String: MergedRun] = [:]
         var flowStates: [any SQLBindable] = [], taskStates: [any SQLBindable] = [], logs: [any SQLBindable] = []
+        var artifacts: [any SQLBindable] = []
+        let encoder = JSONEncoder()
         for event in events {
             let state = event.state ?? "Pending"
             switch event.kind {
@@ -30,6 +32,11 @@ extension SQLRunStore {
             case .log:
                 logs += [event.id, event.flowRunID, event.taskRunID, event.taskRunID == nil ? nil : event.name,
                          event.worker, event.level ?? "info", event.message ?? "", event.time] as [any SQLBindable]
+            case .artifact:
+                guard let published = event.artifact,
+                      let data = try? String(decoding: encoder.encode(published.artifact), as: UTF8.self) else { continue }
+                artifacts += [event.id, published.key, published.artifact.kind, event.flowRunID, event.taskRunID,
+                              published.description, data, published.at] as [any SQLBindable]
             }
         }
         var statements: [SQLStatement] = []
@@ -42,6 +49,7 @@ extension SQLRunStore {
         statements += Self.chunked(flowStates, columns: 7) { Schema.insertStates(of: "flow_runs", rows: $0) }
         statements += Self.chunked(taskStates, columns: 7) { Schema.insertStates(of: "task_runs", rows: $0) }
         statements += Self.chunked(logs, columns: 8) { Schema.insertLogs(rows: $0) }
+        statements += Self.chunked(artifacts, columns: 8) { Schema.insertArtifacts(rows: $0) }
         for beat in heartbeats {
             statements.append(SQLStatement(Schema.upsertProcess, [
                 beat.id, beat.kind.rawValue, beat.host, Int(beat.pid), beat.queues.joined(separator: ","),
@@ -195,6 +203,7 @@ extension SQLRunStore {
         guard count > 0 else { return 0 }
         try await executor.write([
             SQLStatement("DELETE FROM logs WHERE flow_run_id IN (\(finished))", [time]),
+            SQLStatement("DELETE FROM artifacts WHERE flow_run_id IN (\(finished))", [time]),
             SQLStatement("""
                 DELETE FROM task_run_states WHERE task_run_id IN
                     (SELECT id FROM task_runs WHERE flow_run_id IN (\(finished)))
@@ -207,8 +216,43 @@ extension SQLRunStore {
     }
 
     public func reset() async throws {
-        try await executor.write(["logs", "task_run_states", "task_runs", "flow_run_states", "flow_runs", "processes"]
+        try await executor.write(["logs", "artifacts", "task_run_states", "task_runs", "flow_run_states", "flow_runs", "processes"]
             .map { SQLStatement("DELETE FROM \($0)") })
+    }
+
+    public func artifacts(_ query: ArtifactQuery) async throws -> Page<ArtifactRecord> {
+        var conditions: [String] = [], values: [any SQLBindable] = []
+        if let flowRunID = query.flowRunID {
+            conditions.append("flow_run_id = ?")
+            values.append(flowRunID)
+        }
+        if let key = query.key {
+            conditions.append("key = ?")
+            values.append(key)
+        } else if query.latestPerKey {
+            // The newest of each key: no artifact of the same key after it.
+            conditions.append("""
+                key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM artifacts AS later WHERE later.key = artifacts.key
+                    AND (later.created_at > artifacts.created_at
+                         OR (later.created_at = artifacts.created_at AND later.id > artifacts.id)))
+                """)
+        }
+        if let text = query.cursor {
+            let cursor = try Cursor(text)
+            conditions.append("(created_at < ? OR (created_at = ? AND id < ?))")
+            values += [cursor.key, cursor.key, cursor.id] as [any SQLBindable]
+        }
+        let decoder = JSONDecoder()
+        let rows = try await executor.read(SQLStatement("SELECT * FROM artifacts" + Self.whereClause(conditions)
+            + " ORDER BY created_at DESC, id DESC LIMIT \(query.limit + 1)", values)).compactMap { row -> ArtifactRecord? in
+            guard let artifact = try? decoder.decode(Artifact.self, from: Data(row.string("data").utf8)) else { return nil }
+            return ArtifactRecord(id: row.string("id"), key: row.optionalString("key"), flowRunID: row.string("flow_run_id"),
+                                  taskRunID: row.optionalString("task_run_id"),
+                                  description: row.optionalString("description"), artifact: artifact,
+                                  createdAt: row.double("created_at"))
+        }
+        let page = Self.page(rows, limit: query.limit) { Cursor(key: $0.createdAt, id: $0.id) }
+        return Page(items: page.items, nextCursor: page.nextCursor)
     }
 
     private static func whereClause(_ conditions: [String]) -> String {

@@ -191,6 +191,12 @@ enum Schema {
         """
     }
 
+    static func insertArtifacts(rows: Int) -> String { """
+        INSERT INTO artifacts (id, key, kind, flow_run_id, task_run_id, description, data, created_at)
+        VALUES \(values(columns: 8, rows: rows)) ON CONFLICT DO NOTHING
+        """
+    }
+
     /// A worker's or agent's latest heartbeat: a heartbeat of a later start of the same id, or a
     /// later one of the same start, replaces what is there.
     static let upsertProcess = """
