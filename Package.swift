@@ -84,7 +84,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // The web UI's files, compiled into the binary (no build step, no files to install).
+            resources: ["index.html", "app.css", "app.js", "api.js", "dom.js", "markdown.js", "dashboard.js",
+                        "flow-runs.js", "flow-run.js", "artifacts.js", "workers.js"].map { .embedInCode("UI/\($0)") }
         ),
         .target(name: "TributaryExamples", dependencies: ["Tributary", "TributaryWebhooks"]),
         .executableTarget(name: "trib", dependencies: ["TributaryCLI", "TributaryExamples", "TributaryServer"]),

@@ -40,6 +40,7 @@ public final class TributaryServer: Sendable {
         MetricsRoute(store: store, ingest: ingest).add(to: router)
         QueueRoutes(store: store, broker: broker).add(to: router)
         SubmitRoute(client: client).add(to: router)
+        UIRoutes().add(to: router)
         return router
     }
 

@@ -16,7 +16,7 @@ struct OpenAPIRoute {
  "info": {
   "title": "Tributary server API",
   "version": "1",
-  "description": "Every flow run, task run, log line, worker and agent the server has recorded from the broker's events. Errors are {\"error\": {\"message\": ...}} naming what is wrong. With an API key, every request needs 'Authorization: Bearer KEY'. Live changes: GET /api/changes (Server-Sent Events), not described here."
+  "description": "Every flow run, task run, log line, artifact, worker and agent the server has recorded from the broker's events. Errors are {\"error\": {\"message\": ...}} naming what is wrong. With an API key, every request needs 'Authorization: Bearer KEY'. Live changes: GET /api/changes (Server-Sent Events), not described here."
  },
  "servers": [
   {
@@ -377,6 +377,52 @@ struct OpenAPIRoute {
     }
    }
   },
+  "/flow-runs/{id}/artifacts": {
+   "get": {
+    "operationId": "listFlowRunArtifacts",
+    "description": "What the flow run and its task runs published, newest first.",
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/Id"
+     },
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 1000,
+       "default": 50
+      }
+     },
+     {
+      "$ref": "#/components/parameters/Cursor"
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ArtifactPage"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "404": {
+      "$ref": "#/components/responses/NotFound"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     }
+    }
+   }
+  },
   "/flow-runs/{id}/cancel": {
    "post": {
     "operationId": "cancelFlowRun",
@@ -522,6 +568,55 @@ struct OpenAPIRoute {
      },
      "503": {
       "$ref": "#/components/responses/NoBroker"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     }
+    }
+   }
+  },
+  "/artifacts": {
+   "get": {
+    "operationId": "listArtifacts",
+    "description": "The latest artifact of every key, newest first; with key, that key's history.",
+    "parameters": [
+     {
+      "name": "key",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "string",
+       "pattern": "^[A-Za-z0-9_-]{1,100}$"
+      }
+     },
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 1000,
+       "default": 50
+      }
+     },
+     {
+      "$ref": "#/components/parameters/Cursor"
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ArtifactPage"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
      },
      "401": {
       "$ref": "#/components/responses/Unauthorized"
@@ -973,6 +1068,97 @@ struct OpenAPIRoute {
       }
      }
     }
+   },
+   "Artifact": {
+    "type": "object",
+    "description": "markdown (text), table (columns, rows), link (url, text) or progress (value, 0 to 1).",
+    "properties": {
+     "kind": {
+      "type": "string",
+      "enum": [
+       "markdown",
+       "table",
+       "link",
+       "progress"
+      ]
+     },
+     "text": {
+      "type": "string"
+     },
+     "columns": {
+      "type": "array",
+      "items": {
+       "type": "string"
+      }
+     },
+     "rows": {
+      "type": "array",
+      "items": {
+       "type": "array",
+       "items": {
+        "type": "string"
+       }
+      }
+     },
+     "url": {
+      "type": "string"
+     },
+     "value": {
+      "type": "number"
+     }
+    },
+    "required": [
+     "kind"
+    ]
+   },
+   "ArtifactRecord": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "key": {
+      "type": "string"
+     },
+     "flowRunID": {
+      "type": "string"
+     },
+     "taskRunID": {
+      "type": "string"
+     },
+     "description": {
+      "type": "string"
+     },
+     "artifact": {
+      "$ref": "#/components/schemas/Artifact"
+     },
+     "createdAt": {
+      "type": "number"
+     }
+    },
+    "required": [
+     "id",
+     "flowRunID",
+     "artifact",
+     "createdAt"
+    ]
+   },
+   "ArtifactPage": {
+    "type": "object",
+    "properties": {
+     "items": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/ArtifactRecord"
+      }
+     },
+     "nextCursor": {
+      "type": "string"
+     }
+    },
+    "required": [
+     "items"
+    ]
    }
   },
   "parameters": {

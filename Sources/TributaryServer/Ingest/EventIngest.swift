@@ -75,15 +75,23 @@ public final class EventIngest: Service {
         }
         logger.info("recording events", metadata: ["queues": "\(stateQueue),\(logQueue)"])
         await withGracefulShutdownHandler {
-            for await _ in wakes {
-                while true {
-                    let batch = pending.withLock { pending -> [AMQPDelivery] in
-                        let taken = Array(pending.prefix(Self.messagesPerTransaction))
-                        pending.removeFirst(taken.count)
-                        return taken
+            // Two stages: the next transaction's batches are decoded while the last one is written
+            // (one write at a time, each acknowledged after its commit).
+            await withTaskGroup(of: Void.self) { writes in
+                var writing = false
+                for await _ in wakes {
+                    while true {
+                        let batch = pending.withLock { pending -> [AMQPDelivery] in
+                            let taken = Array(pending.prefix(Self.messagesPerTransaction))
+                            pending.removeFirst(taken.count)
+                            return taken
+                        }
+                        if batch.isEmpty { break }
+                        let decoded = decode(batch)
+                        if writing { await writes.next() }
+                        writes.addTask { await self.record(decoded, on: connection) }
+                        writing = true
                     }
-                    if batch.isEmpty { break }
-                    await record(batch, on: connection)
                 }
             }
         } onGracefulShutdown: {
@@ -95,9 +103,16 @@ public final class EventIngest: Service {
         logger.info("stopped recording events", metadata: ["events": "\(c.events)", "batches": "\(c.batches)"])
     }
 
-    /// Writes the events of `deliveries` in one transaction (retrying until it commits), then
-    /// acknowledges them.
-    private func record(_ deliveries: [AMQPDelivery], on connection: AMQPConnection) async {
+    /// The events and heartbeats of some deliveries, decoded.
+    private struct DecodedBatch: Sendable {
+        var deliveries: [AMQPDelivery]
+        var events: [RunEvent] = []
+        var heartbeats: [Heartbeat] = []
+    }
+
+    /// Decodes the deliveries' events; a message that is not a batch is counted and logged, and
+    /// acknowledged with the rest.
+    private func decode(_ deliveries: [AMQPDelivery]) -> DecodedBatch {
         var events: [RunEvent] = [], heartbeats: [Heartbeat] = []
         let decoder = JSONDecoder()
         for delivery in deliveries {
@@ -114,6 +129,13 @@ public final class EventIngest: Service {
                 ])
             }
         }
+        return DecodedBatch(deliveries: deliveries, events: events, heartbeats: heartbeats)
+    }
+
+    /// Writes a decoded batch in one transaction (retrying until it commits), then acknowledges
+    /// its deliveries.
+    private func record(_ batch: DecodedBatch, on connection: AMQPConnection) async {
+        let (deliveries, events, heartbeats) = (batch.deliveries, batch.events, batch.heartbeats)
         var delay = Duration.milliseconds(100)
         while true {
             do {
