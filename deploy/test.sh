@@ -9,13 +9,22 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # openssl: the TLS tests generate certificates; iproute2: the network-cut tests build namespaces;
-# curl reads the server's live stream; python3-pip installs schemathesis, which fuzzes its API.
-bash deploy/install.sh openssl iproute2 curl python3-pip
+# curl reads the server's live stream; python3-pip installs schemathesis, which fuzzes its API, and
+# selenium, which drives the web UI in Debian's headless chromium through its chromium-driver.
+bash deploy/install.sh openssl iproute2 curl python3-pip chromium chromium-driver fonts-liberation
+pip_install() {
+    python3 -m pip install -q --disable-pip-version-check "$1" 2>/dev/null \
+        || python3 -m pip install -q --disable-pip-version-check --break-system-packages "$1"
+}
 schemathesis_version=4.32.5
 if ! schemathesis --version 2>/dev/null | grep -q "$schemathesis_version"; then
     echo "tributary: installing schemathesis $schemathesis_version from PyPI" >&2
-    python3 -m pip install -q --disable-pip-version-check "schemathesis==$schemathesis_version" 2>/dev/null \
-        || python3 -m pip install -q --disable-pip-version-check --break-system-packages "schemathesis==$schemathesis_version"
+    pip_install "schemathesis==$schemathesis_version"
+fi
+selenium_version=4.50.0
+if ! python3 -c "import selenium, sys; sys.exit(selenium.__version__ != '$selenium_version')" 2>/dev/null; then
+    echo "tributary: installing selenium $selenium_version from PyPI" >&2
+    pip_install "selenium==$selenium_version"
 fi
 bash deploy/rabbitmq.sh start
 # The server's store tests run on SQLite and on this PostgreSQL too.
@@ -64,10 +73,12 @@ run_tests() {
 }
 
 run_tests --skip BrokerRestartTests --skip DeliveryTimeoutTests --skip BacklogTests --skip ServerLoadTests \
-    --skip PostgresRestartTests --skip ServerRecordingTests --skip ServerAPITests --skip RunStoreTests "$@"
+    --skip PostgresRestartTests --skip ServerRecordingTests --skip ServerAPITests --skip RunStoreTests --skip UITests "$@"
 # The server's own: their server, agent and worker processes and stores, apart from the timing of the rest.
 run_tests --filter ServerRecordingTests --filter ServerAPITests --filter RunStoreTests
 run_tests --filter BacklogTests
+# The web UI in headless Chromium, one browser at a time (screenshots in .build/ui-screenshots/).
+run_tests --filter UITests
 # Alone: a minute of load on the machine that would slow the timing of the others.
 run_tests --filter ServerLoadTests
 # One at a time: swift-testing runs suites in parallel, and each of these changes the broker for all.

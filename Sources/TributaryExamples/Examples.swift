@@ -6,12 +6,12 @@ public enum Examples {
         Increment.self, Square.self, Sum.self,
         Flaky.self, AlwaysFails.self, Nap.self, Chatty.self, Burn.self, SlowIncrement.self, CrashWorker.self, BlockThread.self, BlockingNap.self,
         Blob.self, RecordValue.self,
-        Extract.self, Validate.self, Train.self, Evaluate.self, Promote.self, FetchBaseline.self,
+        Extract.self, Validate.self, Train.self, Evaluate.self, Promote.self, FetchBaseline.self, HostileEcho.self,
     ]
 
     public static let flows: [any FlowDefinition.Type] = [
         TrainingPipeline.self, SlowFanout.self, CrashAgent.self, RecordedFanout.self, TimedRecordedFanout.self,
-        MixedOutcomes.self,
+        MixedOutcomes.self, HostileText.self,
     ]
 
     public static let registry = Registry(tasks: tasks, flows: flows)

@@ -29,7 +29,13 @@ struct FlowRunRoutes {
             query.until = try parameters.time("until")
             query.limit = try parameters.int("limit", default: 50, in: 1...1_000)
             query.cursor = try parameters.cursor()
-            return try await answer { try await store.flowRuns(query) }
+            let withCounts = try parameters.bool("counts", default: false)
+            var page = try await answer { try await store.flowRuns(query) }
+            if withCounts {
+                let counts = try await store.taskRunCounts(flowRunIDs: page.items.map(\.id))
+                for index in page.items.indices { page.items[index].taskRunCounts = counts[page.items[index].id] ?? [:] }
+            }
+            return page
         }
         group.get("{id}") { _, context -> FlowRunDetail in
             let id = try context.parameters.require("id")
@@ -53,8 +59,23 @@ struct FlowRunRoutes {
                                                                   "error", "critical"])
             query.after = Int64(try parameters.int("after", default: 0, in: 0...Int.max))
             query.limit = try parameters.int("limit", default: 200, in: 1...5_000)
+            query.taskRunID = parameters.string("task_run")
             guard try await store.hasFlowRun(id: query.flowRunID) else { throw Self.unknown(query.flowRunID) }
             return LogPage(logs: try await store.logs(query))
+        }
+        group.get("{id}/timeline") { request, context -> Timeline in
+            let id = try context.parameters.require("id")
+            let lane = try QueryParameters(request: request).choice("lane", default: Timeline.Lane.worker)
+            guard try await store.hasFlowRun(id: id) else { throw Self.unknown(id) }
+            return try await store.timeline(flowRunID: id, lane: lane)
+        }
+        router.get("api/flow-run-activity") { request, _ -> Activity in
+            let parameters = QueryParameters(request: request)
+            guard let since = try parameters.time("since") else {
+                throw HTTPError(.badRequest, message: "since is missing: give the start, in seconds since 1970")
+            }
+            let bucket = Double(try parameters.int("bucket", default: 900, in: 1...86_400 * 7))
+            return Activity(since: since, bucket: bucket, counts: try await store.flowRunActivity(since: since, bucket: bucket))
         }
         group.post("{id}/cancel") { request, context -> CancelAnswer in
             let id = try context.parameters.require("id")
@@ -83,6 +104,15 @@ func answer<T>(_ body: () async throws -> T) async throws -> T {
     } catch let error as BadQuery {
         throw HTTPError(.badRequest, message: error.description)
     }
+}
+
+extension Timeline: ResponseEncodable {}
+
+/// Flow runs created per time slice since `since`, by state now (the dashboard's chart).
+struct Activity: ResponseEncodable {
+    var since: Double
+    var bucket: Double
+    var counts: [ActivityCount]
 }
 
 struct LogPage: ResponseEncodable {

@@ -12,7 +12,9 @@ struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
             ("api/flow-runs/{}/cancel", [.post]), ("api/task-runs/{}/states", [.get]), ("api/workers", [.get]),
             ("api/agents", [.get]), ("api/changes", [.get]), ("metrics", [.get]),
             ("api/work-queues", [.get]), ("api/task-queues", [.get]), ("api/artifacts", [.get]),
-            ("api/flow-runs/{}/artifacts", [.get]),
+            ("api/flow-runs/{}/artifacts", [.get]), ("api/flow-runs/{}/timeline", [.get]), ("api/flow-run-activity", [.get]),
+            ("", [.get]), ("flow-runs", [.get]), ("flow-runs/{}", [.get]), ("artifacts", [.get]), ("workers", [.get]),
+            ("ui/{}", [.get]),
         ].map { path, methods in (path.split(separator: "/").map(String.init), methods) }
     }
 

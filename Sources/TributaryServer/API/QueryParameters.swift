@@ -49,6 +49,16 @@ struct QueryParameters {
         return seconds
     }
 
+    /// `true` or `false`; absent is `value`.
+    func bool(_ name: String, default value: Bool) throws -> Bool {
+        guard let text = try nonEmpty(name, "true or false") else { return value }
+        switch text {
+        case "true": return true
+        case "false": return false
+        default: throw HTTPError(.badRequest, message: "\(name) '\(text)' must be true or false")
+        }
+    }
+
     func choice<Value: RawRepresentable & CaseIterable>(_ name: String, default value: Value) throws -> Value
         where Value.RawValue == String {
         guard let text = try nonEmpty(name, "one of " + Value.allCases.map(\.rawValue).joined(separator: ", ")) else {

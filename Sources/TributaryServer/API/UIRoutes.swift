@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 
 /// The web UI: `/` and its pages (`/flow-runs`, `/flow-runs/ID`, `/artifacts`, `/workers`) answer

@@ -42,6 +42,8 @@ public struct LogQuery: Sendable, Equatable {
     /// Only lines after this position (a previous line's `position`).
     public var after: Int64 = 0
     public var limit = 200
+    /// Only this task run's lines.
+    public var taskRunID: String?
 
     public init(flowRunID: String) {
         self.flowRunID = flowRunID

@@ -16,6 +16,8 @@ public struct FlowRunRecord: Codable, Sendable, Equatable {
     public var startedAt: Double?
     public var endedAt: Double?
     public var error: String?
+    /// Its task runs by state, when the list was asked for them (`counts=true`).
+    public var taskRunCounts: [String: Int]?
 }
 
 /// A task run as the server recorded it.
@@ -42,6 +44,48 @@ public struct StateRecord: Codable, Sendable, Equatable {
     public var attempt: Int?
     public var time: Double
     public var error: String?
+}
+
+/// Flow runs created in one time slice that are in one state now.
+public struct ActivityCount: Codable, Sendable, Equatable {
+    /// The slice's number from the start (0, 1, ...).
+    public var bucket: Int
+    public var state: String
+    public var count: Int
+}
+
+/// A flow run's task runs over time, in lanes (by worker or by task): each task run as a bar when
+/// there are few, or how many started in each of ``slices`` time slices when there are many.
+public struct Timeline: Codable, Sendable, Equatable {
+    public enum Lane: String, Sendable, CaseIterable {
+        case worker, task
+    }
+
+    public struct Bar: Codable, Sendable, Equatable {
+        public var name: String
+        public var state: String
+        public var start: Double
+        public var end: Double?
+    }
+
+    public struct LaneData: Codable, Sendable, Equatable {
+        public var name: String
+        public var bars: [Bar]?
+        public var counts: [Int]?
+    }
+
+    /// Above this many task runs, lanes hold counts per slice instead of bars.
+    public static let maxBars = 1_000
+    public static let slices = 120
+
+    /// The first start and the last end (or start) of its task runs.
+    public var start: Double
+    public var end: Double
+    /// Seconds per time slice, when aggregated.
+    public var slice: Double
+    public var taskRuns: Int
+    public var aggregated: Bool
+    public var lanes: [LaneData]
 }
 
 /// An artifact a task or flow published, as the server recorded it.

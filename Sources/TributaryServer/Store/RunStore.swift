@@ -21,6 +21,13 @@ public protocol RunStore: Sendable {
     func taskRunStates(id: String) async throws -> [StateRecord]
     /// Log lines of one flow run, in the order they were stored.
     func logs(_ query: LogQuery) async throws -> [LogRecord]
+    /// Task-run counts by state of each of these flow runs (one query, for a list's rows).
+    func taskRunCounts(flowRunIDs: [String]) async throws -> [String: [String: Int]]
+    /// How many flow runs were created in each `bucket`-second slice since `since`, by their state now.
+    func flowRunActivity(since: Double, bucket: Double) async throws -> [ActivityCount]
+    /// A flow run's task runs over time, one lane per worker or per task name; counted per time
+    /// slice when there are more than ``Timeline/maxBars``.
+    func timeline(flowRunID: String, lane: Timeline.Lane) async throws -> Timeline
     /// Artifacts, newest first.
     func artifacts(_ query: ArtifactQuery) async throws -> Page<ArtifactRecord>
     /// How many flow runs and task runs are in each state now.

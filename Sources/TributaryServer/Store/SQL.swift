@@ -52,6 +52,11 @@ enum SQLDialect: Sendable {
     /// The smaller of two values (SQLite's two-argument min, PostgreSQL's LEAST).
     var least: String { self == .sqlite ? "min" : "LEAST" }
 
+    /// The whole number of `divisor`s in a non-negative `expression` (integer division).
+    func wholeSlices(_ expression: String, _ divisor: String) -> String {
+        self == .sqlite ? "CAST((\(expression)) / \(divisor) AS INTEGER)" : "floor((\(expression)) / \(divisor))::bigint"
+    }
+
     /// The schema's SQL (written for SQLite) in this dialect's types.
     func schema(_ sql: String) -> String {
         guard self == .postgres else { return sql }

@@ -172,6 +172,10 @@ extension SQLRunStore {
 
     public func logs(_ query: LogQuery) async throws -> [LogRecord] {
         var conditions = ["flow_run_id = ?", "position > ?"], values: [any SQLBindable] = [query.flowRunID, query.after]
+        if let taskRunID = query.taskRunID {
+            conditions.append("task_run_id = ?")
+            values.append(taskRunID)
+        }
         if !query.levels.isEmpty {
             conditions.append("level IN (\(query.levels.map { _ in "?" }.joined(separator: ", ")))")
             values += query.levels
@@ -218,6 +222,63 @@ extension SQLRunStore {
     public func reset() async throws {
         try await executor.write(["logs", "artifacts", "task_run_states", "task_runs", "flow_run_states", "flow_runs", "processes"]
             .map { SQLStatement("DELETE FROM \($0)") })
+    }
+
+    public func taskRunCounts(flowRunIDs: [String]) async throws -> [String: [String: Int]] {
+        guard !flowRunIDs.isEmpty else { return [:] }
+        var counts: [String: [String: Int]] = [:]
+        for row in try await executor.read(SQLStatement("""
+            SELECT flow_run_id, state, count(*) AS n FROM task_runs
+            WHERE flow_run_id IN (\(flowRunIDs.map { _ in "?" }.joined(separator: ", "))) GROUP BY flow_run_id, state
+            """, flowRunIDs)) {
+            counts[row.string("flow_run_id"), default: [:]][row.string("state")] = row.int("n")
+        }
+        return counts
+    }
+
+    public func flowRunActivity(since: Double, bucket: Double) async throws -> [ActivityCount] {
+        let slice = executor.dialect.wholeSlices("created_at - ?", "?")
+        return try await executor.read(SQLStatement("""
+            SELECT \(slice) AS bucket, state, count(*) AS n FROM flow_runs WHERE created_at >= ?
+            GROUP BY 1, state ORDER BY 1
+            """, [since, bucket, since])).map { ActivityCount(bucket: $0.int("bucket"), state: $0.string("state"), count: $0.int("n")) }
+    }
+
+    public func timeline(flowRunID: String, lane: Timeline.Lane) async throws -> Timeline {
+        let column = lane == .worker ? "coalesce(worker, '(not started)')" : "task_name"
+        let span = try await executor.read(SQLStatement("""
+            SELECT count(*) AS n, min(started_at) AS first, max(coalesce(ended_at, started_at)) AS last
+            FROM task_runs WHERE flow_run_id = ? AND started_at IS NOT NULL
+            """, [flowRunID])).first
+        let count = span?.int("n") ?? 0
+        guard count > 0, let start = span?.optionalDouble("first") else {
+            return Timeline(start: 0, end: 0, slice: 0, taskRuns: 0, aggregated: false, lanes: [])
+        }
+        let end = max(span?.optionalDouble("last") ?? start, start + 0.001)
+        if count <= Timeline.maxBars {
+            var lanes: [String: [Timeline.Bar]] = [:]
+            for row in try await executor.read(SQLStatement("""
+                SELECT \(column) AS lane, coalesce(run_name, task_name) AS name, state, started_at, ended_at FROM task_runs
+                WHERE flow_run_id = ? AND started_at IS NOT NULL ORDER BY started_at
+                """, [flowRunID])) {
+                lanes[row.string("lane"), default: []].append(Timeline.Bar(
+                    name: row.string("name"), state: row.string("state"), start: row.double("started_at"),
+                    end: row.optionalDouble("ended_at")))
+            }
+            return Timeline(start: start, end: end, slice: 0, taskRuns: count, aggregated: false,
+                            lanes: lanes.keys.sorted().map { Timeline.LaneData(name: $0, bars: lanes[$0], counts: nil) })
+        }
+        let slice = (end - start) / Double(Timeline.slices)
+        var lanes: [String: [Int]] = [:]
+        for row in try await executor.read(SQLStatement("""
+            SELECT \(column) AS lane, \(executor.dialect.wholeSlices("started_at - ?", "?")) AS slice, count(*) AS n
+            FROM task_runs WHERE flow_run_id = ? AND started_at IS NOT NULL GROUP BY 1, 2
+            """, [start, slice, flowRunID])) {
+            let index = min(max(row.int("slice"), 0), Timeline.slices - 1)
+            lanes[row.string("lane"), default: Array(repeating: 0, count: Timeline.slices)][index] += row.int("n")
+        }
+        return Timeline(start: start, end: end, slice: slice, taskRuns: count, aggregated: true,
+                        lanes: lanes.keys.sorted().map { Timeline.LaneData(name: $0, bars: nil, counts: lanes[$0]) })
     }
 
     public func artifacts(_ query: ArtifactQuery) async throws -> Page<ArtifactRecord> {
