@@ -7,6 +7,8 @@
 #   bash benchmarks/run.sh --n 20000 --workers 3 --persistence off --workloads fanout,chain --no-memory
 #   bash benchmarks/run.sh --events-cost 10000 --repetitions 5   # what recording events costs (issue 12)
 #   bash benchmarks/run.sh --api-latency 1000000                  # the API's latency over a large store
+#   bash benchmarks/run.sh --ui-page 1000,10000,100000            # a flow run's page in headless Chromium (needs
+#                                                                 # chromium, chromium-driver, selenium: deploy/test.sh)
 # Every flag: bash benchmarks/run.sh --help
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

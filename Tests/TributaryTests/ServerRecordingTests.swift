@@ -57,6 +57,11 @@ struct ServerRecordingTests {
         #expect(detail.flowRun.startedAt != nil && detail.flowRun.endedAt != nil)
         #expect(detail.states.map(\.state) == ["Pending", "Running", "Completed"], "submitted, taken, ended")
         #expect(detail.flowRun.agent == agent.id && detail.flowRun.workQueue == workQueue, "\(detail.flowRun)")
+        let parameters = detail.flowRun.parameters.flatMap {
+            try? JSONDecoder().decode(MixedOutcomes.Input.self, from: Data($0.utf8))
+        }
+        #expect(parameters?.squares == 20 && parameters?.queue == queue, "its input: \(detail.flowRun)")
+        #expect(detail.flowRun.result == "\(Self.expectedResult(squares: 20))", "its output")
 
         let page = try await server.get("/flow-runs/\(handle.id)/task-runs?limit=100", as: Page<TaskRunRecord>.self)
         #expect(page.items.count == 23 && page.nextCursor == nil)

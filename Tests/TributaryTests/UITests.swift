@@ -76,6 +76,8 @@ struct UITests {
         }
         let text = { (name: String) in ((pages[name] as? [String: Any])?["text"] as? String) ?? "" }
         #expect(text("flow-run").contains("mixed-outcomes") && text("flow-run").contains("TimedOut"), "\(text("flow-run"))")
+        #expect(text("flow-run").contains(#""squares" : 20"#) || text("flow-run").contains(#""squares": 20"#),
+                "its parameters: \(text("flow-run"))")
         #expect(text("flow-runs").contains("training-pipeline") && text("flow-runs").contains("hostile-text"))
         #expect(text("artifacts").contains("model-comparison") && text("artifacts").contains("R²"), "\(text("artifacts"))")
         #expect(text("workers").contains("online"), "\(text("workers"))")
@@ -125,6 +127,25 @@ struct UITests {
         #expect((result["rowsAfter"] as? Int ?? 0) >= 3)
         #expect(Self.problems(result).isEmpty, "\(Self.problems(result))")
         await seeded.dispose()
+    }
+
+    @Test("a flow run with 100,000 task runs: its page draws its first content, its timeline (counted per time slice) and its first table page; the time it took and the renderer's memory are printed for benchmarks/RESULTS.md")
+    func bigFlowRun() async throws {
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("trib-ui-big-\(UUID()).db").path
+        let store = try await RunStores.open(database)
+        try await SyntheticRuns.bigRun("big", taskRuns: 100_000, into: store)
+        await store.close()
+        let server = try await ServerProcess(label: "ui-big", database: database, broker: nil)
+        let result = try await Browser.run("big", String(server.apiURL.dropLast("/api".count)), ["big"])
+        #expect(Self.problems(result).isEmpty, "\(Self.problems(result))")
+        let usable = try #require(result["usableSeconds"] as? Double)
+        let renderer = (result["rendererBytes"] as? Int ?? 0) / 1_048_576
+        print("UI, a flow run of 100,000 task runs (debug server): first content \(result["firstContentSeconds"] ?? "?") s, "
+            + "usable \(usable) s, renderer \(renderer) MB (PSS), JS heap \((result["jsHeapBytes"] as? Int ?? 0) / 1_048_576) MB, "
+            + "DOM nodes \(result["nodes"] ?? "?")")
+        let detail = try await server.get("/flow-runs/big", as: FlowRunDetail.self)
+        #expect(detail.taskRunCounts == ["Completed": 98_000, "Failed": 2_000])
+        await server.dispose()
     }
 
     @Test("a running flow's page: the progress bar's counts move without a reload and end at the right counts; the Cancel button asks, then cancels a running run, which ends Cancelled in the store")

@@ -182,11 +182,31 @@ def check_big(driver, base, shots, flow_run):
     wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#timeline") and d.find_elements(By.CSS_SELECTOR, "tr.task-run"), seconds=60)
     usable = time.time() - started
     shoot(driver, shots, "flow-run-big")
+    time.sleep(1)
     heap = driver.execute_script("return performance.memory ? performance.memory.usedJSHeapSize : null")
     driver.execute_cdp_cmd("Performance.enable", {})
     metrics = {m["name"]: m["value"] for m in driver.execute_cdp_cmd("Performance.getMetrics", {})["metrics"]}
     return {"firstContentSeconds": first, "usableSeconds": usable, "jsHeapBytes": heap,
-            "nodes": metrics.get("Nodes"), "problems": console_problems(driver)}
+            "nodes": metrics.get("Nodes"), "rendererBytes": renderer_memory(), "problems": console_problems(driver)}
+
+
+def renderer_memory():
+    """Memory of the page's renderer: the largest proportional set size (PSS: shared pages divided
+    among the processes that map them) of the browser's renderer processes, from /proc."""
+    import os
+    largest = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"--type=renderer" not in f.read():
+                    continue
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        largest = max(largest, int(line.split()[1]) * 1024)
+        except OSError:
+            continue
+    return largest
 
 
 CHECKS = {"pages": check_pages, "filter": check_filter, "hostile": check_hostile, "key": check_key,

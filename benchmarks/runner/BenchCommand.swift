@@ -45,6 +45,10 @@ struct BenchCommand: AsyncParsableCommand {
             help: ArgumentHelp("--api-latency and --events-cost on this PostgreSQL (postgres://...; --api-latency "
                 + "empties it first) instead of a SQLite file of their own."))
     var database: String?
+    @Option(name: .customLong("ui-page"),
+            help: ArgumentHelp("Instead of the workloads: a flow run's page in headless Chromium, for flow runs of "
+                + "these many task runs (comma list, issue 13)."))
+    var uiPage: String?
     @Option(help: .hidden) var probeFanout: Int?
     @Option(help: .hidden) var probeQueue = "bench"
     @Option(help: .hidden) var probePersistent = 0
@@ -75,6 +79,14 @@ struct BenchCommand: AsyncParsableCommand {
                                              requests: smoke ? 5 : 100, database: database).measure() {
                 print(line)
             }
+            return
+        }
+        if let uiPage {
+            let sizes = uiPage.split(separator: ",").compactMap { Int($0) }
+            guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }) else {
+                throw ValidationError("--ui-page takes task-run counts, such as 1000,10000,100000")
+            }
+            for line in try await UIPage(sizes: sizes, repetitions: smoke ? 1 : 3).measure() { print(line) }
             return
         }
         if let eventsCost {

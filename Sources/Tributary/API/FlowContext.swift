@@ -75,7 +75,8 @@ public struct FlowContext: Sendable {
     /// and its tasks go to the same broker. A subflow that does not complete throws
     /// ``SubflowFailure`` here, as a failed task's value would.
     public func subflow<F: FlowDefinition>(_ flow: F.Type, _ input: F.Input) async throws -> F.Output {
-        try await subflow(named: F.name, options: F.options, hooks: F.hooks) { try await F().run(input, flow: $0) }
+        try await runSubflow(named: F.name, options: F.options, hooks: F.hooks, parameters: try? WireJSON.encode(input),
+                             result: { try? WireJSON.encode($0) }) { try await F().run(input, flow: $0) }
     }
 
     /// Runs a closure as a subflow named `name`.
@@ -83,13 +84,24 @@ public struct FlowContext: Sendable {
                                           hooks: FlowHooks = FlowHooks(),
                                           _ body: @escaping @Sendable (FlowContext) async throws -> Output)
         async throws -> Output {
+        try await runSubflow(named: name, options: options, hooks: hooks, body)
+    }
+
+    /// A subflow's run, with its input and how to encode its output for its events when known.
+    private func runSubflow<Output: Sendable>(named name: String, options: FlowOptions, hooks: FlowHooks,
+                                              parameters: [UInt8]? = nil,
+                                              result: @escaping @Sendable (Output) -> [UInt8]? = { _ in nil },
+                                              _ body: @escaping @Sendable (FlowContext) async throws -> Output)
+        async throws -> Output {
         let execution = FlowExecution(name: name, flowRunID: coordinator.subflowRunID(name: name),
                                       parentFlowRunID: flowRunID, options: options, hooks: hooks,
                                       environment: coordinator.environment, logger: coordinator.logger,
-                                      journal: coordinator.journal)
+                                      journal: coordinator.journal, parameters: parameters)
         let broker = coordinator.broker
         do {
-            return try await execution.runCancellable { attempt in try await execution.attempt(attempt, on: broker, body) }
+            return try await execution.runCancellable(result: result) { attempt in
+                try await execution.attempt(attempt, on: broker, body)
+            }
         } catch {
             throw SubflowFailure(flowName: name, flowRunID: execution.flowRunID, state: FlowState(endedBy: error),
                                  error: error)

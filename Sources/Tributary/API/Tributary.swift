@@ -147,7 +147,8 @@ public final class Tributary: Sendable {
     /// Runs a flow to its end and returns its output, or throws the error that failed it (a task's
     /// ``TaskFailure`` when the flow did not handle it).
     public func run<F: FlowDefinition>(_ flow: F.Type, _ input: F.Input) async throws -> F.Output {
-        try await runFlow(named: F.name, taskRunner: F.taskRunner, options: F.options, hooks: F.hooks) { context in
+        try await runFlow(named: F.name, parameters: try? WireJSON.encode(input), result: { try? WireJSON.encode($0) },
+                          taskRunner: F.taskRunner, options: F.options, hooks: F.hooks) { context in
             try await F().run(input, flow: context)
         }
     }
@@ -162,7 +163,8 @@ public final class Tributary: Sendable {
     func run(flowNamed name: String, input: [UInt8], flowRunID: String?, journal: RunJournal? = nil) async throws
         -> [UInt8] {
         guard let flow = registry.flow(named: name) else { throw unknownFlow(name) }
-        return try await runFlow(named: name, flowRunID: flowRunID, journal: journal, taskRunner: flow.taskRunner,
+        return try await runFlow(named: name, flowRunID: flowRunID, journal: journal, parameters: input, result: { $0 },
+                                 taskRunner: flow.taskRunner,
                                  options: flow.options, hooks: flow.hooks) {
             try await flow.run(input, $0)
         }
@@ -246,12 +248,13 @@ public final class Tributary: Sendable {
     }
 
     func runFlow<Output: Sendable>(named name: String, flowRunID: String? = nil, journal: RunJournal? = nil,
+                                   parameters: [UInt8]? = nil, result: @escaping @Sendable (Output) -> [UInt8]? = { _ in nil },
                                    taskRunner: TaskRunner, options: FlowOptions, hooks: FlowHooks,
                                    _ body: @escaping @Sendable (FlowContext) async throws -> Output)
         async throws -> Output {
         let execution = FlowExecution(name: name, flowRunID: flowRunID, options: options, hooks: hooks,
-                                      environment: environment, logger: logger, journal: journal)
-        return try await execution.runCancellable { attempt in
+                                      environment: environment, logger: logger, journal: journal, parameters: parameters)
+        return try await execution.runCancellable(result: result) { attempt in
             try await self.withTaskTransport(taskRunner) { broker in
                 try await execution.attempt(attempt, on: broker, body)
             }

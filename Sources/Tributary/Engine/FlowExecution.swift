@@ -14,12 +14,18 @@ struct FlowExecution: Sendable {
     let logger: Logger
     /// Set for a submitted run an agent runs: its coordinators read results from durable journals.
     let journal: RunJournal?
+    /// Its input as JSON, for its events (nil when unknown).
+    let parameters: [UInt8]?
+    /// Parameters and results past this many bytes of JSON are recorded as a note of their size.
+    static let recordedJSONLimit = 16 * 1024
 
     /// `flowRunID` is the run's id when it was given one before it started (a submitted run);
     /// otherwise a new one.
     init(name: String, flowRunID: String? = nil, parentFlowRunID: String? = nil, options: FlowOptions,
-         hooks: FlowHooks, environment: FlowEnvironment, logger: Logger, journal: RunJournal? = nil) {
+         hooks: FlowHooks, environment: FlowEnvironment, logger: Logger, journal: RunJournal? = nil,
+         parameters: [UInt8]? = nil) {
         self.name = name
+        self.parameters = parameters
         self.journal = journal
         self.flowRunID = flowRunID ?? UUID().uuidString.lowercased()
         self.parentFlowRunID = parentFlowRunID
@@ -37,9 +43,10 @@ struct FlowExecution: Sendable {
     /// request from outside (`trib cancel`, another client, a worker that heard one) can cancel
     /// it; that ends it with ``FlowCancelled``. Cancelling the caller's task cancels it too, and
     /// ends it with `CancellationError`.
-    func runCancellable<Output: Sendable>(_ attempt: @escaping @Sendable (Int) async throws -> Output)
+    func runCancellable<Output: Sendable>(result: @escaping @Sendable (Output) -> [UInt8]? = { _ in nil },
+                                          _ attempt: @escaping @Sendable (Int) async throws -> Output)
         async throws -> Output {
-        let task = Task { try await run(attempt) }
+        let task = Task { try await run(result: result, attempt) }
         environment.activeFlowRuns.register(flowRunID, flowName: name) { task.cancel() }
         let outcome = await withTaskCancellationHandler {
             await task.result
@@ -60,16 +67,17 @@ struct FlowExecution: Sendable {
 
     /// Runs `attempt` (given the attempt number) until it returns, or fails with no retries left,
     /// then runs the hooks of the final state.
-    func run<Output: Sendable>(_ attempt: @Sendable (Int) async throws -> Output) async throws -> Output {
+    func run<Output: Sendable>(result: @Sendable (Output) -> [UInt8]? = { _ in nil },
+                               _ attempt: @Sendable (Int) async throws -> Output) async throws -> Output {
         let started = ContinuousClock.now
         logger.info("flow run started")
-        record("Running", attempt: 1)
+        record("Running", attempt: 1, parameters: parameters)
         var number = 1
         while true {
             do {
                 let output = try await attempt(number)
                 logger.info("flow run Completed", metadata: ["duration": "\(started.duration(to: .now))"])
-                record("Completed", attempt: number)
+                record("Completed", attempt: number, result: result(output))
                 await runHooks(.completed, attempt: number, error: nil, started: started)
                 return output
             } catch {
@@ -104,14 +112,25 @@ struct FlowExecution: Sendable {
     }
 
     /// Tells the client's event sink, if any, that the run entered `state`.
-    private func record(_ state: String, attempt: Int, error: (any Error)? = nil) {
+    private func record(_ state: String, attempt: Int, error: (any Error)? = nil, parameters: [UInt8]? = nil,
+                        result: [UInt8]? = nil) {
         guard let events = environment.events else { return }
         // A subflow shares its parent's journal; the agent and work queue are the top-level run's.
         let submitted = parentFlowRunID == nil ? journal : nil
         events.record(RunEvent(kind: .flowRun, flowRunID: flowRunID, parentFlowRunID: parentFlowRunID, name: name,
                                state: state, attempt: attempt, agent: submitted?.agentID,
                                workQueue: submitted?.workQueue, epoch: journal?.epoch ?? 1,
-                               sequence: events.nextSequence(), error: error.map { "\($0)" }))
+                               sequence: events.nextSequence(), error: error.map { "\($0)" },
+                               parameters: Self.recorded(parameters), result: Self.recorded(result)))
+    }
+
+    /// JSON as events carry it: the text, or a note of its size past ``recordedJSONLimit``.
+    static func recorded(_ json: [UInt8]?) -> String? {
+        guard let json else { return nil }
+        guard json.count <= recordedJSONLimit else {
+            return "(\(json.count) bytes of JSON, over the \(recordedJSONLimit / 1024) KiB recorded)"
+        }
+        return String(decoding: json, as: UTF8.self)
     }
 
     /// One attempt on `broker`: a coordinator of its own, the body under the timeout, then every

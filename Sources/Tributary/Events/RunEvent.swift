@@ -49,13 +49,17 @@ public struct RunEvent: Codable, Sendable, Equatable {
     public var message: String?
     /// What an artifact event published.
     public var artifact: PublishedArtifact?
+    /// A flow run's input (on its Running event) and output (on Completed), as JSON text; past
+    /// 16 KiB, a note of the size instead.
+    public var parameters: String?
+    public var result: String?
 
     public init(id: String = UUID().uuidString.lowercased(), kind: Kind, flowRunID: String,
                 parentFlowRunID: String? = nil, taskRunID: String? = nil, name: String, runName: String? = nil,
                 state: String? = nil, attempt: Int? = nil, worker: String? = nil, agent: String? = nil,
                 workQueue: String? = nil, epoch: Int = 1, sequence: Int, time: Double = Date().timeIntervalSince1970,
                 error: String? = nil, level: String? = nil, message: String? = nil,
-                artifact: PublishedArtifact? = nil) {
+                artifact: PublishedArtifact? = nil, parameters: String? = nil, result: String? = nil) {
         self.id = id
         self.kind = kind
         self.flowRunID = flowRunID
@@ -75,6 +79,8 @@ public struct RunEvent: Codable, Sendable, Equatable {
         self.level = level
         self.message = message
         self.artifact = artifact
+        self.parameters = parameters
+        self.result = result
     }
 }
 

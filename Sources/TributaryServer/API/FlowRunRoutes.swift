@@ -59,7 +59,7 @@ struct FlowRunRoutes {
                                                                   "error", "critical"])
             query.after = Int64(try parameters.int("after", default: 0, in: 0...Int.max))
             query.limit = try parameters.int("limit", default: 200, in: 1...5_000)
-            query.taskRunID = parameters.string("task_run")
+            query.taskRunID = try parameters.text("task_run", takes: "a task run's id")
             guard try await store.hasFlowRun(id: query.flowRunID) else { throw Self.unknown(query.flowRunID) }
             return LogPage(logs: try await store.logs(query))
         }
@@ -73,6 +73,10 @@ struct FlowRunRoutes {
             let parameters = QueryParameters(request: request)
             guard let since = try parameters.time("since") else {
                 throw HTTPError(.badRequest, message: "since is missing: give the start, in seconds since 1970")
+            }
+            guard (0..<1e11).contains(since) else {
+                throw HTTPError(.badRequest, message: "since \(since) is not a time from 1970 on: give seconds since 1970, "
+                    + "such as 1764720000")
             }
             let bucket = Double(try parameters.int("bucket", default: 900, in: 1...86_400 * 7))
             return Activity(since: since, bucket: bucket, counts: try await store.flowRunActivity(since: since, bucket: bucket))

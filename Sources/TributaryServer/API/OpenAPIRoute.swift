@@ -104,6 +104,16 @@ struct OpenAPIRoute {
      },
      {
       "$ref": "#/components/parameters/Cursor"
+     },
+     {
+      "name": "counts",
+      "in": "query",
+      "required": false,
+      "description": "With true, each run carries taskRunCounts (its task runs by state).",
+      "schema": {
+       "type": "boolean",
+       "default": false
+      }
      }
     ],
     "responses": {
@@ -352,6 +362,16 @@ struct OpenAPIRoute {
        "maximum": 5000,
        "default": 200
       }
+     },
+     {
+      "name": "task_run",
+      "in": "query",
+      "required": false,
+      "description": "Only this task run's lines.",
+      "schema": {
+       "type": "string",
+       "minLength": 1
+      }
      }
     ],
     "responses": {
@@ -407,6 +427,51 @@ struct OpenAPIRoute {
        "application/json": {
         "schema": {
          "$ref": "#/components/schemas/ArtifactPage"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "404": {
+      "$ref": "#/components/responses/NotFound"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     }
+    }
+   }
+  },
+  "/flow-runs/{id}/timeline": {
+   "get": {
+    "operationId": "flowRunTimeline",
+    "description": "Its task runs over time, one lane per worker or task: bars when at most 1,000, else counts of task runs started per time slice (120 slices).",
+    "parameters": [
+     {
+      "$ref": "#/components/parameters/Id"
+     },
+     {
+      "name": "lane",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "string",
+       "enum": [
+        "worker",
+        "task"
+       ],
+       "default": "worker"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Timeline"
         }
        }
       }
@@ -623,6 +688,54 @@ struct OpenAPIRoute {
      }
     }
    }
+  },
+  "/flow-run-activity": {
+   "get": {
+    "operationId": "flowRunActivity",
+    "description": "Flow runs created in each bucket-second slice since a time, by their state now (the dashboard's chart).",
+    "parameters": [
+     {
+      "name": "since",
+      "in": "query",
+      "required": true,
+      "schema": {
+       "type": "number",
+       "minimum": 0,
+       "exclusiveMaximum": true,
+       "maximum": 100000000000
+      }
+     },
+     {
+      "name": "bucket",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 604800,
+       "default": 900
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Activity"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     }
+    }
+   }
   }
  },
  "components": {
@@ -718,6 +831,20 @@ struct OpenAPIRoute {
      },
      "error": {
       "type": "string"
+     },
+     "parameters": {
+      "type": "string",
+      "description": "Its input as JSON text (a note of the size past 16 KiB)."
+     },
+     "result": {
+      "type": "string",
+      "description": "Its output as JSON text, once Completed."
+     },
+     "taskRunCounts": {
+      "type": "object",
+      "additionalProperties": {
+       "type": "integer"
+      }
      }
     },
     "required": [
@@ -1158,6 +1285,117 @@ struct OpenAPIRoute {
     },
     "required": [
      "items"
+    ]
+   },
+   "Timeline": {
+    "type": "object",
+    "properties": {
+     "start": {
+      "type": "number"
+     },
+     "end": {
+      "type": "number"
+     },
+     "slice": {
+      "type": "number"
+     },
+     "taskRuns": {
+      "type": "integer"
+     },
+     "aggregated": {
+      "type": "boolean"
+     },
+     "lanes": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "properties": {
+        "name": {
+         "type": "string"
+        },
+        "bars": {
+         "type": "array",
+         "items": {
+          "type": "object",
+          "properties": {
+           "name": {
+            "type": "string"
+           },
+           "state": {
+            "type": "string"
+           },
+           "start": {
+            "type": "number"
+           },
+           "end": {
+            "type": "number"
+           }
+          },
+          "required": [
+           "name",
+           "state",
+           "start"
+          ]
+         }
+        },
+        "counts": {
+         "type": "array",
+         "items": {
+          "type": "integer"
+         }
+        }
+       },
+       "required": [
+        "name"
+       ]
+      }
+     }
+    },
+    "required": [
+     "start",
+     "end",
+     "slice",
+     "taskRuns",
+     "aggregated",
+     "lanes"
+    ]
+   },
+   "Activity": {
+    "type": "object",
+    "properties": {
+     "since": {
+      "type": "number"
+     },
+     "bucket": {
+      "type": "number"
+     },
+     "counts": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "properties": {
+        "bucket": {
+         "type": "integer"
+        },
+        "state": {
+         "type": "string"
+        },
+        "count": {
+         "type": "integer"
+        }
+       },
+       "required": [
+        "bucket",
+        "state",
+        "count"
+       ]
+      }
+     }
+    },
+    "required": [
+     "since",
+     "bucket",
+     "counts"
     ]
    }
   },

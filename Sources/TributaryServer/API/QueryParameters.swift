@@ -9,6 +9,11 @@ struct QueryParameters {
         request.uri.queryParameters.get(name).flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    /// A parameter that, when given, must not be empty; `takes` says what it takes, for the error.
+    func text(_ name: String, takes: String) throws -> String? {
+        try nonEmpty(name, takes)
+    }
+
     /// A cursor: absent, or a page's nextCursor.
     func cursor() throws -> String? {
         try nonEmpty("cursor", "a page's nextCursor unchanged")

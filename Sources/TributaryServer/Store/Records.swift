@@ -16,6 +16,9 @@ public struct FlowRunRecord: Codable, Sendable, Equatable {
     public var startedAt: Double?
     public var endedAt: Double?
     public var error: String?
+    /// Its input and output as JSON text, when its client recorded them (a note of the size past 16 KiB).
+    public var parameters: String?
+    public var result: String?
     /// Its task runs by state, when the list was asked for them (`counts=true`).
     public var taskRunCounts: [String: Int]?
 }

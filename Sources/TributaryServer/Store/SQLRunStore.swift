@@ -40,7 +40,7 @@ extension SQLRunStore {
             }
         }
         var statements: [SQLStatement] = []
-        statements += Self.chunked(flowRuns.values.flatMap { $0.flowRunRow }, columns: 13) {
+        statements += Self.chunked(flowRuns.values.flatMap { $0.flowRunRow }, columns: 15) {
             Schema.upsertFlowRuns(dialect, rows: $0)
         }
         statements += Self.chunked(taskRuns.values.flatMap { $0.taskRunRow }, columns: 13) {
@@ -333,7 +333,8 @@ extension SQLRunStore {
                       attempt: row.optionalInt("attempt"), workQueue: row.optionalString("work_queue"),
                       agent: row.optionalString("agent"), epoch: row.int("epoch"), createdAt: row.double("created_at"),
                       startedAt: row.optionalDouble("started_at"), endedAt: row.optionalDouble("ended_at"),
-                      error: row.optionalString("error"))
+                      error: row.optionalString("error"), parameters: row.optionalString("parameters"),
+                      result: row.optionalString("result"))
     }
 
     private static func taskRun(_ row: SQLRow) -> TaskRunRecord {
@@ -370,6 +371,8 @@ struct MergedRun {
     var agent: String?
     var parent: String?
     var runName: String?
+    var parameters: String?
+    var result: String?
 
     init(_ event: RunEvent) {
         newest = event
@@ -386,6 +389,8 @@ struct MergedRun {
         if let value = event.agent, isNewer || agent == nil { agent = value }
         if let value = event.runName, isNewer || runName == nil { runName = value }
         if parent == nil { parent = event.parentFlowRunID }
+        if parameters == nil { parameters = event.parameters }
+        if let value = event.result, isNewer || result == nil { result = value }
     }
 
     private var ended: Double? {
@@ -394,7 +399,7 @@ struct MergedRun {
 
     var flowRunRow: [any SQLBindable] {
         [newest.flowRunID, newest.name, parent, newest.state ?? "Pending", newest.attempt, workQueue, agent,
-         newest.epoch, newest.sequence, createdAt, startedAt, ended, newest.error]
+         newest.epoch, newest.sequence, createdAt, startedAt, ended, newest.error, parameters, result]
     }
 
     var taskRunRow: [any SQLBindable] {

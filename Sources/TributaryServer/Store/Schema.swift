@@ -123,6 +123,11 @@ enum Schema {
             ALTER TABLE flow_runs ADD COLUMN deployment_id TEXT;
             CREATE INDEX flow_runs_by_deployment ON flow_runs (deployment_id, created_at, id);
             """),
+        // A flow run's input and output as JSON text (a note of the size past 16 KiB).
+        ("4-flow-run-parameters", """
+            ALTER TABLE flow_runs ADD COLUMN parameters TEXT;
+            ALTER TABLE flow_runs ADD COLUMN result TEXT;
+            """),
     ]
 
     /// Whether the event that set a run's state (`run`) is older than `excluded`'s.
@@ -156,10 +161,12 @@ enum Schema {
     /// Upserts `rows` flow runs (distinct ids) at once.
     static func upsertFlowRuns(_ dialect: SQLDialect, rows: Int) -> String { """
         INSERT INTO flow_runs (id, flow_name, parent_flow_run_id, state, attempt, work_queue, agent, epoch, sequence,
-                               created_at, started_at, ended_at, error)
-        VALUES \(values(columns: 13, rows: rows))
+                               created_at, started_at, ended_at, error, parameters, result)
+        VALUES \(values(columns: 15, rows: rows))
         ON CONFLICT (id) DO UPDATE SET
             \(runUpdate("flow_runs", dialect)),
+            parameters = coalesce(flow_runs.parameters, excluded.parameters),
+            result = coalesce(excluded.result, flow_runs.result),
             parent_flow_run_id = coalesce(flow_runs.parent_flow_run_id, excluded.parent_flow_run_id),
             work_queue = coalesce(excluded.work_queue, flow_runs.work_queue),
             agent = coalesce(excluded.agent, flow_runs.agent)

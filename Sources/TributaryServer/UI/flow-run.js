@@ -93,7 +93,14 @@ function drawHeader(header, detail, id, failed) {
       run.agent ? [h('dt', {}, 'Agent'), h('dd', { class: 'mono' }, run.agent)] : null,
       run.parentFlowRunID ? [h('dt', {}, 'Parent'), h('dd', {}, h('a', { href: `/flow-runs/${encodeURIComponent(run.parentFlowRunID)}`,
         'data-link': true }, run.parentFlowRunID))] : null,
+      h('dt', {}, 'Parameters'), h('dd', {}, run.parameters ? h('pre', { class: 'code', id: 'parameters' }, pretty(run.parameters)) : '—'),
+      run.result ? [h('dt', {}, 'Result'), h('dd', {}, h('pre', { class: 'code', id: 'result' }, pretty(run.result)))] : null,
       run.error ? [h('dt', {}, 'Error'), h('dd', {}, h('div', { class: 'error', id: 'error' }, run.error))] : null));
+}
+
+/** JSON text indented for reading (as it came, if it is not JSON). */
+function pretty(text) {
+  try { return JSON.stringify(JSON.parse(text), null, 2); } catch (_) { return text; }
 }
 
 function drawProgress(node, byState) {
