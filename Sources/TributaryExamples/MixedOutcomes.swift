@@ -2,8 +2,9 @@ import Tributary
 
 /// A flow with one of each outcome, for what the server records: `squares` squares, a flaky task
 /// that succeeds on its third attempt (two retries), a nap that times out after 1 s, and a task
-/// that logs three lines. The nap's timeout is handled (its state is looked at), so the run
-/// completes, with the sum of the squares, the flaky task's 100 and the 3 lines logged.
+/// that logs three lines once the flaky task has completed (`waitFor`). The nap's timeout is
+/// handled (its state is looked at), so the run completes, with the sum of the squares, the flaky
+/// task's 100 and the 3 lines logged.
 public struct MixedOutcomes: FlowDefinition {
     public struct Input: Codable, Sendable {
         public var squares: Int
@@ -22,8 +23,9 @@ public struct MixedOutcomes: FlowDefinition {
                                       options: TaskOptions(retries: 2, queue: input.queue))
         let nap = await flow.submit(Nap.self, Nap.Input(milliseconds: 5_000),
                                     options: TaskOptions(timeout: .seconds(1), queue: input.queue))
+        // chatty waits for flaky (a waitFor dependency, drawn on the run's timeline).
         let chatty = await flow.submit(Chatty.self, Chatty.Input(count: 3, text: "mixed-outcomes line"),
-                                       options: TaskOptions(queue: input.queue))
+                                       waitFor: [flaky], options: TaskOptions(queue: input.queue))
         _ = await nap.state
         return try await squares.values().reduce(0, +) + flaky.value + chatty.value
     }

@@ -78,6 +78,7 @@ struct UITests {
         #expect(text("flow-run").contains("mixed-outcomes") && text("flow-run").contains("TimedOut"), "\(text("flow-run"))")
         #expect(text("flow-run").contains(#""squares" : 20"#) || text("flow-run").contains(#""squares": 20"#),
                 "its parameters: \(text("flow-run"))")
+        #expect((pages["flow-run"] as? [String: Any])?["dependencies"] as? Int == 1, "chatty's waitFor on flaky, drawn")
         #expect(text("flow-runs").contains("training-pipeline") && text("flow-runs").contains("hostile-text"))
         #expect(text("artifacts").contains("model-comparison") && text("artifacts").contains("R²"), "\(text("artifacts"))")
         #expect(text("workers").contains("online"), "\(text("workers"))")

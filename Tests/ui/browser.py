@@ -72,7 +72,8 @@ def check_pages(driver, base, shots, flow_run):
         wait_for(driver, lambda d: loaded(d) and marker in text_of(d))
         time.sleep(0.5)
         shoot(driver, shots, name)
-        result[name] = {"problems": console_problems(driver), "text": text_of(driver)[:4000]}
+        result[name] = {"problems": console_problems(driver), "text": text_of(driver)[:4000],
+                        "dependencies": len(driver.find_elements(By.CSS_SELECTOR, "#timeline line.dependency"))}
     return result
 
 
@@ -161,7 +162,13 @@ def check_cancel(driver, base, shots, flow_run):
     """The Cancel button asks first, then cancels the running run."""
     driver.get(base + f"/flow-runs/{flow_run}")
     wait_for(driver, lambda d: loaded(d) and d.find_elements(By.ID, "cancel"))
-    driver.find_element(By.ID, "cancel").click()
+    # The header is redrawn as the run changes: click the button there is now.
+    for _ in range(20):
+        try:
+            driver.find_element(By.ID, "cancel").click()
+            break
+        except StaleElementReferenceException:
+            time.sleep(0.05)
     alert = WebDriverWait(driver, 5).until(lambda d: d.switch_to.alert)
     question = alert.text
     alert.accept()

@@ -116,7 +116,7 @@ final class Coordinator: Sendable {
             return
         }
         runs.withLock { $0[run.id] = run }
-        emit(run, .pending)
+        emit(run, .pending, waitFor: dependencies.map(\.taskRunID))
         var firstAttempt = 1
         if let past = replay?.take(run.id) {
             guard let attempt = resume(run, from: past) else { return }
@@ -323,6 +323,7 @@ final class Coordinator: Sendable {
             return
         }
         run.worker = result.workerID
+        run.startedAt = result.startedAt
         shipLogs(of: result, for: run)
         for artifact in result.artifacts { record(artifact, of: run, attempt: result.attempt, worker: result.workerID) }
         environment.queueWatch.heard(run.id, on: run.options.queue)
@@ -459,14 +460,15 @@ final class Coordinator: Sendable {
         emit(run, final)
     }
 
-    private func emit(_ run: TaskRun, _ state: TaskState) {
+    private func emit(_ run: TaskRun, _ state: TaskState, waitFor: [String] = []) {
         observer?(TaskEvent(flowRunID: flowRunID, parentFlowRunID: parentFlowRunID, taskRunID: run.id, taskName: run.taskName, runName: run.name,
                             attempt: run.attempt, state: state))
         guard let events = environment.events else { return }
         events.record(RunEvent(kind: .taskRun, flowRunID: flowRunID, parentFlowRunID: parentFlowRunID,
                                taskRunID: run.id, name: run.taskName, runName: run.name, state: state.name,
                                attempt: run.attempt, worker: run.worker, epoch: journal?.epoch ?? 1,
-                               sequence: events.nextSequence(), error: state.failure.map { "\($0.error)" }))
+                               sequence: events.nextSequence(), error: state.failure.map { "\($0.error)" },
+                               waitFor: waitFor.isEmpty ? nil : waitFor, startedAt: run.startedAt))
     }
 
     /// Waits until every run submitted so far has ended, and its hooks and result writes are done.

@@ -18,6 +18,7 @@ final class TaskRun: Sendable {
         var onFinish: [@Sendable (TaskState) -> Void] = []
         var observed = false
         var worker: String?
+        var startedAt: Double?
     }
 
     private let state = Mutex(State())
@@ -38,6 +39,12 @@ final class TaskRun: Sendable {
     var worker: String? {
         get { state.withLock { $0.worker } }
         set { state.withLock { $0.worker = newValue } }
+    }
+
+    /// When its first attempt that a worker reported on started (seconds since 1970, the worker's clock).
+    var startedAt: Double? {
+        get { state.withLock { $0.startedAt } }
+        set { state.withLock { state in state.startedAt = [state.startedAt, newValue].compactMap { $0 }.min() } }
     }
 
     /// Starts attempt `attempt`; false if the run has already ended.

@@ -53,13 +53,19 @@ public struct RunEvent: Codable, Sendable, Equatable {
     /// 16 KiB, a note of the size instead.
     public var parameters: String?
     public var result: String?
+    /// The task runs a task run waits for (`waitFor`), on its Pending event.
+    public var waitFor: [String]?
+    /// When a task run's first attempt started, by its worker's clock, once known (a short task
+    /// has no Running event; its end carries this).
+    public var startedAt: Double?
 
     public init(id: String = UUID().uuidString.lowercased(), kind: Kind, flowRunID: String,
                 parentFlowRunID: String? = nil, taskRunID: String? = nil, name: String, runName: String? = nil,
                 state: String? = nil, attempt: Int? = nil, worker: String? = nil, agent: String? = nil,
                 workQueue: String? = nil, epoch: Int = 1, sequence: Int, time: Double = Date().timeIntervalSince1970,
                 error: String? = nil, level: String? = nil, message: String? = nil,
-                artifact: PublishedArtifact? = nil, parameters: String? = nil, result: String? = nil) {
+                artifact: PublishedArtifact? = nil, parameters: String? = nil, result: String? = nil,
+                waitFor: [String]? = nil, startedAt: Double? = nil) {
         self.id = id
         self.kind = kind
         self.flowRunID = flowRunID
@@ -81,6 +87,8 @@ public struct RunEvent: Codable, Sendable, Equatable {
         self.artifact = artifact
         self.parameters = parameters
         self.result = result
+        self.waitFor = waitFor
+        self.startedAt = startedAt
     }
 }
 

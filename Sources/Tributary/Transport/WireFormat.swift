@@ -17,6 +17,7 @@ enum WireFormat {
         static let worker = "x-trib-worker"
         static let logs = "x-trib-logs"
         static let artifacts = "x-trib-artifacts"
+        static let started = "x-trib-started"
         static let taskRun = "x-trib-task-run"
         static let epoch = "x-trib-epoch"
     }
@@ -103,6 +104,7 @@ enum WireFormat {
         if !result.artifacts.isEmpty, let artifacts = try? WireJSON.encode(result.artifacts) {
             properties.headers[Header.artifacts] = .bytes(artifacts)
         }
+        if let startedAt = result.startedAt { properties.headers[Header.started] = .double(startedAt) }
         return OutboundMessage(routingKey: replyTo, properties: properties, body: result.body)
     }
 
@@ -125,12 +127,14 @@ enum WireFormat {
         if case .bytes(let bytes)? = p.headers[Header.logs] {
             logs = (try? WireJSON.decode([TaskLogRecord].self, from: bytes)) ?? []
         }
+        var startedAt: Double?
+        if case .double(let seconds)? = p.headers[Header.started], seconds.isFinite { startedAt = seconds }
         var artifacts: [PublishedArtifact] = []
         if case .bytes(let bytes)? = p.headers[Header.artifacts] {
             artifacts = (try? WireJSON.decode([PublishedArtifact].self, from: bytes)) ?? []
         }
         return .success(ResultMessage(taskRunID: runID, attempt: Int(attempt), status: status,
                                       workerID: p.headers[Header.worker]?.stringValue ?? "unknown", body: delivery.body,
-                                      logs: logs, artifacts: artifacts))
+                                      logs: logs, artifacts: artifacts, startedAt: startedAt))
     }
 }

@@ -55,6 +55,9 @@ public struct ResultMessage: Sendable, Equatable {
     public var logs: [TaskLogRecord] = []
     /// What the task published during the attempt.
     public var artifacts: [PublishedArtifact] = []
+    /// When the attempt's body started, in seconds since 1970 by the worker's clock (for display:
+    /// a short task sends no `running` report, so this is how its start is known).
+    public var startedAt: Double?
 }
 
 /// A message on a task queue that is not a valid task message, and why.

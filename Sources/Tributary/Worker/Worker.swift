@@ -271,7 +271,7 @@ public final class Worker: Service {
                                   flowRunID: message.flowRunID, attempt: message.attempt,
                                   workerID: configuration.id, deliveries: message.deliveries, baseLogger: logger)
         let input = message.input
-        let started = ContinuousClock.now
+        let started = ContinuousClock.now, startedAt = Date().timeIntervalSince1970
         let outcome = await execution.run { try await task.run(input, context) }
         // The broker took the delivery back (see `deliveriesLost`): another worker has the task.
         guard !held.remove(execution) else { return }
@@ -319,6 +319,7 @@ public final class Worker: Service {
         }
         report.logs = context.logBuffer.records
         report.artifacts = context.artifacts.artifacts
+        report.startedAt = startedAt
         settle(delivery, after: report, to: message.replyTo)
     }
 

@@ -1318,6 +1318,9 @@ struct OpenAPIRoute {
          "items": {
           "type": "object",
           "properties": {
+           "id": {
+            "type": "string"
+           },
            "name": {
             "type": "string"
            },
@@ -1329,9 +1332,16 @@ struct OpenAPIRoute {
            },
            "end": {
             "type": "number"
+           },
+           "waitFor": {
+            "type": "array",
+            "items": {
+             "type": "string"
+            }
            }
           },
           "required": [
+           "id",
            "name",
            "state",
            "start"

@@ -65,10 +65,14 @@ public struct Timeline: Codable, Sendable, Equatable {
     }
 
     public struct Bar: Codable, Sendable, Equatable {
+        /// The task run's id (or the subflow's run id, in the `subflows` lane).
+        public var id: String
         public var name: String
         public var state: String
         public var start: Double
         public var end: Double?
+        /// The task runs it waited for.
+        public var waitFor: [String]?
     }
 
     public struct LaneData: Codable, Sendable, Equatable {

@@ -43,7 +43,7 @@ extension SQLRunStore {
         statements += Self.chunked(flowRuns.values.flatMap { $0.flowRunRow }, columns: 15) {
             Schema.upsertFlowRuns(dialect, rows: $0)
         }
-        statements += Self.chunked(taskRuns.values.flatMap { $0.taskRunRow }, columns: 13) {
+        statements += Self.chunked(taskRuns.values.flatMap { $0.taskRunRow }, columns: 14) {
             Schema.upsertTaskRuns(dialect, rows: $0)
         }
         statements += Self.chunked(flowStates, columns: 7) { Schema.insertStates(of: "flow_runs", rows: $0) }
@@ -258,15 +258,27 @@ extension SQLRunStore {
         if count <= Timeline.maxBars {
             var lanes: [String: [Timeline.Bar]] = [:]
             for row in try await executor.read(SQLStatement("""
-                SELECT \(column) AS lane, coalesce(run_name, task_name) AS name, state, started_at, ended_at FROM task_runs
-                WHERE flow_run_id = ? AND started_at IS NOT NULL ORDER BY started_at
+                SELECT id, \(column) AS lane, coalesce(run_name, task_name) AS name, state, started_at, ended_at, wait_for
+                FROM task_runs WHERE flow_run_id = ? AND started_at IS NOT NULL ORDER BY started_at
                 """, [flowRunID])) {
                 lanes[row.string("lane"), default: []].append(Timeline.Bar(
-                    name: row.string("name"), state: row.string("state"), start: row.double("started_at"),
-                    end: row.optionalDouble("ended_at")))
+                    id: row.string("id"), name: row.string("name"), state: row.string("state"),
+                    start: row.double("started_at"), end: row.optionalDouble("ended_at"),
+                    waitFor: row.optionalString("wait_for").map { $0.split(separator: ",").map(String.init) }))
             }
-            return Timeline(start: start, end: end, slice: 0, taskRuns: count, aggregated: false,
-                            lanes: lanes.keys.sorted().map { Timeline.LaneData(name: $0, bars: lanes[$0], counts: nil) })
+            var laneData = lanes.keys.sorted().map { Timeline.LaneData(name: $0, bars: lanes[$0], counts: nil) }
+            // Its subflows, as bars of their own lane.
+            let subflows = try await executor.read(SQLStatement("""
+                SELECT id, flow_name, state, started_at, ended_at FROM flow_runs
+                WHERE parent_flow_run_id = ? AND started_at IS NOT NULL ORDER BY started_at LIMIT \(Timeline.maxBars)
+                """, [flowRunID])).map { row in
+                Timeline.Bar(id: row.string("id"), name: row.string("flow_name"), state: row.string("state"),
+                             start: row.double("started_at"), end: row.optionalDouble("ended_at"), waitFor: nil)
+            }
+            if !subflows.isEmpty { laneData.append(Timeline.LaneData(name: "subflows", bars: subflows, counts: nil)) }
+            return Timeline(start: min(start, subflows.map(\.start).min() ?? start),
+                            end: max(end, subflows.compactMap(\.end).max() ?? end), slice: 0, taskRuns: count,
+                            aggregated: false, lanes: laneData)
         }
         let slice = (end - start) / Double(Timeline.slices)
         var lanes: [String: [Int]] = [:]
@@ -373,6 +385,7 @@ struct MergedRun {
     var runName: String?
     var parameters: String?
     var result: String?
+    var waitFor: [String]?
 
     init(_ event: RunEvent) {
         newest = event
@@ -384,12 +397,14 @@ struct MergedRun {
         if isNewer { newest = event }
         createdAt = min(createdAt, event.time)
         if event.state == "Running" { startedAt = min(startedAt ?? event.time, event.time) }
+        if let started = event.startedAt { startedAt = min(startedAt ?? started, started) }
         if let value = event.worker, isNewer || worker == nil { worker = value }
         if let value = event.workQueue, isNewer || workQueue == nil { workQueue = value }
         if let value = event.agent, isNewer || agent == nil { agent = value }
         if let value = event.runName, isNewer || runName == nil { runName = value }
         if parent == nil { parent = event.parentFlowRunID }
         if parameters == nil { parameters = event.parameters }
+        if waitFor == nil { waitFor = event.waitFor }
         if let value = event.result, isNewer || result == nil { result = value }
     }
 
@@ -404,6 +419,7 @@ struct MergedRun {
 
     var taskRunRow: [any SQLBindable] {
         [newest.taskRunID ?? "", newest.flowRunID, newest.name, runName, newest.state ?? "Pending", newest.attempt ?? 0,
-         worker, newest.epoch, newest.sequence, createdAt, startedAt, ended, newest.error]
+         worker, newest.epoch, newest.sequence, createdAt, startedAt, ended, newest.error,
+         waitFor?.joined(separator: ",")]
     }
 }

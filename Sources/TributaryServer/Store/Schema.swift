@@ -123,10 +123,12 @@ enum Schema {
             ALTER TABLE flow_runs ADD COLUMN deployment_id TEXT;
             CREATE INDEX flow_runs_by_deployment ON flow_runs (deployment_id, created_at, id);
             """),
-        // A flow run's input and output as JSON text (a note of the size past 16 KiB).
-        ("4-flow-run-parameters", """
+        // A flow run's input and output as JSON text (a note of the size past 16 KiB); the task
+        // runs a task run waits for (ids, comma-separated).
+        ("4-parameters-and-dependencies", """
             ALTER TABLE flow_runs ADD COLUMN parameters TEXT;
             ALTER TABLE flow_runs ADD COLUMN result TEXT;
+            ALTER TABLE task_runs ADD COLUMN wait_for TEXT;
             """),
     ]
 
@@ -176,10 +178,11 @@ enum Schema {
     /// Upserts `rows` task runs (distinct ids) at once.
     static func upsertTaskRuns(_ dialect: SQLDialect, rows: Int) -> String { """
         INSERT INTO task_runs (id, flow_run_id, task_name, run_name, state, attempt, worker, epoch, sequence,
-                               created_at, started_at, ended_at, error)
-        VALUES \(values(columns: 13, rows: rows))
+                               created_at, started_at, ended_at, error, wait_for)
+        VALUES \(values(columns: 14, rows: rows))
         ON CONFLICT (id) DO UPDATE SET
             \(runUpdate("task_runs", dialect)),
+            wait_for = coalesce(task_runs.wait_for, excluded.wait_for),
             worker = CASE WHEN \(newer("task_runs")) THEN coalesce(excluded.worker, task_runs.worker)
                           ELSE coalesce(task_runs.worker, excluded.worker) END
         """

@@ -236,6 +236,7 @@ async function drawTimeline(node, id, lane, navigate, path, q) {
   const span = Math.max(data.end - data.start, 0.001);
   const x = (t) => left + ((t - data.start) / span) * (width - left - 10);
   const svg = h('svg', { viewBox: `0 0 ${width} ${data.lanes.length * laneHeight + 24}`, role: 'img', 'aria-label': 'timeline', id: 'timeline' });
+  const placed = new Map();
   data.lanes.forEach((laneData, index) => {
     const y = index * laneHeight;
     svg.append(h('text', { x: 0, y: y + 15, 'font-size': 11, fill: '#1d2330' }, laneData.name.slice(0, 22)));
@@ -243,6 +244,7 @@ async function drawTimeline(node, id, lane, navigate, path, q) {
       for (const bar of laneData.bars) {
         svg.append(h('rect', { x: x(bar.start), y: y + 4, width: Math.max(1, x(bar.end ?? data.end) - x(bar.start)), height: laneHeight - 8,
           fill: stateColor(bar.state) }, h('title', {}, `${bar.name}: ${bar.state}, ${duration((bar.end ?? data.end) - bar.start)}`)));
+        placed.set(bar.id, { bar, from: x(bar.end ?? data.end), to: x(bar.start), y: y + laneHeight / 2 });
       }
     } else {
       const top = Math.max(1, ...laneData.counts);
@@ -255,10 +257,19 @@ async function drawTimeline(node, id, lane, navigate, path, q) {
       });
     }
   });
+  // waitFor dependencies, from the end of what was waited for to the start of what waited, when few.
+  const edges = [...placed.values()].flatMap(({ bar, to, y }) => (bar.waitFor ?? [])
+    .filter((id) => placed.has(id)).map((id) => ({ from: placed.get(id), to, y })));
+  if (edges.length > 0 && edges.length <= 300) {
+    for (const edge of edges) {
+      svg.append(h('line', { x1: edge.from.from, y1: edge.from.y, x2: edge.to, y2: edge.y, stroke: '#475467',
+        'stroke-width': 1, 'stroke-dasharray': '3 2', class: 'dependency' }));
+    }
+  }
   const axis = data.lanes.length * laneHeight + 16;
   svg.append(h('text', { x: left, y: axis, 'font-size': 10, fill: '#667085' }, time(data.start)));
   svg.append(h('text', { x: width - 10, y: axis, 'font-size': 10, fill: '#667085', 'text-anchor': 'end' }, `+${duration(span)}`));
   node.replaceChildren(tabs, svg, h('p', { class: 'muted' }, data.aggregated
     ? `${data.taskRuns} task runs, counted per time slice (too many to draw one by one).`
-    : `${data.taskRuns} task runs.`));
+    : `${data.taskRuns} task runs${edges.length ? `; dashed lines: waitFor dependencies (${edges.length})` : ''}.`));
 }
