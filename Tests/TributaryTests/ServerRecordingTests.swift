@@ -106,42 +106,43 @@ struct ServerRecordingTests {
         try Command.require(run)
         #expect(run.output.contains("\(Self.expectedResult(squares: 20))"), "\(run.output)")
         let server = try await ServerProcess(label: "embedded", database: database, broker: nil)
-        let runs = try await server.get("/flow-runs", as: Page<FlowRunRecord>.self).items
-        #expect(runs.count == 1 && runs.first?.flowName == "mixed-outcomes")
-        let id = try #require(runs.first?.id)
-        let detail = try await Self.recorded(id, on: server)
-        #expect(detail.states.map(\.state) == ["Running", "Completed"] && detail.flowRun.workQueue == nil)
-        let page = try await server.get("/flow-runs/\(id)/task-runs?limit=100", as: Page<TaskRunRecord>.self)
-        #expect(page.items.count == 23)
-        #expect(page.items.first { $0.taskName == "flaky" }.map { $0.state == "Completed" && $0.attempt == 3 } == true)
-        // Info lines are recorded though `trib run` shows only warnings on the terminal.
-        let logs = try await server.get("/flow-runs/\(id)/logs", as: Logs.self).logs
-        #expect(logs.filter { $0.taskName == "chatty" }.map(\.message) == (1...3).map { "mixed-outcomes line \($0)" })
-        #expect(!run.output.contains("mixed-outcomes line"), "\(run.output)")
+        try await disposing(server.dispose) {
+            let runs = try await server.get("/flow-runs", as: Page<FlowRunRecord>.self).items
+            #expect(runs.count == 1 && runs.first?.flowName == "mixed-outcomes")
+            let id = try #require(runs.first?.id)
+            let detail = try await Self.recorded(id, on: server)
+            #expect(detail.states.map(\.state) == ["Running", "Completed"] && detail.flowRun.workQueue == nil)
+            let page = try await server.get("/flow-runs/\(id)/task-runs?limit=100", as: Page<TaskRunRecord>.self)
+            #expect(page.items.count == 23)
+            #expect(page.items.first { $0.taskName == "flaky" }.map { $0.state == "Completed" && $0.attempt == 3 } == true)
+            // Info lines are recorded though `trib run` shows only warnings on the terminal.
+            let logs = try await server.get("/flow-runs/\(id)/logs", as: Logs.self).logs
+            #expect(logs.filter { $0.taskName == "chatty" }.map(\.message) == (1...3).map { "mixed-outcomes line \($0)" })
+            #expect(!run.output.contains("mixed-outcomes line"), "\(run.output)")
 
-        // The demo, twice, while the server reads the same file: its model comparison is a table
-        // artifact, and its key keeps both.
-        let input = #"{"pages": 2, "alphas": [0, 0.1, 1, 10, 100], "threshold": 0.95}"#
-        let results = FileManager.default.temporaryDirectory.appendingPathComponent("trib-results-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: results) }
-        for _ in 0..<2 {
-            try Command.require(try await Command.run(trib, ["run", "training-pipeline", input, "--embedded", "--no-progress"],
-                                                      environment: ["TRIB_DATABASE": database, "TRIB_EVENTS": "on",
-                                                                    "TRIB_RESULT_STORE": results]))
+            // The demo, twice, while the server reads the same file: its model comparison is a table
+            // artifact, and its key keeps both.
+            let input = #"{"pages": 2, "alphas": [0, 0.1, 1, 10, 100], "threshold": 0.95}"#
+            let results = FileManager.default.temporaryDirectory.appendingPathComponent("trib-results-\(UUID())").path
+            defer { try? FileManager.default.removeItem(atPath: results) }
+            for _ in 0..<2 {
+                try Command.require(try await Command.run(trib, ["run", "training-pipeline", input, "--embedded", "--no-progress"],
+                                                          environment: ["TRIB_DATABASE": database, "TRIB_EVENTS": "on",
+                                                                        "TRIB_RESULT_STORE": results]))
+            }
+            let history = try await server.get("/artifacts?key=model-comparison", as: Page<ArtifactRecord>.self).items
+            #expect(history.count == 2 && history[0].createdAt >= history[1].createdAt)
+            guard case .table(let columns, let rows)? = history.first?.artifact else {
+                Issue.record("the demo's artifact is not a table: \(history)")
+                return
+            }
+            #expect(columns == ["alpha", "R²", "promoted"] && rows.count == 5)
+            #expect(rows.filter { $0[2] == "yes" }.count <= 1 && history[0].taskRunID == nil)
+            let keys = try await server.get("/artifacts", as: Page<ArtifactRecord>.self).items.compactMap(\.key)
+            #expect(keys.sorted() == ["chatty-summary", "model-comparison"], "the latest of each key, once")
+            let (status, body) = try await server.request("/artifacts?key=no%20spaces")
+            #expect(status == 400 && ServerProcess.message(in: body)?.contains("not an artifact key") == true)
         }
-        let history = try await server.get("/artifacts?key=model-comparison", as: Page<ArtifactRecord>.self).items
-        #expect(history.count == 2 && history[0].createdAt >= history[1].createdAt)
-        guard case .table(let columns, let rows)? = history.first?.artifact else {
-            Issue.record("the demo's artifact is not a table: \(history)")
-            return await server.dispose()
-        }
-        #expect(columns == ["alpha", "R²", "promoted"] && rows.count == 5)
-        #expect(rows.filter { $0[2] == "yes" }.count <= 1 && history[0].taskRunID == nil)
-        let keys = try await server.get("/artifacts", as: Page<ArtifactRecord>.self).items.compactMap(\.key)
-        #expect(keys.sorted() == ["chatty-summary", "model-comparison"], "the latest of each key, once")
-        let (status, body) = try await server.request("/artifacts?key=no%20spaces")
-        #expect(status == 400 && ServerProcess.message(in: body)?.contains("not an artifact key") == true)
-        await server.dispose()
     }
 
     @Test("workers and agents show alive with their counts while their heartbeats come, stopped after SIGTERM, not alive after SIGKILL; trib worker ls and agent ls print them")
