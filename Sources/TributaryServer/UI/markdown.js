@@ -51,7 +51,8 @@ export function markdown(source) {
 
 /** Inline spans of a line: code, links, strong and emphasis; the rest as text. */
 function inline(text) {
-  const pattern = /`([^`]+)`|\[([^\]]+)\]\(([^)\s]+)\)|\*\*([^*]+)\*\*|\*([^*]+)\*|_([^_]+)_/g;
+  // Underscores emphasise only at word boundaries (as GitHub's markdown does): snake_case stays text.
+  const pattern = /`([^`]+)`|\[([^\]]+)\]\(([^)\s]+)\)|\*\*([^*]+)\*\*|\*([^*]+)\*|(?<![\p{L}\p{N}_])_([^_]+)_(?![\p{L}\p{N}_])/gu;
   const nodes = [];
   let last = 0, match;
   while ((match = pattern.exec(text)) !== null) {
