@@ -52,10 +52,7 @@ struct APILatency {
         await store.close()
         let server = try await HelperProcess("trib", ["server", "start", "--port", "0", "--database", path],
                                              readyText: "server ready", label: "api-server")
-        let log = (try? String(contentsOf: server.logURL, encoding: .utf8)) ?? ""
-        guard let line = log.split(separator: "\n").first(where: { $0.contains("server ready") }),
-              let start = line.range(of: "api=")?.upperBound else { throw BenchError("the server logged no API address") }
-        let api = String(line[start...].prefix { $0 != " " })
+        let api = try server.serverAPIURL()
         // A cursor half-way through the big run, by start and by duration.
         let middle = try await cursor(api + "/flow-runs/run-0/task-runs?limit=1000", pages: bigRun / 2_000)
         let middleByDuration = try await cursor(api + "/flow-runs/run-0/task-runs?limit=1000&sort=duration",

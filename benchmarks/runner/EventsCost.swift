@@ -102,11 +102,8 @@ struct EventsCost {
             struct Ingest: Decodable { var heldBatches: Int }
             var ingest: Ingest?
         }
-        let log = (try? String(contentsOf: server.logURL, encoding: .utf8)) ?? ""
-        guard let line = log.split(separator: "\n").first(where: { $0.contains("server ready") }),
-              let start = line.range(of: "api=")?.upperBound,
-              let url = URL(string: String(line[start...].prefix { $0 != " " }) + "/health") else {
-            throw BenchError("the server logged no API address")
+        guard let url = URL(string: try server.serverAPIURL() + "/health") else {
+            throw BenchError("the server logged an API address that is not a URL")
         }
         let deadline = ContinuousClock.now + .seconds(300)
         var quiet = 0

@@ -44,6 +44,14 @@ final class HelperProcess: @unchecked Sendable {
         return kb * 1024
     }
 
+    /// A `trib server start` helper's API address (`http://HOST:PORT/api`), from its "server ready" line.
+    func serverAPIURL() throws -> String {
+        let log = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+        guard let line = log.split(separator: "\n").first(where: { $0.contains("server ready") }),
+              let start = line.range(of: "api=")?.upperBound else { throw BenchError("the server logged no API address") }
+        return String(line[start...].prefix { $0 != " " })
+    }
+
     /// Stops the process (SIGTERM) and returns what it wrote, before its log goes.
     func stopReadingLog() async -> String {
         if process.isRunning { kill(process.processIdentifier, SIGTERM) }

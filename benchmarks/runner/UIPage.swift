@@ -27,10 +27,7 @@ struct UIPage {
             await store.close()
             let server = try await HelperProcess("trib", ["server", "start", "--port", "0", "--database", path],
                                                  readyText: "server ready", label: "ui-server")
-            let log = (try? String(contentsOf: server.logURL, encoding: .utf8)) ?? ""
-            guard let line = log.split(separator: "\n").first(where: { $0.contains("server ready") }),
-                  let start = line.range(of: "api=")?.upperBound else { throw BenchError("the server logged no API address") }
-            let root = String(String(line[start...].prefix { $0 != " " }).dropLast("/api".count))
+            let root = String(try server.serverAPIURL().dropLast("/api".count))
             var loads: [Load] = []
             for _ in 0..<repetitions { loads.append(try load(root)) }
             await server.stop()

@@ -104,13 +104,19 @@ public struct PublishedArtifact: Codable, Sendable, Equatable {
         self.at = at
     }
 
-    /// Why it cannot be published (a bad key or artifact), or nil.
-    var problem: String? {
-        if let key, key.isEmpty || key.count > 100
-            || !key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
-            return "the artifact key '\(key)' must be 1 to 100 letters, digits, dashes or underscores"
+    /// Whether `key` can key an artifact: 1 to 100 ASCII letters, digits, dashes or underscores.
+    public static func isValidKey(_ key: String) -> Bool {
+        !key.isEmpty && key.count <= 100
+            && key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+    }
+
+    /// Throws ``ArtifactError`` if it cannot be published (a bad key or artifact).
+    func validate() throws {
+        if let key, !Self.isValidKey(key) {
+            throw ArtifactError(description: "cannot publish: the artifact key '\(key)' must be 1 to 100 letters, "
+                + "digits, dashes or underscores")
         }
-        return artifact.problem
+        if let problem = artifact.problem { throw ArtifactError(description: "cannot publish: \(problem)") }
     }
 }
 
@@ -126,7 +132,7 @@ final class ArtifactBuffer: Sendable {
     private let state = Mutex<(artifacts: [PublishedArtifact], bytes: Int)>(([], 0))
 
     func append(_ published: PublishedArtifact) throws {
-        if let problem = published.problem { throw ArtifactError(description: "cannot publish: \(problem)") }
+        try published.validate()
         let size = (try? WireJSON.encode(published).count) ?? 0
         try state.withLock { state in
             guard state.bytes + size <= Self.limit else {

@@ -13,7 +13,7 @@ public struct FlowContext: Sendable {
     /// Throws ``ArtifactError`` for a bad key or artifact.
     public func publish(_ artifact: Artifact, key: String? = nil, description: String? = nil) throws {
         let published = PublishedArtifact(key: key, description: description, artifact: artifact)
-        if let problem = published.problem { throw ArtifactError(description: "cannot publish: \(problem)") }
+        try published.validate()
         coordinator.record(published, of: nil)
     }
 

@@ -33,8 +33,7 @@ extension QueryParameters {
     /// `key`: absent, or an artifact key (letters, digits, dashes, underscores).
     func artifactKey() throws -> String? {
         guard let key = request.uri.queryParameters.get("key") else { return nil }
-        guard !key.isEmpty, key.count <= 100,
-              key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+        guard PublishedArtifact.isValidKey(key) else {
             throw HTTPError(.badRequest, message: "key '\(key)' is not an artifact key: give 1 to 100 letters, digits, "
                 + "dashes or underscores")
         }

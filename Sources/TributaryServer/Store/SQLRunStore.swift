@@ -109,11 +109,7 @@ extension SQLRunStore {
             conditions.append("created_at < ?")
             values.append(until)
         }
-        if let text = query.cursor {
-            let cursor = try Cursor(text)
-            conditions.append("(created_at < ? OR (created_at = ? AND id < ?))")
-            values += [cursor.key, cursor.key, cursor.id] as [any SQLBindable]
-        }
+        try Self.newestFirst(after: query.cursor, &conditions, &values)
         let rows = try await executor.read(SQLStatement("SELECT * FROM flow_runs" + Self.whereClause(conditions)
             + " ORDER BY created_at DESC, id DESC LIMIT \(query.limit + 1)", values)).map(Self.flowRun)
         let page = Self.page(rows, limit: query.limit) { Cursor(key: $0.createdAt, id: $0.id) }
@@ -310,11 +306,7 @@ extension SQLRunStore {
                          OR (later.created_at = artifacts.created_at AND later.id > artifacts.id)))
                 """)
         }
-        if let text = query.cursor {
-            let cursor = try Cursor(text)
-            conditions.append("(created_at < ? OR (created_at = ? AND id < ?))")
-            values += [cursor.key, cursor.key, cursor.id] as [any SQLBindable]
-        }
+        try Self.newestFirst(after: query.cursor, &conditions, &values)
         let decoder = JSONDecoder()
         let rows = try await executor.read(SQLStatement("SELECT * FROM artifacts" + Self.whereClause(conditions)
             + " ORDER BY created_at DESC, id DESC LIMIT \(query.limit + 1)", values)).compactMap { row -> ArtifactRecord? in
@@ -326,6 +318,15 @@ extension SQLRunStore {
         }
         let page = Self.page(rows, limit: query.limit) { Cursor(key: $0.createdAt, id: $0.id) }
         return Page(items: page.items, nextCursor: page.nextCursor)
+    }
+
+    /// Rows after a page's cursor, in a newest-first (created_at, id) order.
+    private static func newestFirst(after text: String?, _ conditions: inout [String], _ values: inout [any SQLBindable])
+        throws {
+        guard let text else { return }
+        let cursor = try Cursor(text)
+        conditions.append("(created_at < ? OR (created_at = ? AND id < ?))")
+        values += [cursor.key, cursor.key, cursor.id] as [any SQLBindable]
     }
 
     private static func whereClause(_ conditions: [String]) -> String {

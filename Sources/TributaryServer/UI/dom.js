@@ -90,3 +90,10 @@ export function table(headers, rows) {
 export function query() {
   return new URLSearchParams(location.search);
 }
+
+/** The same query without its page cursor: the first page of the same list. */
+export function withoutCursor(q) {
+  const copy = new URLSearchParams(q);
+  copy.delete('cursor');
+  return copy;
+}

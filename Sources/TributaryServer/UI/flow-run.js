@@ -1,7 +1,7 @@
 // One flow run: its state and history, a live progress bar of its task runs by state, a timeline,
 // its task runs (paged, sortable, each with attempts, error and logs), subflows, artifacts, logs,
 // and a Cancel button.
-import { h, badge, states, stateColor, finalStates, time, duration, runDuration, table, query } from './dom.js';
+import { h, badge, swatch, states, stateColor, finalStates, time, duration, runDuration, table, query, withoutCursor } from './dom.js';
 import { get, post, changes } from './api.js';
 import { artifactPanel } from './artifacts.js';
 
@@ -117,8 +117,7 @@ function drawProgress(node, byState) {
   node.replaceChildren(bar, h('div', { class: 'legend', id: 'counts' },
     h('span', {}, h('strong', { id: 'total' }, String(total)), ' task runs'),
     states.filter((s) => byState[s]).map((s) => h('span', { 'data-state': s },
-      h('span', { class: 'swatch' }), `${s} `, h('strong', {}, String(byState[s]))))));
-  for (const swatch of node.querySelectorAll('.legend .swatch')) swatch.style.background = stateColor(swatch.parentNode.dataset.state);
+      swatch(s), `${s} `, h('strong', {}, String(byState[s]))))));
 }
 
 /** The task-run table: sort and state in the query string, pages by cursor, a row opens its attempts and logs. */
@@ -132,8 +131,7 @@ function taskRuns(node, id, q, navigate, path) {
     h('label', {}, 'State', h('select', { name: 'task_state', onchange: (e) => go({ task_state: e.target.value || null }) },
       h('option', { value: '' }, 'all'), states.map((s) => h('option', { value: s, selected: s === state }, s)))));
   function go(changes) {
-    const next = new URLSearchParams(q);
-    next.delete('cursor');
+    const next = withoutCursor(q);
     for (const [name, value] of Object.entries(changes)) { if (value) next.set(name, value); else next.delete(name); }
     navigate(`${path}?${next}`, { replace: true });
   }
@@ -162,7 +160,7 @@ function taskRuns(node, id, q, navigate, path) {
         table(['State', 'Task run', { text: 'Attempt', class: 'num' }, { text: 'Worker', class: 'hide-narrow' }, 'Started',
           { text: 'Duration', class: 'num' }], rows),
       h('div', { class: 'pager' },
-        q.get('cursor') ? h('a', { href: `${path}?${(() => { const f = new URLSearchParams(q); f.delete('cursor'); return f; })()}`, 'data-link': true }, 'First page') : null,
+        q.get('cursor') ? h('a', { href: `${path}?${withoutCursor(q)}`, 'data-link': true }, 'First page') : null,
         page.nextCursor ? h('a', { href: `${path}?${next}`, 'data-link': true, id: 'next-task-runs' }, 'Next →') : null));
     },
   };

@@ -1,5 +1,5 @@
 // The flow-run list: filters (state, flow, work queue, time range) in the query string, pages by cursor.
-import { h, badge, states, time, duration, runDuration, counts, table, query } from './dom.js';
+import { h, badge, states, time, duration, runDuration, counts, table, query, withoutCursor } from './dom.js';
 import { get } from './api.js';
 
 export async function flowRuns({ main, navigate, failed }) {
@@ -63,12 +63,6 @@ export async function flowRuns({ main, navigate, failed }) {
   // The first page follows new runs; older pages stay as they are.
   const timer = q.get('cursor') ? null : setInterval(() => refresh().catch(failed), 4000);
   return () => timer && clearInterval(timer);
-}
-
-function withoutCursor(q) {
-  const copy = new URLSearchParams(q);
-  copy.delete('cursor');
-  return copy;
 }
 
 /** Seconds since 1970 as a datetime-local input's value, in the viewer's time zone. */
