@@ -11,7 +11,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # openssl: the TLS tests generate certificates; iproute2: the network-cut tests build namespaces;
 # curl reads the server's live stream; python3-pip installs schemathesis, which fuzzes its API, and
 # selenium, which drives the web UI in Debian's headless chromium through its chromium-driver.
-bash deploy/install.sh openssl iproute2 curl python3-pip chromium chromium-driver fonts-liberation
+# tzdata: the schedules' time zones.
+bash deploy/install.sh openssl iproute2 curl python3-pip chromium chromium-driver fonts-liberation tzdata
 pip_install() {
     python3 -m pip install -q --disable-pip-version-check "$1" 2>/dev/null \
         || python3 -m pip install -q --disable-pip-version-check --break-system-packages "$1"
@@ -43,14 +44,20 @@ export TRIB_FLOW_RUN_RETENTION=600
 export TRIB_EVENTS=off
 swift build --build-tests
 
-# Runs one `swift test` pass, bounded by $TRIB_TEST_PASS_LIMIT seconds (default 900), so a test that
+# The suite's tests are all swift-testing tests, run straight from the test binary rather than through
+# `swift test`, which holds the binary's output back until it exits: a pass that hangs would otherwise
+# be killed with nothing to show for it. NO_COLOR keeps its report plain for the checks below.
+test_binary="$(swift build --show-bin-path)/TributaryPackageTests.xctest"
+
+# Runs one pass of the tests, bounded by $TRIB_TEST_PASS_LIMIT seconds (default 900), so a test that
 # hangs fails the run instead of holding it forever. Output goes to a file that is followed live
 # (not through a pipe, which a stray child process could hold open). If the pass fails, its failed
 # checks are repeated at the end of the output, so the tail of a long log (all CI keeps) names them.
 run_tests() {
     local log status=0
     log=$(mktemp)
-    timeout --kill-after=30 "${TRIB_TEST_PASS_LIMIT:-900}" swift test --skip-build "$@" >"$log" 2>&1 &
+    NO_COLOR=1 timeout --kill-after=30 "${TRIB_TEST_PASS_LIMIT:-900}" "$test_binary" --testing-library swift-testing \
+        "$@" >"$log" 2>&1 &
     local pid=$!
     tail -n +1 -f --pid="$pid" "$log"
     wait "$pid" || status=$?
@@ -60,13 +67,13 @@ run_tests() {
     fi
     echo
     if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
-        echo "== swift test $* did not finish within ${TRIB_TEST_PASS_LIMIT:-900} s; tests started but not ended:"
+        echo "== tests $* did not finish within ${TRIB_TEST_PASS_LIMIT:-900} s; tests started but not ended:"
         grep -E "◇ Test .* started" "$log" | sed -E 's/.*◇ Test (.*) started\./\1/' | sort >"$log.started" || true
         grep -E "✔ Test|✘ Test" "$log" | sed -E 's/.*[✔✘] Test (.*) (passed|failed).*/\1/' | sort -u >"$log.ended" || true
         comm -23 "$log.started" "$log.ended" | head -20
         rm -f "$log.started" "$log.ended"
     fi
-    echo "== failed checks (swift test $*):"
+    echo "== failed checks (tests $*):"
     grep -E "✘|recorded an issue|Expectation failed|error: -\[|failed \(" "$log" | grep -v "^.*✘ Test run with" | head -40
     rm -f "$log"
     return 1

@@ -16,7 +16,7 @@ struct BrokerRestartTests {
         try await withWorkers(workers) {
             let client = Tributary(broker: TestBroker.url)
             let n = 300
-            let (total, completedAtRestart) = try await client.run(flowNamed: "restart") { flow in
+            let run = Task { try await client.run(flowNamed: "restart") { flow in
                 let futures = await flow.map(SlowIncrement.self,
                                              over: (0..<n).map { SlowIncrement.Input(value: $0, milliseconds: 40) },
                                              options: TaskOptions(queue: queue))
@@ -26,7 +26,16 @@ struct BrokerRestartTests {
                 try await Task.sleep(for: .seconds(2))
                 try await Command.rabbitmqctl(["start_app"])
                 return (try await futures.values().reduce(0, +), completed)
+            } }
+            // A result lost across the restart fails the test, with the workers' logs, rather than hanging it.
+            let outcome: (total: Int, completedAtRestart: Int)
+            do {
+                outcome = try await value(of: run, "the flow's 300 results after the restart", within: .seconds(120))
+            } catch {
+                await client.close()
+                throw WorkerProcessError("\(error)\n" + workers.map { "--- \($0.id):\n\($0.log)" }.joined(separator: "\n"))
             }
+            let (total, completedAtRestart) = outcome
             await client.close()
             #expect(total == (1...n).reduce(0, +))
             #expect(completedAtRestart < n, "the broker went down while the flow had work left")
