@@ -107,7 +107,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
-        ]),
+        ], exclude: ["Fixtures"]),
         .testTarget(name: "TributaryCLITests", dependencies: ["TributaryCLI", "trib"]),
     ],
     swiftLanguageModes: [.v6]
