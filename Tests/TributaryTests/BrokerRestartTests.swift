@@ -32,7 +32,7 @@ struct BrokerRestartTests {
             do {
                 outcome = try await value(of: run, "the flow's 300 results after the restart", within: .seconds(120))
             } catch {
-                await client.close()
+                // The client is left as it is: closing it could wait on the same stuck connection.
                 throw WorkerProcessError("\(error)\n" + workers.map { "--- \($0.id):\n\($0.log)" }.joined(separator: "\n"))
             }
             let (total, completedAtRestart) = outcome

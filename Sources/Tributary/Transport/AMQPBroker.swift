@@ -73,9 +73,14 @@ public final class AMQPBroker: Broker {
 
     public func openReplyQueue(named name: String, onResult: @escaping @Sendable (ResultMessage) -> Void,
                                onMalformed: @escaping @Sendable () -> Void) async throws -> ReplyQueue {
+        // Durable and shared, not exclusive: a broker restart or a reconnect that brings a worker back
+        // before this coordinator would otherwise find no queue, and the broker would drop the
+        // results it sent meanwhile (their tasks acknowledged). It outlives a coordinator that dies
+        // by `replyQueueExpiry` unused.
+        let declaration = QueueDeclaration(name: name, arguments: ["x-expires": .int(Self.replyQueueExpiry.wholeMilliseconds)])
         let close = try await consumeOwnQueue(named: name, boundTo: nil, what: "message on the reply queue",
-                                              decode: WireFormat.decodeResult, onMessage: onResult,
-                                              onMalformed: onMalformed)
+                                              declaration: declaration, decode: WireFormat.decodeResult,
+                                              onMessage: onResult, onMalformed: onMalformed)
         return ReplyQueue(name: name, close: close)
     }
 
@@ -126,6 +131,10 @@ public final class AMQPBroker: Broker {
         }, held)
     }
 
+    /// How long a reply queue stays once no coordinator consumes it: longer than a reconnect takes,
+    /// short enough that a dead coordinator's results do not pile up.
+    static let replyQueueExpiry = Duration.seconds(60)
+
     /// How long a coordinator opening a journal waits for a previous one to let go of it.
     static let journalHandoverWait = Duration.seconds(60)
 
@@ -133,15 +142,18 @@ public final class AMQPBroker: Broker {
         try? await connection.delete(queue: name)
     }
 
-    /// Declares an exclusive, auto-delete queue of this process's own (bound to `exchange` with
-    /// `routingKey` if given) and consumes it without acks: a message it cannot take is moot. A message that does
-    /// not decode is dead-lettered with the reason. Returns what stops consuming and removes it.
+    /// Declares a queue of this process's own (exclusive and auto-delete unless `declaration` says
+    /// otherwise; bound to `exchange` with `routingKey` if given) and consumes it without acks: a
+    /// message it cannot take is moot. A message that does not decode is dead-lettered with the
+    /// reason. Returns what stops consuming and removes it.
     func consumeOwnQueue<Message>(
         named name: String, boundTo exchange: String?, routingKey: String = "", what: String,
+        declaration: QueueDeclaration? = nil,
         decode: @escaping @Sendable (AMQPDelivery) -> Result<Message, MalformedTask>,
         onMessage: @escaping @Sendable (Message) -> Void, onMalformed: @escaping @Sendable () -> Void = {}
     ) async throws -> @Sendable () async -> Void {
-        try await connection.declare(QueueDeclaration(name: name, durable: false, exclusive: true, autoDelete: true))
+        try await connection.declare(declaration
+            ?? QueueDeclaration(name: name, durable: false, exclusive: true, autoDelete: true))
         if let exchange {
             try await connection.bind(QueueBinding(queue: name, exchange: exchange, routingKey: routingKey))
         }

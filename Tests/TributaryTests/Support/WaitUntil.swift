@@ -1,3 +1,5 @@
+import Foundation
+
 /// Polls `condition` until it holds; throws naming `what` after `limit`.
 func waitUntil(_ what: String, within limit: Duration, _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + limit
@@ -8,19 +10,52 @@ func waitUntil(_ what: String, within limit: Duration, _ condition: () async thr
 }
 
 /// The task's value, or, once `limit` has passed, an error naming `what` (and the task is cancelled):
-/// a lost message fails the test instead of hanging it.
+/// a lost message fails the test instead of hanging it. It returns at the limit even if the task
+/// ignores its cancellation (a flow whose cleanup waits on a broker that never answers).
 func value<T: Sendable>(of task: Task<T, any Error>, _ what: String, within limit: Duration) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await task.value }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            return nil
+    let outcome = OneShot<Result<T, any Error>>()
+    let waiter = Task { outcome.resolve(await task.result) }
+    let timer = Task {
+        try? await Task.sleep(for: limit)
+        outcome.resolve(.failure(WorkerProcessError("timed out waiting for \(what)")))
+    }
+    let result = await outcome.value
+    timer.cancel()
+    if case .failure = result {
+        task.cancel()
+        waiter.cancel()
+    }
+    return try result.get()
+}
+
+/// A value set once, awaited by one caller; later sets are ignored.
+private final class OneShot<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value_: Value?
+    private var waiter: CheckedContinuation<Value, Never>?
+
+    func resolve(_ value: Value) {
+        lock.lock()
+        guard value_ == nil else { return lock.unlock() }
+        value_ = value
+        let waiter = self.waiter
+        self.waiter = nil
+        lock.unlock()
+        waiter?.resume(returning: value)
+    }
+
+    var value: Value {
+        get async {
+            await withCheckedContinuation { continuation in
+                lock.lock()
+                if let value = value_ {
+                    lock.unlock()
+                    continuation.resume(returning: value)
+                } else {
+                    waiter = continuation
+                    lock.unlock()
+                }
+            }
         }
-        defer { group.cancelAll() }
-        guard case .some(.some(let value)) = try await group.next() else {
-            task.cancel()
-            throw WorkerProcessError("timed out waiting for \(what)")
-        }
-        return value
     }
 }
