@@ -80,9 +80,10 @@ run_tests() {
 }
 
 run_tests --skip BrokerRestartTests --skip DeliveryTimeoutTests --skip BacklogTests --skip ServerLoadTests \
-    --skip PostgresRestartTests --skip ServerRecordingTests --skip ServerAPITests --skip RunStoreTests --skip UITests "$@"
+    --skip PostgresRestartTests --skip ServerRecordingTests --skip ServerAPITests --skip RunStoreTests --skip UITests \
+    --skip DeploymentTests "$@"
 # The server's own: their server, agent and worker processes and stores, apart from the timing of the rest.
-run_tests --filter ServerRecordingTests --filter ServerAPITests --filter RunStoreTests
+run_tests --filter ServerRecordingTests --filter ServerAPITests --filter RunStoreTests --filter DeploymentTests
 run_tests --filter BacklogTests
 # The web UI in headless Chromium, one browser at a time (screenshots in .build/ui-screenshots/).
 run_tests --filter UITests

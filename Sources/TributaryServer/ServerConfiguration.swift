@@ -14,6 +14,8 @@ public struct ServerConfiguration: Sendable {
     public var apiKey: String?
     /// Finished runs older than this are deleted; nil keeps them.
     public var retention: Duration?
+    /// How the scheduler makes and pushes deployments' runs.
+    public var scheduler = SchedulerSettings()
 
     public init(host: String = "127.0.0.1", port: Int = 4200, database: String = ServerConfiguration.defaultDatabasePath,
                 brokerURL: String? = nil, eventsQueue: String = EventIngest.defaultQueue, apiKey: String? = nil,

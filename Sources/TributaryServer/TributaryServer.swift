@@ -21,7 +21,8 @@ public final class TributaryServer: Sendable {
 
     /// The routes under `/api`, with the API key check when the server has one.
     static func router(store: any RunStore, apiKey: String?, ingest: EventIngest?, feed: ChangeFeed,
-                       client: Tributary?, broker: (@Sendable () async throws -> AMQPBroker)?)
+                       client: Tributary?, broker: (@Sendable () async throws -> AMQPBroker)?,
+                       wakeScheduler: @escaping @Sendable () -> Void = {})
         -> Router<BasicRequestContext> {
         var cancel: (@Sendable (String, String) async throws -> CancelRequestOutcome)?
         if let client {
@@ -40,6 +41,7 @@ public final class TributaryServer: Sendable {
         MetricsRoute(store: store, ingest: ingest).add(to: router)
         QueueRoutes(store: store, broker: broker).add(to: router)
         SubmitRoute(client: client).add(to: router)
+        DeploymentRoutes(store: store, wake: wakeScheduler).add(to: router)
         UIRoutes().add(to: router)
         return router
     }
@@ -58,8 +60,9 @@ public final class TributaryServer: Sendable {
         let ingest = configuration.brokerURL.map {
             EventIngest(brokerURL: $0, queue: configuration.eventsQueue, store: store, feed: feed, logger: self.logger)
         }
+        let (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let router = Self.router(store: store, apiKey: configuration.apiKey, ingest: ingest, feed: feed,
-                                 client: client, broker: readBroker)
+                                 client: client, broker: readBroker, wakeScheduler: { wake.yield() })
         let (host, logger) = (configuration.host, self.logger)
         let database = PostgresRunStore.redacted(configuration.database)
         let app = Application(router: router,
@@ -78,6 +81,14 @@ public final class TributaryServer: Sendable {
         } else {
             logger.warning("no broker given (--broker or TRIB_BROKER_URL): the server answers from its store but records no new runs")
         }
+        var submit: Scheduler.Submit?
+        if let client {
+            submit = { id, flow, input, workQueue in
+                _ = try await client.submit(flowNamed: flow, input: input, workQueue: workQueue, flowRunID: id)
+            }
+        }
+        services.append(Scheduler(store: store, submit: submit, settings: configuration.scheduler, wakeups: wakeups,
+                                  logger: logger))
         if let retention = configuration.retention {
             services.append(RetentionService(store: store, retention: retention, logger: logger))
         }

@@ -17,6 +17,16 @@ extension Tributary {
     /// Submits a run of the flow named `name`, with a JSON input; its handle's output is JSON.
     public func submit(flowNamed name: String, input: [UInt8], workQueue: String = "default",
                        idempotencyKey: String? = nil) async throws -> FlowRunHandle<[UInt8]> {
+        let id = idempotencyKey.map { Self.flowRunID(flowName: name, idempotencyKey: $0) }
+        return try await submit(flowNamed: name, input: input, workQueue: workQueue, flowRunID: id)
+    }
+
+    /// Submits a run of the flow named `name` with the id `flowRunID` (one of this client's making
+    /// when nil), unless a run with that id was submitted before (while its outcome is kept): then
+    /// it returns that run's handle. The server's scheduler submits this way, so a run pushed twice
+    /// starts once.
+    public func submit(flowNamed name: String, input: [UInt8], workQueue: String, flowRunID: String?) async throws
+        -> FlowRunHandle<[UInt8]> {
         if let problem = Self.workQueueNameProblem(workQueue) { throw TributaryError.badSubmission(problem) }
         guard (try? JSONSerialization.jsonObject(with: Data(input), options: .fragmentsAllowed)) != nil else {
             throw TributaryError.badSubmission("the input of flow '\(name)' is not valid JSON")
@@ -26,10 +36,9 @@ extension Tributary {
                 + "the limit of \(maxPayloadBytes); pass large data by reference (a path or URL)")
         }
         let transport = try await flowRunTransport()
-        let id = idempotencyKey.map { Self.flowRunID(flowName: name, idempotencyKey: $0) }
-            ?? UUID().uuidString.lowercased()
+        let id = flowRunID ?? UUID().uuidString.lowercased()
         let handle = flowRun(id: id)
-        if idempotencyKey != nil, try await transport.status(of: id) != nil { return handle }
+        if flowRunID != nil, try await transport.status(of: id) != nil { return handle }
         try await transport.submit(FlowRunMessage(flowRunID: id, flowName: name, input: input, workQueue: workQueue),
                                    pending: FlowRunStatus(flowRunID: id, flowName: name, workQueue: workQueue,
                                                           state: .pending, sequence: 1),
@@ -122,7 +131,7 @@ extension Tributary {
     }
 
     /// The id a submit with an idempotency key gets: the same key and flow, the same id.
-    static func flowRunID(flowName: String, idempotencyKey: String) -> String {
+    public static func flowRunID(flowName: String, idempotencyKey: String) -> String {
         RunJournal.uuid(from: "tributary flow run\u{0}\(flowName)\u{0}\(idempotencyKey)")
     }
 

@@ -25,11 +25,23 @@ public enum Schedule: Sendable, Equatable, Codable, CustomStringConvertible {
         return times
     }
 
+    /// The last `limit` times this schedule runs at in (`start`, `end`], oldest first.
+    public func latestTimes(after start: Date, through end: Date, limit: Int) -> [Date] {
+        var times: [Date] = [], current = start
+        times.reserveCapacity(limit + 1)
+        while let next = next(after: current), next <= end {
+            times.append(next)
+            if times.count > limit { times.removeFirst() }
+            current = next
+        }
+        return times
+    }
+
     public var description: String {
         switch self {
         case .cron(let schedule): "cron '\(schedule.expression)' (\(schedule.timeZone.identifier))"
         case .interval(let schedule): "every \(IntervalSchedule.describe(seconds: schedule.seconds)) from "
-            + "\(schedule.anchor.formatted(.iso8601))"
+            + ISO8601DateFormatter().string(from: schedule.anchor)
         }
     }
 
@@ -40,8 +52,14 @@ public enum Schedule: Sendable, Equatable, Codable, CustomStringConvertible {
         if let cron = try container.decodeIfPresent(String.self, forKey: .cron) {
             self = .cron(try CronSchedule(cron, timeZone: try container.decodeIfPresent(String.self, forKey: .timezone) ?? "UTC"))
         } else if let seconds = try container.decodeIfPresent(Double.self, forKey: .interval) {
-            self = .interval(try IntervalSchedule(seconds: seconds,
-                                                  anchor: try container.decodeIfPresent(Date.self, forKey: .anchor)))
+            var anchor: Date?
+            if let text = try container.decodeIfPresent(String.self, forKey: .anchor) {
+                guard let date = ISO8601DateFormatter().date(from: text) else {
+                    throw ScheduleError("anchor '\(text)' is not an ISO 8601 time such as 2026-01-01T00:00:00Z")
+                }
+                anchor = date
+            }
+            self = .interval(try IntervalSchedule(seconds: seconds, anchor: anchor))
         } else {
             throw ScheduleError(#"a schedule has "cron" (with an optional "timezone") or "interval" (seconds, "#
                 + #"with an optional "anchor" time)"#)
@@ -56,7 +74,7 @@ public enum Schedule: Sendable, Equatable, Codable, CustomStringConvertible {
             try container.encode(schedule.timeZone.identifier, forKey: .timezone)
         case .interval(let schedule):
             try container.encode(schedule.seconds, forKey: .interval)
-            try container.encode(schedule.anchor, forKey: .anchor)
+            try container.encode(ISO8601DateFormatter().string(from: schedule.anchor), forKey: .anchor)
         }
     }
 }

@@ -8,7 +8,8 @@ extension TaskRunRecord: ResponseEncodable {}
 extension Page: ResponseEncodable {}
 
 /// The state names a filter takes (Prefect's, and Tributary's Cached and TimedOut).
-let stateNames = ["Pending", "Running", "Retrying", "Completed", "Cached", "Failed", "Crashed", "Cancelled", "TimedOut"]
+let stateNames = ["Scheduled", "Late", "Pending", "Running", "Retrying", "Completed", "Cached", "Failed", "Crashed", "Cancelled",
+                  "TimedOut"]
 
 /// `/api/flow-runs`: list, one run, its task runs, its logs, cancel.
 struct FlowRunRoutes {

@@ -840,6 +840,10 @@ struct OpenAPIRoute {
       "type": "string",
       "description": "Its output as JSON text, once Completed."
      },
+     "deploymentID": {
+      "type": "string",
+      "description": "The deployment that made it, if one did."
+     },
      "taskRunCounts": {
       "type": "object",
       "additionalProperties": {
@@ -1420,6 +1424,8 @@ struct OpenAPIRoute {
      "items": {
       "type": "string",
       "enum": [
+       "Scheduled",
+       "Late",
        "Pending",
        "Running",
        "Retrying",

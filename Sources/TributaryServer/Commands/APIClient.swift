@@ -20,7 +20,7 @@ struct APIClient {
     /// GETs (or POSTs) `path` with `query` and decodes the JSON answer; an answer that is not 2xx
     /// throws the server's message.
     func call<T: Decodable>(_ path: String, query: [(String, String?)] = [], method: String = "GET",
-                            as type: T.Type) async throws -> T {
+                            body json: Data? = nil, as type: T.Type) async throws -> T {
         var components = URLComponents(string: baseURL + path)
         let items = query.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
         if !items.isEmpty { components?.queryItems = items }
@@ -30,6 +30,10 @@ struct APIClient {
         var request = URLRequest(url: url, timeoutInterval: 30)
         request.httpMethod = method
         if let apiKey { request.setValue("Bearer \(apiKey)", forHTTPHeaderField: "Authorization") }
+        if let json {
+            request.httpBody = json
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
         let body: Data, status: Int
         do {
             let (data, response) = try await URLSession.shared.data(for: request)

@@ -28,6 +28,9 @@ struct ServerCommand: AsyncParsableCommand {
         var apiKey: String?
         @Option(help: "Delete finished runs older than this: 30d, 12h, 90m, 3600s.")
         var retention: String?
+        @Option(name: .customLong("late-after"),
+                help: "A deployment's run no agent started this many seconds after its time is Late.")
+        var lateAfter: Double = 15
 
         func run() async throws {
             TributaryCommandLine.bootstrapLogging(defaultLevel: .info)
@@ -35,9 +38,13 @@ struct ServerCommand: AsyncParsableCommand {
             guard (0...65_535).contains(port) else {
                 throw ValidationError("--port \(port) is not a port: give 0 to 65535")
             }
-            let configuration = ServerConfiguration(
+            guard lateAfter > 0, lateAfter.isFinite else {
+                throw ValidationError("--late-after \(lateAfter) must be a number of seconds above 0")
+            }
+            var configuration = ServerConfiguration(
                 host: host, port: port, database: database, brokerURL: TributaryCommandLine.brokerURL(broker),
                 eventsQueue: eventsQueue, apiKey: apiKey ?? ProcessInfo.processInfo.environment["TRIB_API_KEY"], retention: retention)
+            configuration.scheduler.lateAfter = lateAfter
             do {
                 try await TributaryServer(configuration: configuration).run()
             } catch {

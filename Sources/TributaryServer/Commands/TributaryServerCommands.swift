@@ -4,7 +4,8 @@ import ArgumentParser
 /// `await TributaryCommandLine.main(registry: ..., commands: TributaryServerCommands.all,
 /// subcommands: TributaryServerCommands.subcommands)`.
 public enum TributaryServerCommands {
-    public static let all: [any ParsableCommand.Type] = [ServerCommand.self, FlowRunCommand.self, TaskRunCommand.self]
+    public static let all: [any ParsableCommand.Type] = [ServerCommand.self, FlowRunCommand.self, TaskRunCommand.self,
+                                                          DeploymentCommand.self]
     /// `worker ls` and `agent ls`.
     public static let subcommands: [String: [any ParsableCommand.Type]] = [
         "worker": [ProcessListCommand<WorkerKind>.self], "agent": [ProcessListCommand<AgentKind>.self],

@@ -21,6 +21,8 @@ public struct FlowRunRecord: Codable, Sendable, Equatable {
     public var result: String?
     /// Its task runs by state, when the list was asked for them (`counts=true`).
     public var taskRunCounts: [String: Int]?
+    /// The deployment that made it, if one did.
+    public var deploymentID: String?
 }
 
 /// A task run as the server recorded it.

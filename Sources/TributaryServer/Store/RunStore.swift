@@ -2,7 +2,7 @@ import Logging
 import Tributary
 
 /// Where the server keeps every run it heard of: SQLite (``SQLiteRunStore``) by default.
-public protocol RunStore: Sendable {
+public protocol RunStore: DeploymentStore {
     /// Records a batch of events in one transaction. An event recorded before changes nothing, and
     /// an event older than a run's latest (by epoch, then sequence) adds to its history without
     /// changing its state.

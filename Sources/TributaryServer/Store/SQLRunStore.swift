@@ -210,13 +210,15 @@ extension SQLRunStore {
                 """, [time]),
             SQLStatement("DELETE FROM task_runs WHERE flow_run_id IN (\(finished))", [time]),
             SQLStatement("DELETE FROM flow_run_states WHERE flow_run_id IN (\(finished))", [time]),
+            SQLStatement("DELETE FROM scheduled_runs WHERE flow_run_id IN (\(finished))", [time]),
             SQLStatement("DELETE FROM flow_runs WHERE ended_at IS NOT NULL AND ended_at < ?", [time]),
         ])
         return count
     }
 
     public func reset() async throws {
-        try await executor.write(["logs", "artifacts", "task_run_states", "task_runs", "flow_run_states", "flow_runs", "processes"]
+        try await executor.write(["logs", "artifacts", "task_run_states", "task_runs", "flow_run_states", "flow_runs", "processes",
+                                "scheduled_runs", "deployments", "scheduler_ticks"]
             .map { SQLStatement("DELETE FROM \($0)") })
     }
 
@@ -347,7 +349,7 @@ extension SQLRunStore {
                       agent: row.optionalString("agent"), epoch: row.int("epoch"), createdAt: row.double("created_at"),
                       startedAt: row.optionalDouble("started_at"), endedAt: row.optionalDouble("ended_at"),
                       error: row.optionalString("error"), parameters: row.optionalString("parameters"),
-                      result: row.optionalString("result"))
+                      result: row.optionalString("result"), deploymentID: row.optionalString("deployment_id"))
     }
 
     private static func taskRun(_ row: SQLRow) -> TaskRunRecord {

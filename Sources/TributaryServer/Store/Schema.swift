@@ -130,6 +130,35 @@ enum Schema {
             ALTER TABLE flow_runs ADD COLUMN result TEXT;
             ALTER TABLE task_runs ADD COLUMN wait_for TEXT;
             """),
+        // Deployments in full (`schedule` holds their schedules as a JSON array); the runs the
+        // scheduler made for them, each once: its flow-run id comes from (deployment, time), and a
+        // server pushes it onto its work queue only after claiming the row (status waiting →
+        // claimed → submitted → settled, or skipped). `scheduler_ticks` says when a scheduler last
+        // ran, so a restarted one knows which runs fell due while none did.
+        ("5-deployments-and-schedules", """
+            ALTER TABLE deployments ADD COLUMN description TEXT;
+            ALTER TABLE deployments ADD COLUMN tags TEXT;
+            ALTER TABLE deployments ADD COLUMN run_limit INTEGER;
+            ALTER TABLE deployments ADD COLUMN catchup TEXT;
+            ALTER TABLE deployments ADD COLUMN scheduled_through REAL;
+            CREATE TABLE scheduled_runs (
+                flow_run_id TEXT PRIMARY KEY,
+                deployment_id TEXT NOT NULL,
+                scheduled_at REAL NOT NULL,
+                parameters TEXT NOT NULL,
+                origin TEXT NOT NULL,
+                status TEXT NOT NULL,
+                claimed_by TEXT,
+                claimed_at REAL,
+                submitted_at REAL
+            );
+            CREATE INDEX scheduled_runs_due ON scheduled_runs (status, scheduled_at);
+            CREATE INDEX scheduled_runs_by_deployment ON scheduled_runs (deployment_id, scheduled_at);
+            CREATE TABLE scheduler_ticks (
+                id TEXT PRIMARY KEY,
+                time REAL NOT NULL
+            );
+            """),
     ]
 
     /// Whether the event that set a run's state (`run`) is older than `excluded`'s.

@@ -33,7 +33,7 @@ export function safeHref(value) {
   return '#';
 }
 
-export const states = ['Pending', 'Running', 'Retrying', 'Completed', 'Cached', 'Failed', 'Crashed', 'Cancelled', 'TimedOut'];
+export const states = ['Scheduled', 'Late', 'Pending', 'Running', 'Retrying', 'Completed', 'Cached', 'Failed', 'Crashed', 'Cancelled', 'TimedOut'];
 export const finalStates = ['Completed', 'Cached', 'Failed', 'Crashed', 'Cancelled', 'TimedOut'];
 
 export function stateColor(state) {

@@ -1,0 +1,248 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Tributary
+
+/// The server's scheduler: makes each deployment's runs ahead of time (rows keyed by deployment and
+/// time, so every server sharing the database makes the same ones), and at each run's time claims
+/// it and pushes it onto its work queue, where an agent takes it within milliseconds. A run no
+/// agent started within ``SchedulerSettings/lateAfter`` is recorded Late.
+///
+/// Exactly once: a run's id is fixed by (deployment, scheduled time); only the server whose claim
+/// of the row succeeds pushes it; and the push is an idempotent submit with that id, so a claim
+/// handed back after its server died mid-push does not start the run twice.
+public struct Scheduler: Service {
+    /// Hands a due run to the broker: (flow run id, flow name, input JSON, work queue).
+    public typealias Submit = @Sendable (_ id: String, _ flow: String, _ input: [UInt8], _ workQueue: String) async throws -> Void
+
+    let store: any RunStore
+    let submit: Submit?
+    let settings: SchedulerSettings
+    let wakeups: AsyncStream<Void>
+    let logger: Logger
+    /// This scheduler's name in claims and ticks.
+    let id = "scheduler-" + UUID().uuidString.lowercased().prefix(8)
+
+    public init(store: any RunStore, submit: Submit?, settings: SchedulerSettings = SchedulerSettings(),
+                wakeups: AsyncStream<Void>, logger: Logger) {
+        self.store = store
+        self.submit = submit
+        self.settings = settings
+        self.wakeups = wakeups
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        if submit == nil {
+            logger.warning("the scheduler has no broker (--broker): deployments' runs are made but not started")
+        }
+        let started = Date().timeIntervalSince1970
+        // Runs due while no scheduler ran (none ticked within the grace) follow each deployment's catch-up policy.
+        let lastTick = try? await store.lastTick()
+        let missed = lastTick.flatMap { $0 < started - settings.lateAfter ? $0...(started - settings.lateAfter) : nil }
+        try await cancelWhenGracefulShutdown {
+            try await loop(missed: missed)
+        }
+    }
+
+    private func loop(missed: ClosedRange<Double>?) async throws {
+        let (timer, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let forward = Task {
+            for await _ in wakeups { wake.yield() }
+        }
+        defer { forward.cancel() }
+        var lastPlan = 0.0, missedWindow = missed, wakeup = timer.makeAsyncIterator()
+        while !Task.isCancelled {
+            let now = Date().timeIntervalSince1970
+            do {
+                if now - lastPlan >= settings.planEvery.seconds || missedWindow != nil {
+                    try await plan(now: now)
+                    lastPlan = now
+                }
+                try await push(now: now, missed: missedWindow)
+                missedWindow = nil
+                _ = try await store.markLate(dueBefore: now - settings.lateAfter, at: now)
+                try await store.releaseClaims(before: now - settings.claimTimeout)
+                try await store.tick(scheduler: id, at: now)
+            } catch {
+                logger.error("the scheduler could not reach its store; trying again", metadata: ["error": "\(error)"])
+            }
+            try await sleepUntilNextDue(wake: wake, wakeup: &wakeup)
+        }
+    }
+
+    /// Sleeps until the next run is due, a second at most, or until woken (a deployment changed).
+    private func sleepUntilNextDue(wake: AsyncStream<Void>.Continuation,
+                                   wakeup: inout AsyncStream<Void>.Iterator) async throws {
+        let now = Date().timeIntervalSince1970
+        let next = (try? await store.nextDueTime()) ?? .infinity
+        let delay = max(0.001, min(next - now, settings.tick.seconds))
+        let alarm = Task {
+            try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+            wake.yield()
+        }
+        defer { alarm.cancel() }
+        _ = await wakeup.next()
+        try Task.checkCancellation()
+    }
+
+    /// Makes the next ``SchedulerSettings/runsAhead`` runs of each active deployment's schedules
+    /// (within the horizon), and the ones it missed since it last made runs (by its catch-up policy).
+    func plan(now: Double) async throws {
+        for deployment in try await store.deployments() where !deployment.paused && !deployment.schedules.isEmpty {
+            let through = deployment.scheduledThrough ?? deployment.createdAt
+            let horizon = Date(timeIntervalSince1970: now + settings.horizon.seconds)
+            let missedEnd = Date(timeIntervalSince1970: now - settings.lateAfter)
+            let last = Date(timeIntervalSince1970: through)
+            let missed = deployment.schedules.flatMap {
+                $0.latestTimes(after: last, through: missedEnd, limit: settings.missedLimit)
+            }.sorted()
+            var runs = CatchupPlan(policy: deployment.catchup, missed: missed).runs(deployment, origin: "schedule")
+            for schedule in deployment.schedules {
+                // Due within the grace, then the next few.
+                let nowDate = Date(timeIntervalSince1970: now)
+                let ahead = (schedule.times(after: missedEnd, through: nowDate, limit: settings.missedLimit)
+                    + schedule.times(after: nowDate, through: horizon, limit: settings.runsAhead)).filter { $0 > last }
+                runs += ahead.map { time in
+                    NewScheduledRun(flowRunID: Self.flowRunID(deployment, at: time.timeIntervalSince1970),
+                                    scheduledAt: time.timeIntervalSince1970, parameters: deployment.parameters,
+                                    origin: "schedule")
+                }
+            }
+            guard let latest = runs.map(\.scheduledAt).max() else { continue }
+            try await store.addScheduledRuns(runs, deployment: deployment, through: latest)
+        }
+    }
+
+    /// Pushes the runs due now onto their work queues, each claimed first; a deployment at its run
+    /// limit keeps the rest waiting. Runs due in `missed` (before this scheduler started, while none
+    /// ran) follow their deployment's catch-up policy.
+    func push(now: Double, missed: ClosedRange<Double>?) async throws {
+        let due = try await store.dueRuns(at: now, limit: settings.batch)
+        guard !due.isEmpty else { return }
+        let deployments = Dictionary(try await store.deployments().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var toPush: [ScheduledRun] = [], toSkip: [(ScheduledRun, String)] = []
+        var byDeployment: [String: [ScheduledRun]] = [:]
+        for run in due { byDeployment[run.deploymentID, default: []].append(run) }
+        let limited = deployments.values.filter { $0.runLimit != nil }.map(\.id)
+        let active = try await store.activeRunCounts(deploymentIDs: limited.filter { byDeployment[$0] != nil })
+        for (deploymentID, runs) in byDeployment {
+            guard let deployment = deployments[deploymentID] else {
+                toSkip += runs.map { ($0, "its deployment was deleted") }
+                continue
+            }
+            // A paused deployment's runs by hand still go; its scheduled ones wait (pausing dropped them).
+            var pushable = deployment.paused ? runs.filter { $0.origin != "schedule" } : runs
+            if let missed {
+                let late = runs.filter { $0.origin == "schedule" && missed.contains($0.scheduledAt) }
+                let plan = CatchupPlan(policy: deployment.catchup, missed: late.map { Date(timeIntervalSince1970: $0.scheduledAt) })
+                let kept = Set(plan.kept.map(\.timeIntervalSince1970))
+                toSkip += late.filter { !kept.contains($0.scheduledAt) }.map { ($0, plan.reason) }
+                pushable = pushable.filter { !late.contains($0) || kept.contains($0.scheduledAt) }
+            }
+            if let limit = deployment.runLimit {
+                pushable = Array(pushable.prefix(max(0, limit - (active[deploymentID] ?? 0))))
+            }
+            toPush += pushable
+        }
+        for (reason, runs) in Dictionary(grouping: toSkip, by: { $0.1 }) {
+            try await store.skipRuns(runs.map(\.0.flowRunID), reason: reason, at: now)
+            logger.info("skipped runs a deployment missed", metadata: ["runs": "\(runs.count)", "reason": "\(reason)"])
+        }
+        guard let submit, !toPush.isEmpty else { return }
+        let claimed = Set(try await store.claimRuns(toPush.map(\.flowRunID), scheduler: id, at: now))
+        let mine = toPush.filter { claimed.contains($0.flowRunID) }
+        let submitted = await withTaskGroup(of: String?.self) { group in
+            var ids: [String] = [], running = 0
+            for run in mine {
+                guard let deployment = deployments[run.deploymentID] else { continue }
+                if running == settings.parallelSubmits, let id = await group.next() {
+                    running -= 1
+                    if let id { ids.append(id) }
+                }
+                running += 1
+                group.addTask {
+                    do {
+                        let input = try JSONEncoder().encode(run.parameters)
+                        try await submit(run.flowRunID, deployment.flow, Array(input), deployment.workQueue)
+                        return run.flowRunID
+                    } catch {
+                        logger.error("could not push a scheduled run; it is tried again", metadata: [
+                            "deployment": "\(deployment.name)", "flow-run": "\(run.flowRunID)", "error": "\(error)",
+                        ])
+                        return nil
+                    }
+                }
+            }
+            for await id in group { if let id { ids.append(id) } }
+            return ids
+        }
+        try await store.markSubmitted(submitted, at: Date().timeIntervalSince1970)
+        // A push that failed is handed back to be claimed again at once.
+        let failed = Set(mine.map(\.flowRunID)).subtracting(submitted)
+        try await store.releaseClaims(Array(failed))
+    }
+
+    /// A scheduled run's flow-run id: the same deployment and time, the same id, on every server.
+    public static func flowRunID(_ deployment: Deployment, at time: Double) -> String {
+        Tributary.flowRunID(flowName: deployment.flow,
+                            idempotencyKey: "deployment \(deployment.id) at \(Int((time * 1000).rounded()))")
+    }
+}
+
+/// Which missed runs a catch-up policy starts, and why it skips the rest.
+struct CatchupPlan {
+    let policy: CatchupPolicy
+    let missed: [Date]
+
+    var kept: [Date] {
+        switch policy {
+        case .all: missed
+        case .latest: missed.max().map { [$0] } ?? []
+        case .none: []
+        }
+    }
+
+    var reason: String {
+        "missed while no scheduler ran; the deployment's catch-up policy '\(policy.rawValue)' "
+            + (policy == .none ? "starts none of them" : "starts only the latest")
+    }
+
+    /// The missed runs as rows: kept ones waiting (due at once), the rest skipped.
+    func runs(_ deployment: Deployment, origin: String) -> [NewScheduledRun] {
+        let keep = Set(kept)
+        return missed.map { time in
+            NewScheduledRun(flowRunID: Scheduler.flowRunID(deployment, at: time.timeIntervalSince1970),
+                            scheduledAt: time.timeIntervalSince1970, parameters: deployment.parameters, origin: origin,
+                            skippedBecause: keep.contains(time) ? nil : reason)
+        }
+    }
+}
+
+/// How the scheduler paces itself.
+public struct SchedulerSettings: Sendable {
+    /// How far ahead runs are made.
+    public var horizon: Duration = .seconds(3600)
+    /// At most this many runs ahead per schedule.
+    public var runsAhead = 10
+    /// A run no agent started this long after its time is Late; runs that fell due this long before a
+    /// scheduler started, while none ran, are "missed".
+    public var lateAfter: Double = 15
+    /// At most this many missed runs per schedule are recorded (the latest ones).
+    public var missedLimit = 100
+    /// How often deployments are re-read for new runs to make.
+    public var planEvery: Duration = .seconds(1)
+    /// The longest the scheduler sleeps between looks at its store.
+    public var tick: Duration = .seconds(1)
+    /// A claim this old (seconds) whose run was not pushed is handed back.
+    public var claimTimeout: Double = 30
+    /// Due runs pushed per pass, and at once.
+    public var batch = 2000
+    public var parallelSubmits = 32
+
+    public init() {}
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,266 @@
+import Foundation
+import Testing
+import Tributary
+import TributaryExamples
+import TributaryServer
+
+/// Deployments on real server, agent and worker processes over RabbitMQ: runs that start on their
+/// own at their times, once each.
+@Suite("Deployments: runs that start on their own, exactly once")
+struct DeploymentTests {
+    /// A server, an agent on a work queue and a worker on a task queue, all of the test's own.
+    struct Setup {
+        let server: ServerProcess
+        let agent: WorkerProcess
+        let worker: WorkerProcess
+        let workQueue: String
+        let queue: String
+
+        static func start(_ label: String, database: String? = nil, serverArguments: [String] = [],
+                          agentConcurrency: Int = 4) async throws -> Setup {
+            let queue = TestBroker.uniqueQueue(label), workQueue = TestBroker.uniqueQueue(label + "wq")
+            let server = try await ServerProcess(label: label, database: database, extraArguments: serverArguments)
+            return try await disposingOnFailure({ await server.dispose() }) {
+                let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 8)
+                return try await disposingOnFailure({ await worker.dispose() }) {
+                    let agent = try await WorkerProcess.agent(id: "a-\(workQueue.suffix(6))", workQueue: workQueue,
+                                                              concurrency: agentConcurrency,
+                                                              environment: ["TRIB_EVENTS": "on"])
+                    return Setup(server: server, agent: agent, worker: worker, workQueue: workQueue, queue: queue)
+                }
+            }
+        }
+
+        func dispose() async {
+            await agent.dispose()
+            await worker.dispose()
+            await server.dispose()
+        }
+
+        /// `trib deployment ...` against this server; throws with its output unless it exits 0.
+        @discardableResult
+        func deployment(_ arguments: [String], api: String? = nil) async throws -> String {
+            let result = try await Command.trib(["deployment"] + arguments,
+                                                environment: ["TRIB_API_URL": api ?? server.apiURL])
+            try Command.require(result)
+            return result.output
+        }
+
+        /// `slow-fanout`'s input on this setup's task queue.
+        func parameters(count: Int, milliseconds: Int = 10) -> String {
+            #"{"count": \#(count), "milliseconds": \#(milliseconds), "queue": "\#(queue)"}"#
+        }
+
+        func detail(_ name: String, on server: ServerProcess? = nil) async throws -> DeploymentDetail {
+            try await (server ?? self.server).get("/deployments/\(name)?limit=200", as: DeploymentDetail.self)
+        }
+
+        /// The deployment's pushed runs that the server has recorded as `state`.
+        func runs(_ name: String, in state: String, on server: ServerProcess? = nil) async throws -> [ScheduledRun] {
+            try await detail(name, on: server).recent.filter { $0.state == state }
+        }
+    }
+
+    /// How many times each flow run id appears among `agents`' "flow run started" lines.
+    static func starts(in agents: [WorkerProcess]) -> [String: Int] {
+        var starts: [String: Int] = [:]
+        for agent in agents {
+            for line in agent.log.split(separator: "\n") where line.contains("flow run started") {
+                guard let range = line.range(of: "flow-run=") else { continue }
+                starts[String(line[range.upperBound...].prefix(36)), default: 0] += 1
+            }
+        }
+        return starts
+    }
+
+    @Test("a deployment on a 1-second interval runs on an agent once per scheduled time, with its parameters; paused it stops, a run by hand goes with its parameters overridden, and resumed it does not back-fill")
+    func intervalPauseResumeRunNow() async throws {
+        let setup = try await Setup.start("dep")
+        try await disposing({ await setup.dispose() }) {
+            let name = "tick-\(setup.queue.suffix(6))"
+            try await setup.deployment(["create", name, "--flow", "slow-fanout", "--interval", "1",
+                                        "--params", setup.parameters(count: 2), "--work-queue", setup.workQueue])
+            try await waitUntil("5 scheduled runs completed", within: .seconds(30)) {
+                try await setup.runs(name, in: "Completed").count >= 5
+            }
+            let completed = try await setup.runs(name, in: "Completed")
+            let times = completed.map(\.scheduledAt)
+            #expect(Set(times).count == times.count, "one run per scheduled time")
+            #expect(times.allSatisfy { $0.rounded() == $0 }, "on the 1-second grid: \(times)")
+            #expect(completed.allSatisfy { $0.origin == "schedule" })
+            for run in completed.prefix(3) {
+                let detail = try await setup.server.get("/flow-runs/\(run.flowRunID)", as: FlowRunDetail.self)
+                let input = detail.flowRun.parameters.flatMap {
+                    try? JSONDecoder().decode(SlowFanout.Input.self, from: Data($0.utf8))
+                }
+                #expect(input?.count == 2 && input?.queue == setup.queue, "its parameters: \(detail.flowRun)")
+                #expect(detail.flowRun.result == "3", "1 + 2")
+                #expect(detail.flowRun.deploymentID == run.deploymentID)
+                #expect(detail.states.first?.state == "Scheduled", "\(detail.states.map(\.state))")
+            }
+
+            try await setup.deployment(["pause", name])
+            let pausedAt = Date().timeIntervalSince1970
+            let ranByHand = try await setup.deployment(["run", name, "--param", "count=4", "--json"])
+            let manual = try JSONDecoder().decode(ScheduledRun.self, from: Data(ranByHand.utf8))
+            try await waitUntil("the run by hand completed", within: .seconds(30)) {
+                try await setup.runs(name, in: "Completed").contains { $0.flowRunID == manual.flowRunID }
+            }
+            let byHand = try await setup.server.get("/flow-runs/\(manual.flowRunID)", as: FlowRunDetail.self)
+            #expect(byHand.flowRun.result == "10", "1 + 2 + 3 + 4: its count overridden")
+            try await Task.sleep(for: .seconds(3))
+            let whilePaused = try await setup.detail(name)
+            #expect(whilePaused.recent.filter { $0.origin == "schedule" && $0.scheduledAt > pausedAt + 1 }.isEmpty,
+                    "no scheduled run pushed while paused")
+            #expect(whilePaused.upcoming.isEmpty && whilePaused.deployment.paused)
+
+            try await setup.deployment(["resume", name])
+            let resumedAt = Date().timeIntervalSince1970
+            try await waitUntil("scheduled runs after resuming", within: .seconds(30)) {
+                try await setup.runs(name, in: "Completed").contains { $0.scheduledAt > resumedAt }
+            }
+            let gap = try await setup.detail(name).recent.filter {
+                $0.origin == "schedule" && $0.scheduledAt > pausedAt + 1 && $0.scheduledAt < resumedAt - 1
+            }
+            #expect(gap.isEmpty, "resuming did not back-fill: \(gap)")
+            #expect(Self.starts(in: [setup.agent]).values.allSatisfy { $0 == 1 }, "no run started twice")
+        }
+    }
+
+    @Test("a deployment's run limit: its runs of 2.5 s every second never overlap, though the agent could run 4 at once")
+    func runLimit() async throws {
+        let setup = try await Setup.start("deplimit")
+        try await disposing({ await setup.dispose() }) {
+            let name = "limited-\(setup.queue.suffix(6))"
+            try await setup.deployment(["create", name, "--flow", "slow-fanout", "--interval", "1", "--run-limit", "1",
+                                        "--params", setup.parameters(count: 1, milliseconds: 2500),
+                                        "--work-queue", setup.workQueue])
+            try await waitUntil("3 runs completed", within: .seconds(40)) {
+                try await setup.runs(name, in: "Completed").count >= 3
+            }
+            var spans: [(Double, Double)] = []
+            for run in try await setup.runs(name, in: "Completed") {
+                let record = try await setup.server.get("/flow-runs/\(run.flowRunID)", as: FlowRunDetail.self).flowRun
+                spans.append((try #require(record.startedAt), try #require(record.endedAt)))
+            }
+            spans.sort { $0.0 < $1.0 }
+            for (earlier, later) in zip(spans, spans.dropFirst()) {
+                #expect(later.0 >= earlier.1 - 0.05, "one at a time: \(spans)")
+            }
+        }
+    }
+
+    @Test("two servers on one PostgreSQL schedule 3 deployments every second: every due time runs once, none twice, none missed")
+    func twoServersOnePostgres() async throws {
+        let database = try await TestPostgres.createDatabase()
+        let setup = try await Setup.start("deppg", database: database)
+        try await disposing({
+            await setup.dispose()
+            await TestPostgres.drop(database)
+        }) {
+            let second = try await ServerProcess(label: "deppg2", database: database, eventsQueue: setup.server.eventsQueue)
+            try await disposing({ await second.process.dispose() }) {
+                let names = (0..<3).map { "pg\($0)-\(setup.queue.suffix(6))" }
+                for (index, name) in names.enumerated() {
+                    try await setup.deployment(["create", name, "--flow", "slow-fanout", "--interval", "1",
+                                                "--params", setup.parameters(count: 1), "--work-queue", setup.workQueue],
+                                               api: index == 1 ? second.apiURL : nil)
+                }
+                try await waitUntil("10 completed runs of each deployment", within: .seconds(60)) {
+                    for name in names where try await setup.runs(name, in: "Completed").count < 10 { return false }
+                    return true
+                }
+                for name in names { try await setup.deployment(["pause", name]) }
+                try await Task.sleep(for: .seconds(2))
+                let starts = Self.starts(in: [setup.agent])
+                for name in names {
+                    let pushed = try await setup.detail(name, on: second).recent.filter { $0.origin == "schedule" }
+                    let times = pushed.map(\.scheduledAt).sorted()
+                    let first = try #require(times.first), last = try #require(times.last)
+                    #expect(times == Array(stride(from: first, through: last, by: 1)), "every second once: \(times)")
+                    try await waitUntil("\(name)'s runs all ended", within: .seconds(20)) {
+                        try await setup.detail(name).recent.allSatisfy { $0.state == "Completed" }
+                    }
+                    for run in pushed {
+                        #expect(starts[run.flowRunID] == 1, "\(run.flowRunID) started \(starts[run.flowRunID] ?? 0) times")
+                    }
+                }
+                #expect(setup.agent.logLines(containing: "second copy") == 0, "no run was pushed twice")
+            }
+        }
+    }
+
+    @Test("a server killed and restarted across 5 due times: missed runs follow each deployment's catch-up policy (all, latest, none), and none runs twice")
+    func catchupAfterRestart() async throws {
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("trib-catchup-\(UUID().uuidString).db").path
+        let setup = try await Setup.start("depcu", database: database, serverArguments: ["--late-after", "2"])
+        try await disposing({ await setup.dispose() }) {
+            let policies = ["all", "latest", "none"]
+            for policy in policies {
+                try await setup.deployment(["create", "\(policy)-\(setup.queue.suffix(6))", "--flow", "slow-fanout",
+                                            "--interval", "1", "--catchup", policy,
+                                            "--params", setup.parameters(count: 1), "--work-queue", setup.workQueue])
+            }
+            try await Task.sleep(for: .seconds(3))
+            #expect(await setup.server.process.killHard())
+            let killedAt = Date().timeIntervalSince1970
+            try await Task.sleep(for: .seconds(7))
+            let restarted = try await ServerProcess(label: "depcu2", database: database,
+                                                    eventsQueue: setup.server.eventsQueue,
+                                                    extraArguments: ["--late-after", "2"])
+            try await disposing({ await restarted.process.dispose() }) {
+                let restartedAt = Date().timeIntervalSince1970
+                try await Task.sleep(for: .seconds(4))
+                for policy in policies { try await setup.deployment(["pause", "\(policy)-\(setup.queue.suffix(6))"], api: restarted.apiURL) }
+                try await Task.sleep(for: .seconds(3))
+                let starts = Self.starts(in: [setup.agent])
+                for policy in policies {
+                    let runs = try await setup.detail("\(policy)-\(setup.queue.suffix(6))", on: restarted).recent
+                        .filter { $0.origin == "schedule" }
+                    // Due while no scheduler ran, beyond the 2-second grace of the restart.
+                    let missed = runs.filter { $0.scheduledAt > killedAt + 0.5 && $0.scheduledAt < restartedAt - 2.5 }
+                    let ran = missed.filter { $0.status != "skipped" }, skipped = missed.filter { $0.status == "skipped" }
+                    #expect(missed.count >= 4, "\(policy): \(missed.count) runs fell due while the server was down")
+                    switch policy {
+                    case "all": #expect(skipped.isEmpty, "all: every missed run started")
+                    case "latest":
+                        #expect(ran.count == 1 && ran.first?.scheduledAt == missed.map(\.scheduledAt).max(),
+                                "latest: only the latest missed run started: \(missed)")
+                    default: #expect(ran.isEmpty, "none: no missed run started: \(missed)")
+                    }
+                    #expect(skipped.allSatisfy { $0.state == "Cancelled" }, "skipped runs are recorded Cancelled")
+                    for run in runs where run.status != "skipped" {
+                        #expect((starts[run.flowRunID] ?? 0) <= 1, "\(run.flowRunID) started twice")
+                    }
+                }
+                let skippedRun = try await setup.detail("none-\(setup.queue.suffix(6))", on: restarted).recent
+                    .first { $0.status == "skipped" }
+                let record = try await restarted.get("/flow-runs/\(try #require(skippedRun).flowRunID)", as: FlowRunDetail.self)
+                #expect(record.flowRun.error?.contains("catch-up policy 'none'") == true, "\(record.flowRun)")
+            }
+        }
+    }
+
+    @Test("malformed deployments, cron strings, time zones and parameters get an error naming what is wrong")
+    func malformed() async throws {
+        let server = try await ServerProcess(label: "depbad")
+        try await disposing({ await server.dispose() }) {
+            let cases: [([String], String)] = [
+                (["create", "x", "--flow", "f", "--cron", "0 3 * *"], "has 4 fields"),
+                (["create", "x", "--flow", "f", "--cron", "0 3 * * 1", "--timezone", "Mars/Base"], "time zone 'Mars/Base' is not known"),
+                (["create", "x y", "--flow", "f"], "deployment name 'x y'"),
+                (["create", "x", "--flow", "f", "--params", "{nope"], "--params '{nope' is not JSON"),
+                (["create", "x", "--flow", "f", "--interval", "0"], "1 second or more"),
+                (["run", "nothing-here"], "no deployment 'nothing-here'"),
+            ]
+            for (arguments, message) in cases {
+                let result = try await Command.trib(["deployment"] + arguments, environment: ["TRIB_API_URL": server.apiURL])
+                #expect(result.status != 0 && result.output.contains(message), "\(arguments): \(result.output)")
+            }
+            let body = Data(#"{"name": "x", "flow": "f", "schedules": [{"cron": "61 * * * *"}]}"#.utf8)
+            let (status, answer) = try await server.request("/deployments", method: "POST", body: body)
+            #expect(status == 400 && ServerProcess.message(in: answer)?.contains("minute field '61'") == true,
+                    "\(String(decoding: answer, as: UTF8.self))")
+        }
+    }
+}
