@@ -11,7 +11,7 @@ public enum Examples {
 
     public static let flows: [any FlowDefinition.Type] = [
         TrainingPipeline.self, SlowFanout.self, CrashAgent.self, RecordedFanout.self, TimedRecordedFanout.self,
-        MixedOutcomes.self, HostileText.self,
+        MixedOutcomes.self, HostileText.self, Checkpoint.self, Report.self,
     ]
 
     public static let registry = Registry(tasks: tasks, flows: flows)

@@ -241,6 +241,59 @@ struct DeploymentTests {
         }
     }
 
+    @Test("triggers: A → B on completion and A → C on failure, each once with A's parameters; a run of a flow that ends while the server is down triggers once after it restarts")
+    func triggers() async throws {
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("trib-trig-\(UUID().uuidString).db").path
+        let setup = try await Setup.start("deptrig", database: database)
+        try await disposing({ await setup.dispose() }) {
+            let suffix = String(setup.queue.suffix(6))
+            let (a, b, c, e) = ("a-\(suffix)", "b-\(suffix)", "c-\(suffix)", "e-\(suffix)")
+            try await setup.deployment(["create", a, "--flow", "checkpoint", "--work-queue", setup.workQueue])
+            try await setup.deployment(["create", b, "--flow", "report", "--work-queue", setup.workQueue, "--trigger",
+                #"{"deployment": "\#(a)", "parameters": {"upstream": "{{ run.id }}", "note": "{{ run.parameters.label }}"}}"#])
+            try await setup.deployment(["create", c, "--flow", "report", "--work-queue", setup.workQueue, "--trigger",
+                #"{"deployment": "\#(a)", "states": ["Failed"], "parameters": {"upstream": "{{ run.id }}", "note": "{{ run.state }}"}}"#])
+            try await setup.deployment(["create", e, "--flow", "report", "--work-queue", setup.workQueue, "--trigger",
+                #"{"flow": "checkpoint", "matchParameters": {"label": "offline"}, "parameters": {"upstream": "{{ run.id }}", "note": "{{ run.result.label }}"}}"#])
+
+            /// The results of a deployment's runs, once it has `count` completed.
+            func results(_ name: String, count: Int, on server: ServerProcess) async throws -> [String] {
+                try await waitUntil("\(name) has \(count) completed runs", within: .seconds(30)) {
+                    try await setup.runs(name, in: "Completed", on: server).count >= count
+                }
+                var results: [String] = []
+                for run in try await setup.runs(name, in: "Completed", on: server) {
+                    let record = try await server.get("/flow-runs/\(run.flowRunID)", as: FlowRunDetail.self).flowRun
+                    results.append(try JSONDecoder().decode(String.self, from: Data((record.result ?? "null").utf8)))
+                }
+                return results
+            }
+
+            let ran = try JSONDecoder().decode(ScheduledRun.self, from: Data(
+                try await setup.deployment(["run", a, "--param", "label=one", "--json"]).utf8))
+            #expect(try await results(b, count: 1, on: setup.server) == ["report on \(ran.flowRunID): one"])
+            let failed = try JSONDecoder().decode(ScheduledRun.self, from: Data(
+                try await setup.deployment(["run", a, "--param", "label=two", "--param", "fail=true", "--json"]).utf8))
+            #expect(try await results(c, count: 1, on: setup.server) == ["report on \(failed.flowRunID): Failed"])
+
+            // A run of checkpoint (no deployment) ends while the server is down; its events wait in the broker.
+            #expect(await setup.server.process.killHard())
+            let client = Tributary(broker: TestBroker.url)
+            let offline = try await client.submit(Checkpoint.self, Checkpoint.Input(label: "offline"), workQueue: setup.workQueue)
+            #expect(try await offline.result() == Checkpoint.Output(label: "offline", ok: true))
+            await client.close()
+            let restarted = try await ServerProcess(label: "deptrig2", database: database, eventsQueue: setup.server.eventsQueue)
+            try await disposing({ await restarted.process.dispose() }) {
+                #expect(try await results(e, count: 1, on: restarted) == ["report on \(offline.id): offline"])
+                try await Task.sleep(for: .seconds(3))
+                #expect(try await setup.detail(b, on: restarted).recent.count == 1, "B once: the offline run is no run of A")
+                #expect(try await setup.detail(c, on: restarted).recent.count == 1, "C once")
+                #expect(try await setup.detail(e, on: restarted).recent.count == 1, "E once, however often it looked")
+                #expect(Self.starts(in: [setup.agent]).values.allSatisfy { $0 == 1 }, "no run started twice")
+            }
+        }
+    }
+
     @Test("malformed deployments, cron strings, time zones and parameters get an error naming what is wrong")
     func malformed() async throws {
         let server = try await ServerProcess(label: "depbad")
@@ -252,6 +305,8 @@ struct DeploymentTests {
                 (["create", "x", "--flow", "f", "--params", "{nope"], "--params '{nope' is not JSON"),
                 (["create", "x", "--flow", "f", "--interval", "0"], "1 second or more"),
                 (["run", "nothing-here"], "no deployment 'nothing-here'"),
+                (["create", "x", "--flow", "f", "--trigger", #"{"states": ["Completed"]}"#], #"needs one of "deployment""#),
+                (["create", "x", "--flow", "f", "--trigger", #"{"flow": "g", "states": ["Done"]}"#], "state 'Done'"),
             ]
             for (arguments, message) in cases {
                 let result = try await Command.trib(["deployment"] + arguments, environment: ["TRIB_API_URL": server.apiURL])

@@ -41,6 +41,10 @@ struct DeploymentCommand: AsyncParsableCommand {
         var runLimit: Int?
         @Option(help: "Runs missed while no scheduler ran: latest (default), all or none.")
         var catchup: CatchupPolicy?
+        @Option(help: ArgumentHelp(
+            "A trigger as JSON; repeat for several.",
+            discussion: #"Such as '{"deployment": "train", "states": ["Completed"], "parameters": {"upstream": "{{ run.id }}"}}'"#))
+        var trigger: [String] = []
         @Flag(help: "Create it paused.")
         var paused = false
 
@@ -54,9 +58,17 @@ struct DeploymentCommand: AsyncParsableCommand {
             }
             schedules += try interval.map { .interval(try IntervalSchedule(seconds: $0, anchor: anchorDate)) }
             let parameters = try params.map { try DeploymentCommand.json($0, option: "--params") }
+            let triggers = try trigger.map { text -> Trigger in
+                do {
+                    return try JSONDecoder().decode(Trigger.self, from: Data(text.utf8))
+                } catch {
+                    throw ValidationError(#"--trigger '\#(text)' is not a trigger: give JSON such as "#
+                        + #"'{"deployment": "NAME", "states": ["Completed"]}' (\#(error))"#)
+                }
+            }
             let spec = DeploymentSpec(name: name, flow: flow, parameters: parameters, workQueue: workQueue,
                                       schedules: schedules, tags: tag, description: description, runLimit: runLimit,
-                                      paused: paused, catchup: catchup)
+                                      paused: paused, catchup: catchup, triggers: triggers)
             try spec.validate()
             let saved = try await api.client.call("/deployments", method: "POST", body: try JSONEncoder().encode(spec),
                                                   as: Deployment.self)

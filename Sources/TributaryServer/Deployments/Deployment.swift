@@ -19,10 +19,12 @@ public struct DeploymentSpec: Codable, Sendable, Equatable {
     public var paused: Bool?
     /// What a restarted scheduler does with runs that fell due while no scheduler ran.
     public var catchup: CatchupPolicy?
+    /// Other runs whose end starts one of this deployment's.
+    public var triggers: [Trigger]?
 
     public init(name: String, flow: String, parameters: JSONValue? = nil, workQueue: String? = nil,
                 schedules: [Schedule]? = nil, tags: [String]? = nil, description: String? = nil,
-                runLimit: Int? = nil, paused: Bool? = nil, catchup: CatchupPolicy? = nil) {
+                runLimit: Int? = nil, paused: Bool? = nil, catchup: CatchupPolicy? = nil, triggers: [Trigger]? = nil) {
         self.name = name
         self.flow = flow
         self.parameters = parameters
@@ -33,6 +35,7 @@ public struct DeploymentSpec: Codable, Sendable, Equatable {
         self.runLimit = runLimit
         self.paused = paused
         self.catchup = catchup
+        self.triggers = triggers
     }
 
     /// Throws ``ScheduleError`` naming the field that is wrong and what it takes.
@@ -49,6 +52,11 @@ public struct DeploymentSpec: Codable, Sendable, Equatable {
         }
         if let tags, let bad = tags.first(where: { $0.isEmpty || $0.count > 100 }) {
             throw ScheduleError("deployment '\(name)': tag '\(bad)' must be 1 to 100 characters")
+        }
+        for (index, trigger) in (triggers ?? []).enumerated() {
+            if let problem = trigger.problem {
+                throw ScheduleError("deployment '\(name)': trigger \(index + 1) \(problem)")
+            }
         }
     }
 
@@ -79,6 +87,7 @@ public struct Deployment: Codable, Sendable, Equatable {
     public var runLimit: Int?
     public var paused: Bool
     public var catchup: CatchupPolicy
+    public var triggers: [Trigger]
     public var createdAt: Double
     public var updatedAt: Double
     /// The scheduler has made this deployment's runs due up to this time (seconds since 1970).

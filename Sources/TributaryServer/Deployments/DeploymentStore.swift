@@ -38,6 +38,8 @@ public protocol DeploymentStore: Sendable {
     func markLate(dueBefore time: Double, at now: Double) async throws -> Int
     /// How many runs of each of these deployments are pushed and not yet ended.
     func activeRunCounts(deploymentIDs: [String]) async throws -> [String: Int]
+    /// Runs of these flows or deployments that ended at `since` or later, or are Late (created since then).
+    func triggeringRuns(since: Double, flowNames: [String], deploymentIDs: [String]) async throws -> [FlowRunRecord]
     /// Notes that `scheduler` ran at `time`.
     func tick(scheduler: String, at time: Double) async throws
     /// When any scheduler last ran.

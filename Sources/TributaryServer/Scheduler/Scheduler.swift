@@ -22,6 +22,8 @@ public struct Scheduler: Service {
     let logger: Logger
     /// This scheduler's name in claims and ticks.
     let id = "scheduler-" + UUID().uuidString.lowercased().prefix(8)
+    /// The triggered runs this scheduler has made already, so it does not write them again each pass.
+    private let fired = FiredTriggers()
 
     public init(store: any RunStore, submit: Submit?, settings: SchedulerSettings = SchedulerSettings(),
                 wakeups: AsyncStream<Void>, logger: Logger) {
@@ -57,6 +59,7 @@ public struct Scheduler: Service {
             do {
                 if now - lastPlan >= settings.planEvery.seconds || missedWindow != nil {
                     try await plan(now: now)
+                    try await fireTriggers(now: now)
                     lastPlan = now
                 }
                 try await push(now: now, missed: missedWindow)
@@ -111,6 +114,41 @@ public struct Scheduler: Service {
             }
             guard let latest = runs.map(\.scheduledAt).max() else { continue }
             try await store.addScheduledRuns(runs, deployment: deployment, through: latest)
+        }
+    }
+
+    /// Makes a run of each deployment whose trigger a run that ended (or went Late) matches: once
+    /// per (deployment, trigger, triggering run), since the run's id comes from them. It looks back
+    /// ``SchedulerSettings/triggerLookback`` (so a run that ended while the server was down counts
+    /// once its events are recorded), never before the deployment was saved or resumed.
+    func fireTriggers(now: Double) async throws {
+        let deployments = try await store.deployments()
+        let triggered = deployments.filter { !$0.paused && !$0.triggers.isEmpty }
+        guard !triggered.isEmpty else { return }
+        let idsByName = Dictionary(deployments.map { ($0.name, $0.id) }, uniquingKeysWith: { a, _ in a })
+        let since = now - settings.triggerLookback.seconds
+        let flowNames = Set(triggered.flatMap { $0.triggers.compactMap(\.flow) })
+        let sourceIDs = Set(triggered.flatMap { $0.triggers.compactMap { $0.deployment.flatMap { idsByName[$0] } } })
+        let candidates = try await store.triggeringRuns(since: max(since, triggered.map(\.updatedAt).min() ?? since),
+                                                        flowNames: Array(flowNames), deploymentIDs: Array(sourceIDs))
+        for deployment in triggered {
+            var runs: [NewScheduledRun] = []
+            for (index, trigger) in deployment.triggers.enumerated() {
+                let sourceID = trigger.deployment.flatMap { idsByName[$0] }
+                for run in candidates where (run.endedAt ?? run.createdAt) >= deployment.updatedAt
+                    && (trigger.flow.map { $0 == run.flowName } ?? (run.deploymentID != nil && run.deploymentID == sourceID))
+                    && trigger.matches(run) {
+                    runs.append(NewScheduledRun(
+                        flowRunID: Tributary.flowRunID(flowName: deployment.flow,
+                                                       idempotencyKey: "trigger \(deployment.id) #\(index) after \(run.id)"),
+                        scheduledAt: now, parameters: trigger.parameters(for: run, over: deployment.parameters),
+                        origin: "trigger"))
+                }
+            }
+            runs = runs.filter { !fired.contains($0.flowRunID) }
+            guard !runs.isEmpty else { continue }
+            try await store.addScheduledRuns(runs, deployment: deployment, through: nil)
+            fired.insert(runs.map(\.flowRunID))
         }
     }
 
@@ -230,6 +268,8 @@ public struct SchedulerSettings: Sendable {
     public var lateAfter: Double = 15
     /// At most this many missed runs per schedule are recorded (the latest ones).
     public var missedLimit = 100
+    /// How far back triggers look for runs that ended.
+    public var triggerLookback: Duration = .seconds(3600)
     /// How often deployments are re-read for new runs to make.
     public var planEvery: Duration = .seconds(1)
     /// The longest the scheduler sleeps between looks at its store.
@@ -245,4 +285,13 @@ public struct SchedulerSettings: Sendable {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// The ids of triggered runs a scheduler has written (the store keeps them once whoever writes them).
+final class FiredTriggers: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ids = Set<String>()
+
+    func contains(_ id: String) -> Bool { lock.withLock { ids.contains(id) } }
+    func insert(_ new: [String]) { lock.withLock { ids.formUnion(new) } }
 }

@@ -13,16 +13,17 @@ extension SQLRunStore {
         try await executor.write(Self.dropWaitingRuns(deploymentID: id, origin: "schedule") + [
             SQLStatement("""
                 INSERT INTO deployments (id, name, flow_name, work_queue, parameters, schedule, paused, created_at,
-                                         updated_at, description, tags, run_limit, catchup, scheduled_through)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                         updated_at, description, tags, run_limit, catchup, scheduled_through, triggers)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (name) DO UPDATE SET
                     flow_name = excluded.flow_name, work_queue = excluded.work_queue,
                     parameters = excluded.parameters, schedule = excluded.schedule, paused = excluded.paused,
                     updated_at = excluded.updated_at, description = excluded.description, tags = excluded.tags,
                     run_limit = excluded.run_limit, catchup = excluded.catchup,
-                    scheduled_through = excluded.scheduled_through
+                    scheduled_through = excluded.scheduled_through, triggers = excluded.triggers
                 """, [id, spec.name, spec.flow, spec.workQueue ?? "default", parameters, schedules, paused, time, time,
-                      spec.description, tags, spec.runLimit, (spec.catchup ?? .latest).rawValue, time]),
+                      spec.description, tags, spec.runLimit, (spec.catchup ?? .latest).rawValue, time,
+                      try Self.json(spec.triggers ?? [])]),
         ])
         guard let saved = try await deployment(named: spec.name) else { throw BadQuery("deployment '\(spec.name)' was not saved") }
         return saved
@@ -201,6 +202,25 @@ extension SQLRunStore {
         return Dictionary(uniqueKeysWithValues: rows.map { ($0.string("deployment_id"), $0.int("n")) })
     }
 
+    public func triggeringRuns(since: Double, flowNames: [String], deploymentIDs: [String]) async throws
+        -> [FlowRunRecord] {
+        var sources: [String] = [], values: [any SQLBindable] = [since, since]
+        if !flowNames.isEmpty {
+            sources.append("flow_name IN (\(Array(repeating: "?", count: flowNames.count).joined(separator: ", ")))")
+            values += flowNames as [any SQLBindable]
+        }
+        if !deploymentIDs.isEmpty {
+            sources.append("deployment_id IN (\(Array(repeating: "?", count: deploymentIDs.count).joined(separator: ", ")))")
+            values += deploymentIDs as [any SQLBindable]
+        }
+        guard !sources.isEmpty else { return [] }
+        return try await executor.read(SQLStatement("""
+            SELECT * FROM flow_runs
+            WHERE (ended_at >= ? OR (state = 'Late' AND created_at >= ?)) AND (\(sources.joined(separator: " OR ")))
+            ORDER BY ended_at LIMIT 10000
+            """, values)).map(Self.flowRun)
+    }
+
     public func tick(scheduler: String, at time: Double) async throws {
         try await executor.write([SQLStatement("""
             INSERT INTO scheduler_ticks (id, time) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET time = excluded.time
@@ -244,6 +264,7 @@ extension SQLRunStore {
                    description: row["description"]?.string, runLimit: row["run_limit"]?.int,
                    paused: row.int("paused") != 0,
                    catchup: CatchupPolicy(rawValue: row["catchup"]?.string ?? "") ?? .latest,
+                   triggers: decoded([Trigger].self, row["triggers"]?.string, default: []),
                    createdAt: row.double("created_at"), updatedAt: row.double("updated_at"),
                    scheduledThrough: row["scheduled_through"]?.double)
     }

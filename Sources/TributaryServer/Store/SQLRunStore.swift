@@ -342,7 +342,7 @@ extension SQLRunStore {
         return (items, rows.count > limit ? items.last.map { cursor($0).text } : nil)
     }
 
-    private static func flowRun(_ row: SQLRow) -> FlowRunRecord {
+    static func flowRun(_ row: SQLRow) -> FlowRunRecord {
         FlowRunRecord(id: row.string("id"), flowName: row.string("flow_name"),
                       parentFlowRunID: row.optionalString("parent_flow_run_id"), state: row.string("state"),
                       attempt: row.optionalInt("attempt"), workQueue: row.optionalString("work_queue"),

@@ -130,7 +130,7 @@ enum Schema {
             ALTER TABLE flow_runs ADD COLUMN result TEXT;
             ALTER TABLE task_runs ADD COLUMN wait_for TEXT;
             """),
-        // Deployments in full (`schedule` holds their schedules as a JSON array); the runs the
+        // Deployments in full (`schedule` and `triggers` hold theirs as JSON arrays); the runs the
         // scheduler made for them, each once: its flow-run id comes from (deployment, time), and a
         // server pushes it onto its work queue only after claiming the row (status waiting →
         // claimed → submitted → settled, or skipped). `scheduler_ticks` says when a scheduler last
@@ -141,6 +141,7 @@ enum Schema {
             ALTER TABLE deployments ADD COLUMN run_limit INTEGER;
             ALTER TABLE deployments ADD COLUMN catchup TEXT;
             ALTER TABLE deployments ADD COLUMN scheduled_through REAL;
+            ALTER TABLE deployments ADD COLUMN triggers TEXT;
             CREATE TABLE scheduled_runs (
                 flow_run_id TEXT PRIMARY KEY,
                 deployment_id TEXT NOT NULL,
