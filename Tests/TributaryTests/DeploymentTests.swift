@@ -294,6 +294,74 @@ struct DeploymentTests {
         }
     }
 
+    @Test("tributary.yaml applied twice changes nothing the second time; a malformed file gets an error naming its line")
+    func deploymentFile() async throws {
+        let server = try await ServerProcess(label: "depyaml")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("trib-yaml-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try await disposing({
+            await server.dispose()
+            try? FileManager.default.removeItem(at: folder)
+        }) {
+            func deploy(_ yaml: String) async throws -> Command {
+                let file = folder.appendingPathComponent("tributary.yaml")
+                try yaml.write(to: file, atomically: true, encoding: .utf8)
+                return try await Command.trib(["deploy", "--file", file.path], environment: ["TRIB_API_URL": server.apiURL])
+            }
+            let yaml = """
+                # The weekly retraining and its report.
+                deployments:
+                  - name: retrain-weekly
+                    flow: training-pipeline
+                    workQueue: ml
+                    parameters: {pages: 6, threshold: 0.95, alphas: [0, 0.1, 1]}
+                    schedules:
+                      - cron: "0 3 * * 1"
+                        timezone: Europe/Berlin
+                    tags: [ml, weekly]
+                  - name: retrain-report
+                    flow: report
+                    workQueue: ml
+                    triggers:
+                      - deployment: retrain-weekly
+                        states: [Completed, Failed]
+                        parameters: {upstream: "{{ run.id }}"}
+                """
+            let first = try await deploy(yaml)
+            #expect(first.status == 0 && first.output.components(separatedBy: "created").count == 3, "\(first.output)")
+            let before = try await server.get("/deployments/retrain-weekly", as: DeploymentDetail.self)
+            #expect(before.deployment.schedules == [.cron(try CronSchedule("0 3 * * 1", timeZone: "Europe/Berlin"))])
+            #expect(before.deployment.parameters == .object(["pages": .number(6), "threshold": .number(0.95),
+                                                             "alphas": .array([.number(0), .number(0.1), .number(1)])]))
+            try await waitUntil("the weekly runs made ahead", within: .seconds(10)) {
+                try await server.get("/deployments/retrain-weekly", as: DeploymentDetail.self).upcoming.count == 10
+            }
+            let upcoming = try await server.get("/deployments/retrain-weekly", as: DeploymentDetail.self).upcoming
+            let second = try await deploy(yaml)
+            #expect(second.status == 0 && second.output.components(separatedBy: "unchanged").count == 3, "\(second.output)")
+            let after = try await server.get("/deployments/retrain-weekly", as: DeploymentDetail.self)
+            #expect(after.deployment == (try await server.get("/deployments/retrain-weekly", as: DeploymentDetail.self)).deployment)
+            #expect(after.deployment.updatedAt == before.deployment.updatedAt)
+            #expect(after.upcoming.map(\.flowRunID) == upcoming.map(\.flowRunID), "its scheduled runs stayed as they were")
+
+            let broken: [(String, String)] = [
+                ("deployments:\n  - name: a\n    flow: f\n     schedules: []\n", "is not YAML"),
+                ("deployments:\n  - name: a\n    flow: f\n  - name: b\n    flow: g\n    schedules:\n      - cron: \"0 3 * *\"\n",
+                 "tributary.yaml:4: cron '0 3 * *' has 4 fields"),
+                ("deployments:\n  - name: a\n    schedules: [{interval: 60}]\n", "tributary.yaml:2: 'flow' is missing"),
+                ("deployments:\n  - name: a\n    flow: f\n    schedules: [{cron: '@daily', timezone: Atlantis}]\n",
+                 "time zone 'Atlantis' is not known"),
+                ("deploy:\n  - name: a\n", "needs a 'deployments:' list"),
+            ]
+            for (text, message) in broken {
+                let result = try await deploy(text)
+                #expect(result.status != 0 && result.output.contains(message), "\(message): \(result.output)")
+            }
+            let list = try await server.get("/deployments", as: DeploymentList.self)
+            #expect(list.items.map(\.deployment.name) == ["retrain-report", "retrain-weekly"], "nothing of the broken files applied")
+        }
+    }
+
     @Test("malformed deployments, cron strings, time zones and parameters get an error naming what is wrong")
     func malformed() async throws {
         let server = try await ServerProcess(label: "depbad")

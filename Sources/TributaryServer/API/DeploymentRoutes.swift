@@ -105,24 +105,9 @@ struct DeploymentRoutes {
         } catch let error as ScheduleError {
             throw HTTPError(.badRequest, message: error.description)
         } catch let error as DecodingError {
-            throw HTTPError(.badRequest, message: "the body is not what this takes (\(Self.describe(error))): \(what)")
+            throw HTTPError(.badRequest, message: "the body is not what this takes (\(error.fieldDescription)): \(what)")
         } catch {
             throw HTTPError(.badRequest, message: "the body must be JSON: \(what)")
-        }
-    }
-
-    /// A decoding error as the field it is about and what was wrong.
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-            return path.isEmpty ? "" : "at '\(path)': "
-        }
-        switch error {
-        case .keyNotFound(let key, let context): return "\(path(context))'\(key.stringValue)' is missing"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-            if let underlying = context.underlyingError as? ScheduleError { return path(context) + underlying.description }
-            return path(context) + context.debugDescription
-        @unknown default: return "\(error)"
         }
     }
 }

@@ -221,3 +221,32 @@ struct DeploymentCommand: AsyncParsableCommand {
 }
 
 extension CatchupPolicy: ExpressibleByArgument {}
+
+/// `trib deploy`: applies a repository's `tributary.yaml` (every deployment in it, created or
+/// updated by name; one that is unchanged stays as it is, its runs with it).
+struct DeployCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deploy", abstract: "Apply the deployments of tributary.yaml to the server.")
+    @OptionGroup var api: APIOptions
+    @Option(help: "The file to apply.")
+    var file = "tributary.yaml"
+
+    func run() async throws {
+        let deployments: DeploymentFile
+        do {
+            deployments = try DeploymentFile(path: file)
+        } catch let error as DeploymentFileError {
+            throw ServerFailure(error.description)
+        }
+        let before = try await api.client.call("/deployments", as: DeploymentList.self).items
+        let existing = Dictionary(before.map { ($0.deployment.name, $0.deployment) }, uniquingKeysWith: { a, _ in a })
+        var table = Table("DEPLOYMENT", "FLOW", "SCHEDULE", "CHANGE")
+        for (spec, _) in deployments.deployments {
+            let saved = try await api.client.call("/deployments", method: "POST", body: try JSONEncoder().encode(spec),
+                                                  as: Deployment.self)
+            let change = existing[spec.name].map { $0.updatedAt == saved.updatedAt ? "unchanged" : "updated" } ?? "created"
+            table.rows.append([saved.name, saved.flow, DeploymentCommand.describe(saved.schedules), change])
+        }
+        print(table.text)
+    }
+}

@@ -5,7 +5,7 @@ import ArgumentParser
 /// subcommands: TributaryServerCommands.subcommands)`.
 public enum TributaryServerCommands {
     public static let all: [any ParsableCommand.Type] = [ServerCommand.self, FlowRunCommand.self, TaskRunCommand.self,
-                                                          DeploymentCommand.self]
+                                                          DeploymentCommand.self, DeployCommand.self]
     /// `worker ls` and `agent ls`.
     public static let subcommands: [String: [any ParsableCommand.Type]] = [
         "worker": [ProcessListCommand<WorkerKind>.self], "agent": [ProcessListCommand<AgentKind>.self],

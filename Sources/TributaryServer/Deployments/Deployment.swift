@@ -92,6 +92,15 @@ public struct Deployment: Codable, Sendable, Equatable {
     public var updatedAt: Double
     /// The scheduler has made this deployment's runs due up to this time (seconds since 1970).
     public var scheduledThrough: Double?
+
+    /// Whether saving `spec` would leave it as it is (a spec that leaves `paused` out keeps it).
+    func isSame(as spec: DeploymentSpec) -> Bool {
+        name == spec.name && flow == spec.flow && parameters == (spec.parameters ?? .object([:]))
+            && workQueue == (spec.workQueue ?? "default") && schedules == (spec.schedules ?? [])
+            && tags == (spec.tags ?? []) && description == spec.description && runLimit == spec.runLimit
+            && paused == (spec.paused ?? paused) && catchup == (spec.catchup ?? .latest)
+            && triggers == (spec.triggers ?? [])
+    }
 }
 
 /// A run a deployment made or will make: on its schedule, by hand (`trib deployment run`), or by a trigger.

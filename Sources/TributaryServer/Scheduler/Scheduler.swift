@@ -259,8 +259,8 @@ struct CatchupPlan {
 
 /// How the scheduler paces itself.
 public struct SchedulerSettings: Sendable {
-    /// How far ahead runs are made.
-    public var horizon: Duration = .seconds(3600)
+    /// How far ahead runs are made (as Prefect: the next few, up to 100 days ahead).
+    public var horizon: Duration = .seconds(100 * 86400)
     /// At most this many runs ahead per schedule.
     public var runsAhead = 10
     /// A run no agent started this long after its time is Late; runs that fell due this long before a

@@ -6,6 +6,8 @@ extension SQLRunStore {
     public func saveDeployment(_ spec: DeploymentSpec, at time: Double) async throws -> Deployment {
         try spec.validate()
         let existing = try await deployment(named: spec.name)
+        // Saving what is there already changes nothing (applying tributary.yaml again keeps its runs).
+        if let existing, existing.isSame(as: spec) { return existing }
         let id = existing?.id ?? UUID().uuidString.lowercased()
         let schedules = try Self.json(spec.schedules ?? []), tags = try Self.json(spec.tags ?? [])
         let parameters = try Self.json(spec.parameters ?? .object([:]))
