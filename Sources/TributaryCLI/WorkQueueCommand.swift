@@ -3,10 +3,13 @@ import Foundation
 import Tributary
 
 struct WorkQueueCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "work-queue",
-        abstract: "Look at a work queue, or limit how many of its flow runs run at once across all its agents.",
-        subcommands: [Inspect.self, SetLimit.self, ClearLimit.self])
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "work-queue",
+            abstract: "Look at a work queue, or limit how many of its flow runs run at once across all its agents.",
+            subcommands: [Inspect.self, SetLimit.self, ClearLimit.self]
+                + TributaryCommandLine.extraSubcommands.withLock { $0["work-queue"] ?? [] })
+    }
 
     struct BrokerOptions: ParsableArguments {
         @Option(help: "Broker URL (default: $TRIB_BROKER_URL).")

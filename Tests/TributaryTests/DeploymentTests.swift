@@ -344,6 +344,16 @@ struct DeploymentTests {
             #expect(after.deployment.updatedAt == before.deployment.updatedAt)
             #expect(after.upcoming.map(\.flowRunID) == upcoming.map(\.flowRunID), "its scheduled runs stayed as they were")
 
+            // The work queue shows them, soonest first (Prefect's `work-queue preview`).
+            let preview = try await Command.trib(["work-queue", "preview", "ml", "--limit", "3", "--json"],
+                                                 environment: ["TRIB_API_URL": server.apiURL])
+            let due = try JSONDecoder().decode([ScheduledRun].self, from: Data(preview.output.utf8))
+            #expect(due.map(\.flowRunID) == Array(upcoming.prefix(3).map(\.flowRunID)), "\(preview.output)")
+            #expect(due.allSatisfy { $0.deployment == "retrain-weekly" })
+            let queues = try await Command.trib(["work-queue", "ls"], environment: ["TRIB_API_URL": server.apiURL])
+            #expect(queues.output.split(separator: "\n").contains { $0.hasPrefix("ml ") && $0.hasSuffix(" 10") },
+                    "\(queues.output)")
+
             let broken: [(String, String)] = [
                 ("deployments:\n  - name: a\n    flow: f\n     schedules: []\n", "is not YAML"),
                 ("deployments:\n  - name: a\n    flow: f\n  - name: b\n    flow: g\n    schedules:\n      - cron: \"0 3 * *\"\n",

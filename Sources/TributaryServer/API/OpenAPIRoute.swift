@@ -595,7 +595,7 @@ struct OpenAPIRoute {
   "/work-queues": {
    "get": {
     "operationId": "listWorkQueues",
-    "summary": "Work queues the agents take from, with the submitted runs waiting and the agents taking.",
+    "summary": "Work queues the agents take from and deployments use, with the submitted runs waiting, the agents taking, and (scheduled) the deployments' runs waiting for their time.",
     "responses": {
      "200": {
       "description": "OK",

@@ -6,8 +6,9 @@ import ArgumentParser
 public enum TributaryServerCommands {
     public static let all: [any ParsableCommand.Type] = [ServerCommand.self, FlowRunCommand.self, TaskRunCommand.self,
                                                           DeploymentCommand.self, DeployCommand.self]
-    /// `worker ls` and `agent ls`.
+    /// `worker ls`, `agent ls`, `work-queue ls` and `work-queue preview`.
     public static let subcommands: [String: [any ParsableCommand.Type]] = [
         "worker": [ProcessListCommand<WorkerKind>.self], "agent": [ProcessListCommand<AgentKind>.self],
+        "work-queue": [WorkQueueListCommand.self, WorkQueuePreviewCommand.self],
     ]
 }

@@ -38,6 +38,10 @@ public protocol DeploymentStore: Sendable {
     func markLate(dueBefore time: Double, at now: Double) async throws -> Int
     /// How many runs of each of these deployments are pushed and not yet ended.
     func activeRunCounts(deploymentIDs: [String]) async throws -> [String: Int]
+    /// Deployments' runs not yet pushed onto `workQueue` (every work queue's when nil), soonest first.
+    func upcomingRuns(workQueue: String?, limit: Int) async throws -> [ScheduledRun]
+    /// How many deployments' runs wait to be pushed onto each work queue.
+    func upcomingCounts() async throws -> [String: Int]
     /// Runs of these flows or deployments that ended at `since` or later, or are Late (created since then).
     func triggeringRuns(since: Double, flowNames: [String], deploymentIDs: [String]) async throws -> [FlowRunRecord]
     /// Notes that `scheduler` ran at `time`.

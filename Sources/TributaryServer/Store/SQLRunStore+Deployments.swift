@@ -73,6 +73,23 @@ extension SQLRunStore {
             """, [deploymentID, limit])).map(Self.scheduledRun)
     }
 
+    public func upcomingRuns(workQueue: String?, limit: Int) async throws -> [ScheduledRun] {
+        try await executor.read(SQLStatement("""
+            SELECT s.*, d.name AS deployment, f.state AS state FROM scheduled_runs s
+            JOIN deployments d ON d.id = s.deployment_id LEFT JOIN flow_runs f ON f.id = s.flow_run_id
+            WHERE s.status IN ('waiting', 'claimed') \(workQueue == nil ? "" : "AND d.work_queue = ?")
+            ORDER BY s.scheduled_at LIMIT ?
+            """, (workQueue.map { [$0] } ?? []) + [limit])).map(Self.scheduledRun)
+    }
+
+    public func upcomingCounts() async throws -> [String: Int] {
+        let rows = try await executor.read(SQLStatement("""
+            SELECT d.work_queue, count(*) AS n FROM scheduled_runs s JOIN deployments d ON d.id = s.deployment_id
+            WHERE s.status IN ('waiting', 'claimed') GROUP BY d.work_queue
+            """))
+        return Dictionary(uniqueKeysWithValues: rows.map { ($0.string("work_queue"), $0.int("n")) })
+    }
+
     public func addScheduledRuns(_ runs: [NewScheduledRun], deployment: Deployment, through: Double?) async throws {
         let now = Date().timeIntervalSince1970
         var statements: [SQLStatement] = []
