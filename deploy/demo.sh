@@ -3,7 +3,9 @@
 # then over a local RabbitMQ (started here) with two worker processes, twice. The second run over
 # RabbitMQ takes extract, validate and train from the result store (Cached) instead of running
 # them. Each run ends with a notification from the flow's hooks (to the log; also POSTed to
-# TRIB_WEBHOOK_URL if set). `deploy/demo.sh --embedded` runs only the first.
+# TRIB_WEBHOOK_URL if set). Then the deployments of tributary.yaml: a server (SQLite in .deploy/)
+# schedules the pipeline every 15 s for an agent on work queue `ml`, and a report runs when it
+# ends. `deploy/demo.sh --embedded` runs only the first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -49,3 +51,33 @@ echo "== training-pipeline over RabbitMQ with 2 worker processes (logs: .deploy/
 echo
 echo "== the same run again: extract, validate and train are reused from the result store (reusedFromCache)"
 "$trib" run training-pipeline "$input"
+
+# Deployments: a server records and schedules, an agent takes flow runs from work queue `ml`, and
+# tributary.yaml deploys the pipeline on a 15-second interval with a report triggered by its end.
+echo
+echo "== deployments: tributary.yaml applied to a server, the pipeline run by an agent on its schedule, a report triggered"
+database=.deploy/demo.db
+rm -f "$database" "$database-wal" "$database-shm"
+"$trib" server start --port 4299 --database "$database" --events-queue trib.events.demo >.deploy/demo-server.log 2>&1 &
+workers+=($!)
+"$trib" agent --work-queue ml --id demo-agent >.deploy/demo-agent.log 2>&1 &
+workers+=($!)
+for log in .deploy/demo-server.log .deploy/demo-agent.log; do
+    for _ in $(seq 200); do grep -q "recording events\|agent ready" "$log" && break; sleep 0.1; done
+done
+export TRIB_API_URL=http://127.0.0.1:4299/api
+"$trib" deploy
+echo "(waiting for the first scheduled retraining and its report, up to 60 s)"
+for _ in $(seq 120); do
+    "$trib" deployment inspect retrain-report 2>/dev/null | grep -q "Completed" && break
+    sleep 0.5
+done
+"$trib" deployment ls
+"$trib" deployment inspect retrain-report
+"$trib" flow-run ls --limit 6 --state Completed
+if ! "$trib" deployment inspect retrain-report | grep -q "Completed"; then
+    echo "the report never ran: see .deploy/demo-server.log and .deploy/demo-agent.log" >&2
+    exit 1
+fi
+"$trib" deployment pause retrain
+echo "(the UI showed all of this at http://127.0.0.1:4299/ while the demo ran; \`trib server start\` serves it)"

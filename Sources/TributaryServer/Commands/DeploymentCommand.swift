@@ -73,7 +73,7 @@ struct DeploymentCommand: AsyncParsableCommand {
             let saved = try await api.client.call("/deployments", method: "POST", body: try JSONEncoder().encode(spec),
                                                   as: Deployment.self)
             if api.json { return print(try Format.json(saved)) }
-            print("deployment '\(saved.name)' saved: \(DeploymentCommand.describe(saved.schedules))"
+            print("deployment '\(saved.name)' saved: \(DeploymentCommand.describe(saved))"
                 + "\(saved.paused ? " (paused)" : "")")
         }
     }
@@ -85,11 +85,11 @@ struct DeploymentCommand: AsyncParsableCommand {
         func run() async throws {
             let list = try await api.client.call("/deployments", as: DeploymentList.self)
             if api.json { return print(try Format.json(list.items)) }
-            var table = Table("NAME", "FLOW", "WORK QUEUE", "SCHEDULE", "NEXT RUN", "STATUS")
+            var table = Table("NAME", "FLOW", "WORK QUEUE", "RUNS", "NEXT RUN", "STATUS")
             for item in list.items {
                 let deployment = item.deployment
                 table.rows.append([deployment.name, deployment.flow, deployment.workQueue,
-                                   DeploymentCommand.describe(deployment.schedules), Format.time(item.nextRunAt),
+                                   DeploymentCommand.describe(deployment), Format.time(item.nextRunAt),
                                    deployment.paused ? "paused" : "active"])
             }
             print(table.text)
@@ -111,6 +111,7 @@ struct DeploymentCommand: AsyncParsableCommand {
                 Flow         \(deployment.flow)
                 Work queue   \(deployment.workQueue)
                 Schedules    \(DeploymentCommand.describe(deployment.schedules))
+                Triggers     \(deployment.triggers.isEmpty ? "none" : deployment.triggers.map(DeploymentCommand.describe).joined(separator: "; "))
                 Parameters   \(String(decoding: try JSONEncoder().encode(deployment.parameters), as: UTF8.self))
                 Status       \(deployment.paused ? "paused" : "active")
                 Catch-up     \(deployment.catchup.rawValue)
@@ -212,7 +213,18 @@ struct DeploymentCommand: AsyncParsableCommand {
     }
 
     static func describe(_ schedules: [Schedule]) -> String {
-        schedules.isEmpty ? "none (runs on demand)" : schedules.map(\.description).joined(separator: "; ")
+        schedules.isEmpty ? "none" : schedules.map(\.description).joined(separator: "; ")
+    }
+
+    /// Its schedules and triggers, in a few words: `every 15 s`, `after retrain (Completed)`.
+    static func describe(_ deployment: Deployment) -> String {
+        let parts = deployment.schedules.map(\.description) + deployment.triggers.map(describe)
+        return parts.isEmpty ? "on demand" : parts.joined(separator: "; ")
+    }
+
+    static func describe(_ trigger: Trigger) -> String {
+        let source = trigger.deployment.map { "deployment \($0)" } ?? "flow \(trigger.flow ?? "?")"
+        return "after \(source) (\((trigger.states ?? ["Completed"]).joined(separator: ", ")))"
     }
 
     static func escaped(_ name: String) -> String {
@@ -240,12 +252,12 @@ struct DeployCommand: AsyncParsableCommand {
         }
         let before = try await api.client.call("/deployments", as: DeploymentList.self).items
         let existing = Dictionary(before.map { ($0.deployment.name, $0.deployment) }, uniquingKeysWith: { a, _ in a })
-        var table = Table("DEPLOYMENT", "FLOW", "SCHEDULE", "CHANGE")
+        var table = Table("DEPLOYMENT", "FLOW", "RUNS", "CHANGE")
         for (spec, _) in deployments.deployments {
             let saved = try await api.client.call("/deployments", method: "POST", body: try JSONEncoder().encode(spec),
                                                   as: Deployment.self)
             let change = existing[spec.name].map { $0.updatedAt == saved.updatedAt ? "unchanged" : "updated" } ?? "created"
-            table.rows.append([saved.name, saved.flow, DeploymentCommand.describe(saved.schedules), change])
+            table.rows.append([saved.name, saved.flow, DeploymentCommand.describe(saved), change])
         }
         print(table.text)
     }
