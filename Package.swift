@@ -89,7 +89,7 @@ let package = Package(
             ],
             // The web UI's files, compiled into the binary (no build step, no files to install).
             resources: ["index.html", "app.css", "app.js", "api.js", "dom.js", "markdown.js", "dashboard.js",
-                        "flow-runs.js", "flow-run.js", "artifacts.js", "workers.js"].map { .embedInCode("UI/\($0)") }
+                        "flow-runs.js", "flow-run.js", "artifacts.js", "workers.js", "deployments.js"].map { .embedInCode("UI/\($0)") }
         ),
         .target(name: "TributaryExamples", dependencies: ["Tributary", "TributaryWebhooks"]),
         .executableTarget(name: "trib", dependencies: ["TributaryCLI", "TributaryExamples", "TributaryServer"]),

@@ -170,6 +170,27 @@ struct UITests {
         }
     }
 
+    @Test("the Deployments page lists a deployment; its page runs it now with parameters typed in, shows the run completed, and pauses it")
+    func deploymentsPage() async throws {
+        let setup = try await DeploymentTests.Setup.start("uidep")
+        try await disposing({ await setup.dispose() }) {
+            let name = "ui-\(setup.queue.suffix(6))"
+            try await setup.deployment(["create", name, "--flow", "checkpoint", "--work-queue", setup.workQueue,
+                                        "--params", #"{"label": "default"}"#, "--description", "shown in the UI"])
+            let root = String(setup.server.apiURL.dropLast("/api".count))
+            let seen = try await Browser.run("deployments", root, [name])
+            #expect((seen["listed"] as? String)?.contains("checkpoint") == true, "\(seen)")
+            #expect((seen["detail"] as? String)?.contains("shown in the UI") == true)
+            #expect(seen["paused"] as? Bool == true)
+            #expect(Self.problems(seen).isEmpty, "\(Self.problems(seen))")
+            let detail = try await setup.detail(name)
+            #expect(detail.deployment.paused, "the Pause button paused it")
+            let run = try #require(detail.recent.first { $0.origin == "manual" })
+            #expect(run.parameters == .object(["label": .string("from the browser")]), "\(run)")
+            #expect(run.state == "Completed")
+        }
+    }
+
     @Test("a running flow's page: the progress bar's counts move without a reload and end at the right counts; the Cancel button asks, then cancels a running run, which ends Cancelled in the store")
     func liveProgressAndCancel() async throws {
         let queue = TestBroker.uniqueQueue("uilive"), workQueue = TestBroker.uniqueQueue("uilivewq")

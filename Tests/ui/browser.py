@@ -65,6 +65,7 @@ def check_pages(driver, base, shots, flow_run):
     for name, path, marker in [("dashboard", "/", "Flow runs by state"), ("flow-runs", "/flow-runs", "Task runs"),
                                ("flow-run", f"/flow-runs/{flow_run}", "Task runs by state"),
                                ("artifacts", "/artifacts", "Artifacts"), ("workers", "/workers", "Workers"),
+                               ("deployments-empty", "/deployments", "Deployments"),
                                ("flow-runs-narrow", "/flow-runs", "Task runs")]:
         if name.endswith("narrow"):
             driver.set_window_size(390, 844)
@@ -216,8 +217,37 @@ def renderer_memory():
     return largest
 
 
+def check_deployments(driver, base, shots, name):
+    """The deployments list shows the deployment; its page runs it now with parameters typed in,
+    shows that run in its latest runs once it completes, and pauses it."""
+    driver.get(base + "/deployments")
+    wait_for(driver, lambda d: loaded(d) and d.find_elements(By.CSS_SELECTOR, f'tr[data-deployment="{name}"]'))
+    listed = driver.find_element(By.CSS_SELECTOR, f'tr[data-deployment="{name}"]').text
+    shoot(driver, shots, "deployments")
+    driver.find_element(By.LINK_TEXT, name).click()
+    wait_for(driver, lambda d: "Latest runs" in text_of(d))
+    field = driver.find_element(By.CSS_SELECTOR, 'input[name="parameters"]')
+    field.send_keys('{"label": "from the browser"}')
+    driver.find_element(By.CSS_SELECTOR, "button.run-now").click()
+    latest = lambda d: d.execute_script(
+        "const h = [...document.querySelectorAll('h2')].find(x => x.textContent === 'Latest runs');"
+        "return h ? h.parentElement.textContent : ''")
+    wait_for(driver, lambda d: "manual" in latest(d) and "Completed" in latest(d), seconds=40)
+    shoot(driver, shots, "deployment")
+    detail = text_of(driver)
+    for _ in range(20):
+        try:
+            driver.find_element(By.CSS_SELECTOR, "button.pause").click()
+            break
+        except StaleElementReferenceException:
+            time.sleep(0.05)
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "button.resume"))
+    return {"listed": listed, "detail": detail[:4000], "paused": "paused" in text_of(driver),
+            "problems": console_problems(driver)}
+
+
 CHECKS = {"pages": check_pages, "filter": check_filter, "hostile": check_hostile, "key": check_key,
-          "live": check_live, "cancel": check_cancel, "big": check_big}
+          "live": check_live, "cancel": check_cancel, "big": check_big, "deployments": check_deployments}
 
 
 def main():

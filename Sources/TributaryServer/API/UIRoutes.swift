@@ -1,13 +1,14 @@
 import HTTPTypes
 import Hummingbird
 
-/// The web UI: `/` and its pages (`/flow-runs`, `/flow-runs/ID`, `/artifacts`, `/workers`) answer
+/// The web UI: `/` and its pages (`/flow-runs`, `/flow-runs/ID`, `/deployments`, `/deployments/NAME`,
+/// `/artifacts`, `/workers`) answer
 /// the one HTML page, whose scripts read the JSON API; `/ui/NAME` answers its scripts and style.
 /// The files travel inside the binary (SwiftPM's `embedInCode`), so an installed `trib` started
 /// from any directory serves them. A strict Content-Security-Policy lets only these scripts run.
 struct UIRoutes {
     /// The page's paths: each answers the page, which draws what the path names.
-    static let pages = ["", "flow-runs", "flow-runs/{id}", "artifacts", "workers"]
+    static let pages = ["", "flow-runs", "flow-runs/{id}", "deployments", "deployments/{name}", "artifacts", "workers"]
 
     /// Files under `/ui/`, with their types.
     static let files: [String: (bytes: [UInt8], type: String)] = [
@@ -21,6 +22,7 @@ struct UIRoutes {
         "flow-run.js": (PackageResources.flow_run_js, "text/javascript; charset=utf-8"),
         "artifacts.js": (PackageResources.artifacts_js, "text/javascript; charset=utf-8"),
         "workers.js": (PackageResources.workers_js, "text/javascript; charset=utf-8"),
+        "deployments.js": (PackageResources.deployments_js, "text/javascript; charset=utf-8"),
     ]
 
     static let securityHeaders: HTTPFields = [

@@ -26,9 +26,14 @@ export async function get(path) {
   return answer(await fetch(`/api${path}`, { headers: headers() }));
 }
 
-/** POST /api + path, as JSON. */
-export async function post(path) {
-  return answer(await fetch(`/api${path}`, { method: 'POST', headers: headers() }));
+/** POST /api + path (with a JSON body if given), as JSON. */
+export async function post(path, body) {
+  const init = { method: 'POST', headers: headers() };
+  if (body !== undefined) {
+    init.headers = { ...init.headers, 'Content-Type': 'application/json' };
+    init.body = JSON.stringify(body);
+  }
+  return answer(await fetch(`/api${path}`, init));
 }
 
 /**

@@ -6,12 +6,15 @@ import { flowRuns } from './flow-runs.js';
 import { flowRun } from './flow-run.js';
 import { artifacts } from './artifacts.js';
 import { workers } from './workers.js';
+import { deployments, deployment } from './deployments.js';
 
 const routes = [
   [/^\/$/, dashboard],
   [/^\/flow-runs\/?$/, flowRuns],
   [/^\/flow-runs\/([^/]+)$/, flowRun],
   [/^\/artifacts\/?$/, artifacts],
+  [/^\/deployments\/?$/, deployments],
+  [/^\/deployments\/([^/]+)$/, deployment],
   [/^\/workers\/?$/, workers],
 ];
 
