@@ -9,6 +9,8 @@
 #   bash benchmarks/run.sh --api-latency 1000000                  # the API's latency over a large store
 #   bash benchmarks/run.sh --ui-page 1000,10000,100000            # a flow run's page in headless Chromium (needs
 #                                                                 # chromium, chromium-driver, selenium: deploy/test.sh)
+#   bash benchmarks/run.sh --schedule-lag 1000 --agents 2 --agent-concurrency 50   # 1,000 deployments every
+#                                                                 # minute for 5 minutes: how late runs start (issue 14)
 # Every flag: bash benchmarks/run.sh --help
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

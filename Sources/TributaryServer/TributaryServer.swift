@@ -81,14 +81,8 @@ public final class TributaryServer: Sendable {
         } else {
             logger.warning("no broker given (--broker or TRIB_BROKER_URL): the server answers from its store but records no new runs")
         }
-        var submit: Scheduler.Submit?
-        if let client {
-            submit = { id, flow, input, workQueue in
-                _ = try await client.submit(flowNamed: flow, input: input, workQueue: workQueue, flowRunID: id)
-            }
-        }
-        services.append(Scheduler(store: store, submit: submit, settings: configuration.scheduler, wakeups: wakeups,
-                                  logger: logger))
+        services.append(Scheduler(store: store, pusher: client.map(Pusher.client), settings: configuration.scheduler,
+                                  wakeups: wakeups, logger: logger))
         if let retention = configuration.retention {
             services.append(RetentionService(store: store, retention: retention, logger: logger))
         }

@@ -49,6 +49,14 @@ struct BenchCommand: AsyncParsableCommand {
             help: ArgumentHelp("Instead of the workloads: a flow run's page in headless Chromium, for flow runs of "
                 + "these many task runs (comma list, issue 13)."))
     var uiPage: String?
+    @Option(name: .customLong("schedule-lag"),
+            help: ArgumentHelp("Instead of the workloads: this many deployments on one interval, run by agents, "
+                + "for --schedule-duration seconds: how late their runs are pushed and started (issue 14)."))
+    var scheduleLag: Int?
+    @Option(name: .customLong("schedule-interval"), help: "The deployments' interval in seconds (--schedule-lag).")
+    var scheduleInterval = 60
+    @Option(name: .customLong("schedule-duration"), help: "How long --schedule-lag holds them, in seconds.")
+    var scheduleDuration = 300
     @Option(help: .hidden) var probeFanout: Int?
     @Option(help: .hidden) var probeQueue = "bench"
     @Option(help: .hidden) var probePersistent = 0
@@ -77,6 +85,17 @@ struct BenchCommand: AsyncParsableCommand {
         if let apiLatency {
             for line in try await APILatency(bigRun: min(apiBigRun, apiLatency), total: apiLatency,
                                              requests: smoke ? 5 : 100, database: database).measure() {
+                print(line)
+            }
+            return
+        }
+        if let scheduleLag {
+            guard scheduleLag > 0, scheduleInterval > 0, scheduleDuration > 0 else {
+                throw ValidationError("--schedule-lag, --schedule-interval and --schedule-duration take numbers above 0")
+            }
+            for line in try await ScheduleLag(broker: broker, deployments: scheduleLag, interval: scheduleInterval,
+                                              duration: scheduleDuration, agents: agents,
+                                              agentConcurrency: agentConcurrency).measure() {
                 print(line)
             }
             return

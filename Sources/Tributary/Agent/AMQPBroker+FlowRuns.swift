@@ -82,8 +82,12 @@ extension AMQPBroker: FlowRunTransport {
     /// the other on the channel (so the board has the status before an agent can have the run) and
     /// waits for both confirms at once.
     public func submit(_ flowRun: FlowRunMessage, pending status: FlowRunStatus, retention: Duration) async throws {
+        try await prepareBoard(for: status.flowRunID, retention: retention)
+        try await submitPrepared(flowRun, pending: status)
+    }
+
+    public func submitPrepared(_ flowRun: FlowRunMessage, pending status: FlowRunStatus) async throws {
         try await prepareWorkQueue(flowRun.workQueue)
-        try await createBoard(for: status.flowRunID, retention: retention)
         let statusMessage = try statusMessage(status), runMessage = try flowRunMessage(flowRun)
         let connection = self.connection
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -103,7 +107,7 @@ extension AMQPBroker: FlowRunTransport {
         }
     }
 
-    private func createBoard(for flowRunID: String, retention: Duration) async throws {
+    public func prepareBoard(for flowRunID: String, retention: Duration) async throws {
         let name = Self.boardQueue(for: flowRunID)
         try await prepareStatusExchange()
         try await connection.declare(QueueDeclaration(name: name, arguments: [

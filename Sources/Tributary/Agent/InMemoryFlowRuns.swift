@@ -61,6 +61,12 @@ final class InMemoryFlowRuns: FlowRunTransport {
         try await publish(flowRun: flowRun)
     }
 
+    func prepareBoard(for flowRunID: String, retention: Duration) async throws {}
+
+    func submitPrepared(_ flowRun: FlowRunMessage, pending: FlowRunStatus) async throws {
+        try await submit(flowRun, pending: pending, retention: .zero)
+    }
+
     func publish(status: FlowRunStatus) async throws {
         let watchers = state.withLock { state -> [@Sendable (FlowRunStatus) -> Void] in
             let current = state.boards[status.flowRunID]

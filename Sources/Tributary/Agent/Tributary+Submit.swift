@@ -27,14 +27,7 @@ extension Tributary {
     /// starts once.
     public func submit(flowNamed name: String, input: [UInt8], workQueue: String, flowRunID: String?) async throws
         -> FlowRunHandle<[UInt8]> {
-        if let problem = Self.workQueueNameProblem(workQueue) { throw TributaryError.badSubmission(problem) }
-        guard (try? JSONSerialization.jsonObject(with: Data(input), options: .fragmentsAllowed)) != nil else {
-            throw TributaryError.badSubmission("the input of flow '\(name)' is not valid JSON")
-        }
-        guard input.count <= maxPayloadBytes else {
-            throw TributaryError.badSubmission("the input of flow '\(name)' is \(input.count) bytes of JSON, over "
-                + "the limit of \(maxPayloadBytes); pass large data by reference (a path or URL)")
-        }
+        try checkSubmission(flowNamed: name, input: input, workQueue: workQueue)
         let transport = try await flowRunTransport()
         let id = flowRunID ?? UUID().uuidString.lowercased()
         let handle = flowRun(id: id)
@@ -43,6 +36,45 @@ extension Tributary {
                                    pending: FlowRunStatus(flowRunID: id, flowName: name, workQueue: workQueue,
                                                           state: .pending, sequence: 1),
                                    retention: flowRunRetention)
+        recordSubmitted(id: id, flowName: name, workQueue: workQueue)
+        return handle
+    }
+
+    /// Makes the status board of run `flowRunID` ahead of its submission, so that
+    /// ``submitPrepared(flowNamed:input:workQueue:flowRunID:)`` is one publish: the server's
+    /// scheduler prepares runs a few seconds before they are due.
+    public func prepareSubmission(flowRunID: String) async throws {
+        try await flowRunTransport().prepareBoard(for: flowRunID, retention: flowRunRetention)
+    }
+
+    /// Submits run `flowRunID`, whose board ``prepareSubmission(flowRunID:)`` made, without first
+    /// looking whether it was submitted before: for a caller that knows it was not (the scheduler,
+    /// holding its first claim of the run).
+    public func submitPrepared(flowNamed name: String, input: [UInt8], workQueue: String, flowRunID: String) async throws
+        -> FlowRunHandle<[UInt8]> {
+        try checkSubmission(flowNamed: name, input: input, workQueue: workQueue)
+        try await flowRunTransport().submitPrepared(
+            FlowRunMessage(flowRunID: flowRunID, flowName: name, input: input, workQueue: workQueue),
+            pending: FlowRunStatus(flowRunID: flowRunID, flowName: name, workQueue: workQueue, state: .pending, sequence: 1))
+        recordSubmitted(id: flowRunID, flowName: name, workQueue: workQueue)
+        return flowRun(id: flowRunID)
+    }
+
+    /// Throws ``TributaryError/badSubmission(_:)`` for a bad work queue name, an input that is not
+    /// JSON, or one over the payload limit.
+    private func checkSubmission(flowNamed name: String, input: [UInt8], workQueue: String) throws {
+        if let problem = Self.workQueueNameProblem(workQueue) { throw TributaryError.badSubmission(problem) }
+        guard (try? JSONSerialization.jsonObject(with: Data(input), options: .fragmentsAllowed)) != nil else {
+            throw TributaryError.badSubmission("the input of flow '\(name)' is not valid JSON")
+        }
+        guard input.count <= maxPayloadBytes else {
+            throw TributaryError.badSubmission("the input of flow '\(name)' is \(input.count) bytes of JSON, over "
+                + "the limit of \(maxPayloadBytes); pass large data by reference (a path or URL)")
+        }
+    }
+
+    /// Records the run Pending (for the server) and logs its submission.
+    private func recordSubmitted(id: String, flowName name: String, workQueue: String) {
         // Recorded Pending at once, so the server shows a run no agent has taken yet.
         if let events {
             events.record(RunEvent(kind: .flowRun, flowRunID: id, name: name, state: "Pending", workQueue: workQueue,
@@ -51,7 +83,6 @@ extension Tributary {
         logger.info("flow run submitted", metadata: [
             "flow": "\(name)", "flow-run": "\(id)", "work-queue": "\(workQueue)",
         ])
-        return handle
     }
 
     /// A handle on the submitted flow run `id`, from this process or any other; its output is JSON.

@@ -67,7 +67,7 @@ struct DeploymentRoutes {
             return EditedResponse(status: .created, response: ScheduledRun(
                 flowRunID: run.flowRunID, deploymentID: deployment.id, deployment: deployment.name,
                 scheduledAt: run.scheduledAt, parameters: parameters, origin: run.origin, status: "waiting",
-                state: "Scheduled"))
+                state: "Scheduled", submittedAt: nil, claimedAt: nil))
         }
     }
 

@@ -116,4 +116,8 @@ public struct ScheduledRun: Codable, Sendable, Equatable {
     public var status: String
     /// The flow run's state in the store now.
     public var state: String?
+    /// When a server pushed it onto its work queue (seconds since 1970).
+    public var submittedAt: Double?
+    /// When a server last claimed it: set on a run waiting again, its claim handed back.
+    public var claimedAt: Double?
 }

@@ -9,33 +9,33 @@ import Tributary
 /// agent started within ``SchedulerSettings/lateAfter`` is recorded Late.
 ///
 /// Exactly once: a run's id is fixed by (deployment, scheduled time); only the server whose claim
-/// of the row succeeds pushes it; and the push is an idempotent submit with that id, so a claim
-/// handed back after its server died mid-push does not start the run twice.
+/// of the row succeeds pushes it; and a run claimed again (its claim handed back after its server
+/// died mid-push) is pushed with an idempotent submit, so it does not start twice. On time: the
+/// boards of runs due in the next seconds are made ahead, so a first push is one publish.
 public struct Scheduler: Service {
-    /// Hands a due run to the broker: (flow run id, flow name, input JSON, work queue).
-    public typealias Submit = @Sendable (_ id: String, _ flow: String, _ input: [UInt8], _ workQueue: String) async throws -> Void
-
     let store: any RunStore
-    let submit: Submit?
+    let pusher: Pusher?
     let settings: SchedulerSettings
     let wakeups: AsyncStream<Void>
     let logger: Logger
     /// This scheduler's name in claims and ticks.
     let id = "scheduler-" + UUID().uuidString.lowercased().prefix(8)
     /// The triggered runs this scheduler has made already, so it does not write them again each pass.
-    private let fired = FiredTriggers()
+    private let fired = IDSet()
+    /// The runs whose boards this scheduler has made ahead of their time.
+    private let prepared = IDSet()
 
-    public init(store: any RunStore, submit: Submit?, settings: SchedulerSettings = SchedulerSettings(),
+    public init(store: any RunStore, pusher: Pusher?, settings: SchedulerSettings = SchedulerSettings(),
                 wakeups: AsyncStream<Void>, logger: Logger) {
         self.store = store
-        self.submit = submit
+        self.pusher = pusher
         self.settings = settings
         self.wakeups = wakeups
         self.logger = logger
     }
 
     public func run() async throws {
-        if submit == nil {
+        if pusher == nil {
             logger.warning("the scheduler has no broker (--broker): deployments' runs are made but not started")
         }
         let started = Date().timeIntervalSince1970
@@ -43,7 +43,32 @@ public struct Scheduler: Service {
         let lastTick = try? await store.lastTick()
         let missed = lastTick.flatMap { $0 < started - settings.lateAfter ? $0...(started - settings.lateAfter) : nil }
         try await cancelWhenGracefulShutdown {
-            try await loop(missed: missed)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await loop(missed: missed) }
+                group.addTask { try await prepareAhead() }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Makes the boards of the runs due in the next few seconds, so that at their time each push is
+    /// one publish (what lets a thousand runs due at once leave within a second).
+    private func prepareAhead() async throws {
+        guard let pusher else { return }
+        while !Task.isCancelled {
+            let now = Date().timeIntervalSince1970
+            if let soon = try? await store.dueRuns(at: now + settings.prepareAhead.seconds, limit: settings.batch) {
+                let fresh = soon.filter { $0.scheduledAt > now && $0.claimedAt == nil && !prepared.contains($0.flowRunID) }
+                await withTaskGroup(of: String?.self) { group in
+                    for (index, run) in fresh.enumerated() {
+                        if index >= settings.parallelSubmits, let id = await group.next(), let id { prepared.insert([id]) }
+                        group.addTask { (try? await pusher.prepare(run.flowRunID)) == nil ? nil : run.flowRunID }
+                    }
+                    for await id in group { if let id { prepared.insert([id]) } }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(500))
         }
     }
 
@@ -57,13 +82,15 @@ public struct Scheduler: Service {
         while !Task.isCancelled {
             let now = Date().timeIntervalSince1970
             do {
-                if now - lastPlan >= settings.planEvery.seconds || missedWindow != nil {
+                // Due runs first: making the next ones and the bookkeeping can wait a few milliseconds.
+                if missedWindow != nil { try await plan(now: now) }
+                try await push(now: now, missed: missedWindow)
+                missedWindow = nil
+                if now - lastPlan >= settings.planEvery.seconds {
                     try await plan(now: now)
                     try await fireTriggers(now: now)
                     lastPlan = now
                 }
-                try await push(now: now, missed: missedWindow)
-                missedWindow = nil
                 _ = try await store.markLate(dueBefore: now - settings.lateAfter, at: now)
                 try await store.releaseClaims(before: now - settings.claimTimeout)
                 try await store.tick(scheduler: id, at: now)
@@ -187,7 +214,7 @@ public struct Scheduler: Service {
             try await store.skipRuns(runs.map(\.0.flowRunID), reason: reason, at: now)
             logger.info("skipped runs a deployment missed", metadata: ["runs": "\(runs.count)", "reason": "\(reason)"])
         }
-        guard let submit, !toPush.isEmpty else { return }
+        guard let pusher, !toPush.isEmpty else { return }
         let claimed = Set(try await store.claimRuns(toPush.map(\.flowRunID), scheduler: id, at: now))
         let mine = toPush.filter { claimed.contains($0.flowRunID) }
         let submitted = await withTaskGroup(of: String?.self) { group in
@@ -199,10 +226,13 @@ public struct Scheduler: Service {
                     if let id { ids.append(id) }
                 }
                 running += 1
+                // A run claimed for the first time, its board made ahead, goes in one publish; any
+                // other is submitted idempotently (a claim handed back may have been pushed already).
+                let ready = run.claimedAt == nil && prepared.contains(run.flowRunID)
                 group.addTask {
                     do {
                         let input = try JSONEncoder().encode(run.parameters)
-                        try await submit(run.flowRunID, deployment.flow, Array(input), deployment.workQueue)
+                        try await pusher.push(run.flowRunID, deployment.flow, Array(input), deployment.workQueue, ready)
                         return run.flowRunID
                     } catch {
                         logger.error("could not push a scheduled run; it is tried again", metadata: [
@@ -216,6 +246,7 @@ public struct Scheduler: Service {
             return ids
         }
         try await store.markSubmitted(submitted, at: Date().timeIntervalSince1970)
+        prepared.remove(submitted)
         // A push that failed is handed back to be claimed again at once.
         let failed = Set(mine.map(\.flowRunID)).subtracting(submitted)
         try await store.releaseClaims(Array(failed))
@@ -276,6 +307,8 @@ public struct SchedulerSettings: Sendable {
     public var tick: Duration = .seconds(1)
     /// A claim this old (seconds) whose run was not pushed is handed back.
     public var claimTimeout: Double = 30
+    /// Runs due this soon have their boards made ahead.
+    public var prepareAhead: Duration = .seconds(5)
     /// Due runs pushed per pass, and at once.
     public var batch = 2000
     public var parallelSubmits = 32
@@ -287,11 +320,39 @@ extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
-/// The ids of triggered runs a scheduler has written (the store keeps them once whoever writes them).
-final class FiredTriggers: @unchecked Sendable {
+/// How the scheduler hands runs to the broker.
+public struct Pusher: Sendable {
+    /// Makes a run's status board ahead of its time.
+    public var prepare: @Sendable (_ flowRunID: String) async throws -> Void
+    /// Puts a due run on its work queue: (flow run id, flow name, input JSON, work queue, whether its
+    /// board is made and no one pushed it before).
+    public var push: @Sendable (_ flowRunID: String, _ flow: String, _ input: [UInt8], _ workQueue: String,
+                                _ ready: Bool) async throws -> Void
+
+    public init(prepare: @escaping @Sendable (String) async throws -> Void,
+                push: @escaping @Sendable (String, String, [UInt8], String, Bool) async throws -> Void) {
+        self.prepare = prepare
+        self.push = push
+    }
+
+    /// Pushes through `client`: a prepared run in one publish, any other with an idempotent submit.
+    public static func client(_ client: Tributary) -> Pusher {
+        Pusher(prepare: { try await client.prepareSubmission(flowRunID: $0) }) { id, flow, input, workQueue, ready in
+            if ready {
+                _ = try await client.submitPrepared(flowNamed: flow, input: input, workQueue: workQueue, flowRunID: id)
+            } else {
+                _ = try await client.submit(flowNamed: flow, input: input, workQueue: workQueue, flowRunID: id)
+            }
+        }
+    }
+}
+
+/// A set of run ids shared by the scheduler's loops.
+final class IDSet: @unchecked Sendable {
     private let lock = NSLock()
     private var ids = Set<String>()
 
     func contains(_ id: String) -> Bool { lock.withLock { ids.contains(id) } }
     func insert(_ new: [String]) { lock.withLock { ids.formUnion(new) } }
+    func remove(_ old: [String]) { lock.withLock { ids.subtract(old) } }
 }

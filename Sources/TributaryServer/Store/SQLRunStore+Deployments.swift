@@ -292,7 +292,8 @@ extension SQLRunStore {
         ScheduledRun(flowRunID: row.string("flow_run_id"), deploymentID: row.string("deployment_id"),
                      deployment: row["deployment"]?.string, scheduledAt: row.double("scheduled_at"),
                      parameters: decoded(JSONValue.self, row["parameters"]?.string, default: .null),
-                     origin: row.string("origin"), status: row.string("status"), state: row["state"]?.string)
+                     origin: row.string("origin"), status: row.string("status"), state: row["state"]?.string,
+                     submittedAt: row["submitted_at"]?.double, claimedAt: row["claimed_at"]?.double)
     }
 }
 
