@@ -6,8 +6,8 @@ struct WorkQueueCommand: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
         CommandConfiguration(
             commandName: "work-queue",
-            abstract: "Look at a work queue, or limit how many of its flow runs run at once across all its agents.",
-            subcommands: [Inspect.self, SetLimit.self, ClearLimit.self]
+            abstract: "Look at a work queue, limit how many of its flow runs run at once across all its agents, or pause it.",
+            subcommands: [Inspect.self, SetLimit.self, ClearLimit.self, Pause.self, Resume.self]
                 + TributaryCommandLine.extraSubcommands.withLock { $0["work-queue"] ?? [] })
     }
 
@@ -49,7 +49,7 @@ struct WorkQueueCommand: AsyncParsableCommand {
                 let agents = try await client.agentCount(of: options.workQueue)
                 let limit = try await client.limit(ofWorkQueue: options.workQueue)
                 print("work queue \(options.workQueue): \(agents) agent\(agents == 1 ? "" : "s"), "
-                    + (limit.map { "at most \($0) flow runs at once" } ?? "no limit"))
+                    + (limit == 0 ? "paused" : limit.map { "at most \($0) flow runs at once" } ?? "no limit"))
             }
         }
     }
@@ -81,6 +81,32 @@ struct WorkQueueCommand: AsyncParsableCommand {
             try await options.withClient { client in
                 try await client.setLimit(nil, ofWorkQueue: options.workQueue)
                 print("work queue \(options.workQueue): no limit")
+            }
+        }
+    }
+
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stop the work queue's agents from starting its flow runs until it is resumed; runs submitted meanwhile wait.")
+        @OptionGroup var options: BrokerOptions
+
+        func run() async throws {
+            try await options.withClient { client in
+                try await client.pause(workQueue: options.workQueue)
+                print("work queue \(options.workQueue): paused")
+            }
+        }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Let a paused work queue's agents start its flow runs again.")
+        @OptionGroup var options: BrokerOptions
+
+        func run() async throws {
+            try await options.withClient { client in
+                try await client.resume(workQueue: options.workQueue)
+                let limit = try await client.limit(ofWorkQueue: options.workQueue)
+                print("work queue \(options.workQueue): resumed" + (limit.map { ", at most \($0) flow runs at once" } ?? ""))
             }
         }
     }

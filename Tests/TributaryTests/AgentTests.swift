@@ -56,6 +56,40 @@ struct AgentTests {
         }
     }
 
+    @Test("a paused work queue: its agent starts none of the runs submitted meanwhile; resumed, it runs them under the limit it had")
+    func pausedWorkQueue() async throws {
+        let queue = TestBroker.uniqueQueue("pause"), workQueue = TestBroker.uniqueQueue("pausewq")
+        let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue)
+        let agent = try await WorkerProcess.agent(id: "agent-\(workQueue.suffix(6))", workQueue: workQueue)
+        try await withWorkers([worker, agent]) { () async throws in
+            let client = Tributary(broker: TestBroker.url)
+            try await client.setLimit(3, ofWorkQueue: workQueue)
+            let paused = try await Command.trib(["work-queue", "pause", workQueue, "--broker", TestBroker.url])
+            #expect(paused.status == 0 && paused.output.contains("paused"), "\(paused.output)")
+            // An agent reads a work queue's limit at most every 5 s.
+            try await Task.sleep(for: .seconds(6))
+            let handles = [
+                try await client.submit(Checkpoint.self, Checkpoint.Input(label: "one"), workQueue: workQueue),
+                try await client.submit(Checkpoint.self, Checkpoint.Input(label: "two"), workQueue: workQueue),
+            ]
+            try await Task.sleep(for: .seconds(3))
+            for handle in handles { #expect(try await handle.status().state == .pending, "not started while paused") }
+            let inspected = try await Command.trib(["work-queue", "inspect", workQueue, "--broker", TestBroker.url])
+            #expect(inspected.output.contains("paused"), "\(inspected.output)")
+            #expect(try await client.isPaused(workQueue: workQueue))
+
+            let resumed = try await Command.trib(["work-queue", "resume", workQueue, "--broker", TestBroker.url])
+            #expect(resumed.output.contains("resumed, at most 3 flow runs at once"), "\(resumed.output)")
+            for (handle, label) in zip(handles, ["one", "two"]) {
+                let output = try await value(of: Task { try await handle.result() }, "the run after resuming", within: .seconds(30))
+                #expect(output == Checkpoint.Output(label: label, ok: true))
+            }
+            #expect(try await client.limit(ofWorkQueue: workQueue) == 3)
+            try await client.setLimit(nil, ofWorkQueue: workQueue)
+            await client.close()
+        }
+    }
+
     @Test("100 runs submitted at once to 2 agents of concurrency 3: all complete, never more than 3 at once on one agent")
     func agentConcurrency() async throws {
         let queue = TestBroker.uniqueQueue("many"), workQueue = TestBroker.uniqueQueue("wq")

@@ -390,6 +390,15 @@ struct DeploymentTests {
                 let result = try await Command.trib(["deployment"] + arguments, environment: ["TRIB_API_URL": server.apiURL])
                 #expect(result.status != 0 && result.output.contains(message), "\(arguments): \(result.output)")
             }
+            // From code: the same, through the client.
+            let client = Tributary.local(Examples.registry)
+            let deployed = try await client.deploy(DeploymentSpec(
+                name: "from-code", flow: "report", parameters: .object(["upstream": .string("none")]),
+                schedules: [.cron(try CronSchedule("0 3 * * 1", timeZone: "Europe/Berlin"))]), apiURL: server.apiURL)
+            #expect(try await server.get("/deployments/from-code", as: DeploymentDetail.self).deployment == deployed)
+            await #expect(throws: ScheduleError.self) {
+                try await client.deploy(DeploymentSpec(name: "no good", flow: "report"), apiURL: server.apiURL)
+            }
             let body = Data(#"{"name": "x", "flow": "f", "schedules": [{"cron": "61 * * * *"}]}"#.utf8)
             let (status, answer) = try await server.request("/deployments", method: "POST", body: body)
             #expect(status == 400 && ServerProcess.message(in: answer)?.contains("minute field '61'") == true,

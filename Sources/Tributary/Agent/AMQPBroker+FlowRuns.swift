@@ -205,7 +205,7 @@ extension AMQPBroker: FlowRunTransport {
     /// the old setting; a held slot of the old setting is dropped when its run ends. Removing it
     /// deletes the limit and empties the slots (their queue expires a day after its last use):
     /// agents waiting for a slot see the limit gone within ``slotWaitRecheck`` and go on.
-    public func setLimit(_ limit: Int?, of workQueue: String) async throws {
+    public func setLimit(_ limit: Int?, of workQueue: String, resumeLimit: Int?) async throws {
         let limitQueue = Self.limitQueue(forWorkQueue: workQueue), slotQueue = Self.slotQueue(forWorkQueue: workQueue)
         guard let limit else {
             try await connection.delete(queue: limitQueue)
@@ -213,7 +213,8 @@ extension AMQPBroker: FlowRunTransport {
             return
         }
         let setting = WorkQueueLimit(workQueue: workQueue, limit: limit,
-                                     generation: (try await self.limit(of: workQueue)?.generation ?? 0) + 1)
+                                     generation: (try await self.limit(of: workQueue)?.generation ?? 0) + 1,
+                                     resumeLimit: resumeLimit)
         try await connection.declare(QueueDeclaration(name: limitQueue, arguments: [
             "x-max-length": .int(1), "x-overflow": .string("drop-head"),
         ]))

@@ -24,8 +24,9 @@ public protocol FlowRunTransport: Sendable {
     func status(of flowRunID: String) async throws -> FlowRunStatus?
     /// The work queue's limit of runs at once across its agents, if it has one.
     func limit(of workQueue: String) async throws -> WorkQueueLimit?
-    /// Sets (or, with nil, removes) the work queue's limit.
-    func setLimit(_ limit: Int?, of workQueue: String) async throws
+    /// Sets (or, with nil, removes) the work queue's limit; a limit of 0 pauses it, remembering
+    /// `resumeLimit` for when it resumes.
+    func setLimit(_ limit: Int?, of workQueue: String, resumeLimit: Int?) async throws
     /// Waits for a free slot of the limited work queue; held until released, or until this
     /// process's connection ends (the broker gives it back).
     func acquireSlot(of limit: WorkQueueLimit) async throws -> WorkQueueSlot

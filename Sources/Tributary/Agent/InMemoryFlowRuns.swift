@@ -84,13 +84,19 @@ final class InMemoryFlowRuns: FlowRunTransport {
         state.withLock { $0.limits[workQueue]?.limit }
     }
 
-    func setLimit(_ limit: Int?, of workQueue: String) async throws {
-        state.withLock { state in
+    func setLimit(_ limit: Int?, of workQueue: String, resumeLimit: Int?) async throws {
+        let previous = state.withLock { state in
+            let previous = state.limits[workQueue]?.slots
             let generation = (state.limits[workQueue]?.limit.generation ?? 0) + 1
             state.limits[workQueue] = limit.map {
-                (WorkQueueLimit(workQueue: workQueue, limit: $0, generation: generation), AsyncSemaphore(permits: $0))
+                (WorkQueueLimit(workQueue: workQueue, limit: $0, generation: generation, resumeLimit: resumeLimit),
+                 AsyncSemaphore(permits: $0))
             }
+            return previous
         }
+        // Whoever waits for a slot of the old setting goes ahead (as an agent of the broker's
+        // transport does once it sees the limit gone or changed).
+        previous?.releaseAll()
     }
 
     func acquireSlot(of limit: WorkQueueLimit) async throws -> WorkQueueSlot {

@@ -103,7 +103,32 @@ extension Tributary {
         if let limit, limit < 1 {
             throw TributaryError.badSubmission("the limit of work queue '\(workQueue)' must be 1 or more, not \(limit)")
         }
-        try await flowRunTransport().setLimit(limit, of: workQueue)
+        try await flowRunTransport().setLimit(limit, of: workQueue, resumeLimit: nil)
+    }
+
+    /// Pauses `workQueue`: its agents start none of its runs until ``resume(workQueue:)``, and runs
+    /// submitted meanwhile wait (an agent holds at most its concurrency of them, and hands back one
+    /// it has held too long). Kept in the broker as a limit of 0 that remembers the limit before.
+    /// An agent sees it within seconds (it reads a work queue's limit at most every 5 s).
+    public func pause(workQueue: String) async throws {
+        if let problem = Self.workQueueNameProblem(workQueue) { throw TributaryError.badSubmission(problem) }
+        let transport = try await flowRunTransport()
+        let current = try await transport.limit(of: workQueue)
+        guard current?.isPaused != true else { return }
+        try await transport.setLimit(0, of: workQueue, resumeLimit: current?.limit)
+    }
+
+    /// Resumes a paused work queue, with the limit it had before it was paused (or none).
+    public func resume(workQueue: String) async throws {
+        if let problem = Self.workQueueNameProblem(workQueue) { throw TributaryError.badSubmission(problem) }
+        let transport = try await flowRunTransport()
+        guard let current = try await transport.limit(of: workQueue), current.isPaused else { return }
+        try await transport.setLimit(current.resumeLimit, of: workQueue, resumeLimit: nil)
+    }
+
+    /// Whether `workQueue` is paused.
+    public func isPaused(workQueue: String) async throws -> Bool {
+        try await flowRunTransport().limit(of: workQueue)?.isPaused ?? false
     }
 
     /// The limit of `workQueue`'s runs at once, if it has one.

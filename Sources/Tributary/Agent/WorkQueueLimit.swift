@@ -6,12 +6,18 @@ public struct WorkQueueLimit: Codable, Sendable, Equatable {
     public var limit: Int
     /// Grows each time the limit is set; a slot of an older setting is dropped when given back.
     public var generation: Int
+    /// While paused (a limit of 0): the limit it had before, which resuming restores (nil: none).
+    public var resumeLimit: Int?
 
-    public init(workQueue: String, limit: Int, generation: Int) {
+    public init(workQueue: String, limit: Int, generation: Int, resumeLimit: Int? = nil) {
         self.workQueue = workQueue
         self.limit = limit
         self.generation = generation
+        self.resumeLimit = resumeLimit
     }
+
+    /// Whether the work queue is paused: none of its runs start.
+    public var isPaused: Bool { limit == 0 }
 }
 
 /// A slot of a limited work queue, held while one of its runs runs.

@@ -36,4 +36,13 @@ final class AsyncSemaphore: Sendable {
         }
         waiter?.resume()
     }
+
+    /// Lets every waiter go at once (the semaphore is being replaced by another).
+    func releaseAll() {
+        let waiters = state.withLock { state -> Deque<CheckedContinuation<Void, Never>> in
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
 }
