@@ -209,7 +209,12 @@ struct DeploymentTests {
                                                     eventsQueue: setup.server.eventsQueue,
                                                     extraArguments: ["--late-after", "2"])
             try await disposing({ await restarted.process.dispose() }) {
-                let restartedAt = Date().timeIntervalSince1970
+                let line = try #require(restarted.process.log.split(separator: "\n").first { $0.contains("catch-up policy") })
+                func number(_ key: String) -> Double? {
+                    line.range(of: "\(key)=").flatMap { Double(line[$0.upperBound...].prefix { !$0.isWhitespace }) }
+                }
+                let window = try #require(number("from")) ... (try #require(number("to")))
+                #expect(window.lowerBound > killedAt - 1.5 && window.lowerBound < killedAt, "its last tick before the kill: \(line)")
                 try await Task.sleep(for: .seconds(4))
                 for policy in policies { try await setup.deployment(["pause", "\(policy)-\(setup.queue.suffix(6))"], api: restarted.apiURL) }
                 try await Task.sleep(for: .seconds(3))
@@ -217,8 +222,8 @@ struct DeploymentTests {
                 for policy in policies {
                     let runs = try await setup.detail("\(policy)-\(setup.queue.suffix(6))", on: restarted).recent
                         .filter { $0.origin == "schedule" }
-                    // Due while no scheduler ran, beyond the 2-second grace of the restart.
-                    let missed = runs.filter { $0.scheduledAt > killedAt + 0.5 && $0.scheduledAt < restartedAt - 2.5 }
+                    // Due while no scheduler ran, beyond the 2-second grace of the restart, as the server says.
+                    let missed = runs.filter { window.contains($0.scheduledAt) }
                     let ran = missed.filter { $0.status != "skipped" }, skipped = missed.filter { $0.status == "skipped" }
                     #expect(missed.count >= 4, "\(policy): \(missed.count) runs fell due while the server was down")
                     switch policy {

@@ -62,7 +62,7 @@ struct DeploymentRoutes {
             let run = NewScheduledRun(flowRunID: UUID().uuidString.lowercased(),
                                       scheduledAt: order.startAt?.timeIntervalSince1970 ?? now,
                                       parameters: parameters, origin: "manual")
-            try await store.addScheduledRuns([run], deployment: deployment, through: nil)
+            try await store.addScheduledRuns([run], deployment: deployment, through: nil, ifUnchanged: false)
             wake()
             return EditedResponse(status: .created, response: ScheduledRun(
                 flowRunID: run.flowRunID, deploymentID: deployment.id, deployment: deployment.name,

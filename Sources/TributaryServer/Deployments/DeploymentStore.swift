@@ -19,18 +19,22 @@ public protocol DeploymentStore: Sendable {
 
     /// Adds runs (each once: a run id that exists is left as it is), recorded as flow runs in state
     /// Scheduled (or Cancelled, with `reason`, when `skipped`), and moves the deployment's
-    /// `scheduledThrough` on to `through`.
-    func addScheduledRuns(_ runs: [NewScheduledRun], deployment: Deployment, through: Double?) async throws
+    /// `scheduledThrough` on to `through`. With `ifUnchanged`, nothing is added if the deployment was
+    /// saved, paused or deleted since it was read.
+    func addScheduledRuns(_ runs: [NewScheduledRun], deployment: Deployment, through: Double?,
+                          ifUnchanged: Bool) async throws
     /// Runs waiting to be pushed that are due at `time` or before, soonest first.
     func dueRuns(at time: Double, limit: Int) async throws -> [ScheduledRun]
     /// The first time a waiting run falls due, if any.
     func nextDueTime() async throws -> Double?
     /// Claims waiting runs for `scheduler`; returns the ids it got (another scheduler may have claimed the rest).
     func claimRuns(_ ids: [String], scheduler: String, at time: Double) async throws -> [String]
-    func markSubmitted(_ ids: [String], at time: Double) async throws
+    /// Records pushed the runs `scheduler` still holds claims of.
+    func markSubmitted(_ ids: [String], by scheduler: String, at time: Double) async throws
     /// Records waiting runs as skipped: their flow runs Cancelled with `reason`.
     func skipRuns(_ ids: [String], reason: String, at time: Double) async throws
-    /// Hands claims older than `time` back (their scheduler died between claiming and pushing).
+    /// Hands back claims older than `time` of schedulers not heard from since then (one that died
+    /// between claiming and pushing).
     func releaseClaims(before time: Double) async throws
     /// Hands these claims back at once (their push failed).
     func releaseClaims(_ ids: [String]) async throws
@@ -50,7 +54,7 @@ public protocol DeploymentStore: Sendable {
     func lastTick() async throws -> Double?
 }
 
-/// A run for ``DeploymentStore/addScheduledRuns(_:deployment:through:)``.
+/// A run for ``DeploymentStore/addScheduledRuns(_:deployment:through:ifUnchanged:)``.
 public struct NewScheduledRun: Sendable, Equatable {
     public var flowRunID: String
     public var scheduledAt: Double

@@ -11,7 +11,7 @@ import Tributary
 /// Exactly once: a run's id is fixed by (deployment, scheduled time); only the server whose claim
 /// of the row succeeds pushes it; and a run claimed again (its claim handed back after its server
 /// died mid-push) is pushed with an idempotent submit, so it does not start twice. On time: the
-/// boards of runs due in the next seconds are made ahead, so a first push is one publish.
+/// boards of runs due in the next 30 s are made ahead, so a first push is one publish.
 public struct Scheduler: Service {
     let store: any RunStore
     let pusher: Pusher?
@@ -42,10 +42,15 @@ public struct Scheduler: Service {
         // Runs due while no scheduler ran (none ticked within the grace) follow each deployment's catch-up policy.
         let lastTick = try? await store.lastTick()
         let missed = lastTick.flatMap { $0 < started - settings.lateAfter ? $0...(started - settings.lateAfter) : nil }
+        if let missed {
+            logger.notice("runs that fell due while no scheduler ran follow their deployments' catch-up policy", metadata: [
+                "from": "\(missed.lowerBound)", "to": "\(missed.upperBound)",
+            ])
+        }
         try await cancelWhenGracefulShutdown {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await loop(missed: missed) }
-                group.addTask { try await prepareAhead() }
+                if let pusher { group.addTask { try await prepareAhead(pusher) } }
                 try await group.next()
                 group.cancelAll()
             }
@@ -53,11 +58,13 @@ public struct Scheduler: Service {
     }
 
     /// Makes the boards of the runs due in the next few seconds, so that at their time each push is
-    /// one publish (what lets a thousand runs due at once leave within a second).
-    private func prepareAhead() async throws {
-        guard let pusher else { return }
+    /// one publish (what lets a thousand runs due at once leave within a second). It also notes
+    /// that this scheduler is alive twice a second, however long a pass of the main loop takes, so
+    /// no other server takes back its claims.
+    private func prepareAhead(_ pusher: Pusher) async throws {
         while !Task.isCancelled {
             let now = Date().timeIntervalSince1970
+            try? await store.tick(scheduler: id, at: now)
             if let soon = try? await store.dueRuns(at: now + settings.prepareAhead.seconds, limit: settings.batch) {
                 let fresh = soon.filter { $0.scheduledAt > now && $0.claimedAt == nil && !prepared.contains($0.flowRunID) }
                 await withTaskGroup(of: String?.self) { group in
@@ -81,10 +88,11 @@ public struct Scheduler: Service {
         var lastPlan = 0.0, missedWindow = missed, wakeup = timer.makeAsyncIterator()
         while !Task.isCancelled {
             let now = Date().timeIntervalSince1970
+            var pushed = 0
             do {
                 // Due runs first: making the next ones and the bookkeeping can wait a few milliseconds.
                 if missedWindow != nil { try await plan(now: now) }
-                try await push(now: now, missed: missedWindow)
+                pushed = try await push(now: now, missed: missedWindow)
                 missedWindow = nil
                 if now - lastPlan >= settings.planEvery.seconds {
                     try await plan(now: now)
@@ -97,16 +105,18 @@ public struct Scheduler: Service {
             } catch {
                 logger.error("the scheduler could not reach its store; trying again", metadata: ["error": "\(error)"])
             }
-            try await sleepUntilNextDue(wake: wake, wakeup: &wakeup)
+            try await sleepUntilNextDue(wake: wake, wakeup: &wakeup, madeProgress: pushed > 0)
         }
     }
 
     /// Sleeps until the next run is due, a second at most, or until woken (a deployment changed).
-    private func sleepUntilNextDue(wake: AsyncStream<Void>.Continuation,
-                                   wakeup: inout AsyncStream<Void>.Iterator) async throws {
+    /// Runs that are due but held back (a run limit, a failed push, no broker) do not make it spin:
+    /// after a pass that pushed nothing it sleeps a quarter of a second at least.
+    private func sleepUntilNextDue(wake: AsyncStream<Void>.Continuation, wakeup: inout AsyncStream<Void>.Iterator,
+                                   madeProgress: Bool) async throws {
         let now = Date().timeIntervalSince1970
         let next = (try? await store.nextDueTime()) ?? .infinity
-        let delay = max(0.001, min(next - now, settings.tick.seconds))
+        let delay = max(madeProgress ? 0.001 : 0.25, min(next - now, settings.tick.seconds))
         let alarm = Task {
             try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
             wake.yield()
@@ -128,19 +138,26 @@ public struct Scheduler: Service {
                 $0.latestTimes(after: last, through: missedEnd, limit: settings.missedLimit)
             }.sorted()
             var runs = CatchupPlan(policy: deployment.catchup, missed: missed).runs(deployment, origin: "schedule")
+            // Every schedule's runs are made up to the watermark: the earliest of where each one's
+            // next few end (a daily cron's tenth run must not hide an interval's eleventh).
+            var watermark = horizon
             for schedule in deployment.schedules {
                 // Due within the grace, then the next few.
                 let nowDate = Date(timeIntervalSince1970: now)
-                let ahead = (schedule.times(after: missedEnd, through: nowDate, limit: settings.missedLimit)
-                    + schedule.times(after: nowDate, through: horizon, limit: settings.runsAhead)).filter { $0 > last }
+                let next = schedule.times(after: nowDate, through: horizon, limit: settings.runsAhead)
+                if next.count == settings.runsAhead, let end = next.last { watermark = min(watermark, end) }
+                let ahead = (schedule.times(after: missedEnd, through: nowDate, limit: settings.missedLimit) + next)
+                    .filter { $0 > last }
                 runs += ahead.map { time in
                     NewScheduledRun(flowRunID: Self.flowRunID(deployment, at: time.timeIntervalSince1970),
                                     scheduledAt: time.timeIntervalSince1970, parameters: deployment.parameters,
                                     origin: "schedule")
                 }
             }
-            guard let latest = runs.map(\.scheduledAt).max() else { continue }
-            try await store.addScheduledRuns(runs, deployment: deployment, through: latest)
+            guard !runs.isEmpty || watermark > last else { continue }
+            // Made only if the deployment is still as read (not saved, paused or deleted meanwhile).
+            try await store.addScheduledRuns(runs, deployment: deployment, through: watermark.timeIntervalSince1970,
+                                             ifUnchanged: true)
         }
     }
 
@@ -174,7 +191,7 @@ public struct Scheduler: Service {
             }
             runs = runs.filter { !fired.contains($0.flowRunID) }
             guard !runs.isEmpty else { continue }
-            try await store.addScheduledRuns(runs, deployment: deployment, through: nil)
+            try await store.addScheduledRuns(runs, deployment: deployment, through: nil, ifUnchanged: true)
             fired.insert(runs.map(\.flowRunID))
         }
     }
@@ -182,9 +199,10 @@ public struct Scheduler: Service {
     /// Pushes the runs due now onto their work queues, each claimed first; a deployment at its run
     /// limit keeps the rest waiting. Runs due in `missed` (before this scheduler started, while none
     /// ran) follow their deployment's catch-up policy.
-    func push(now: Double, missed: ClosedRange<Double>?) async throws {
+    @discardableResult
+    func push(now: Double, missed: ClosedRange<Double>?) async throws -> Int {
         let due = try await store.dueRuns(at: now, limit: settings.batch)
-        guard !due.isEmpty else { return }
+        guard !due.isEmpty else { return 0 }
         let deployments = Dictionary(try await store.deployments().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var toPush: [ScheduledRun] = [], toSkip: [(ScheduledRun, String)] = []
         var byDeployment: [String: [ScheduledRun]] = [:]
@@ -214,7 +232,7 @@ public struct Scheduler: Service {
             try await store.skipRuns(runs.map(\.0.flowRunID), reason: reason, at: now)
             logger.info("skipped runs a deployment missed", metadata: ["runs": "\(runs.count)", "reason": "\(reason)"])
         }
-        guard let pusher, !toPush.isEmpty else { return }
+        guard let pusher, !toPush.isEmpty else { return 0 }
         let claimed = Set(try await store.claimRuns(toPush.map(\.flowRunID), scheduler: id, at: now))
         let mine = toPush.filter { claimed.contains($0.flowRunID) }
         let submitted = await withTaskGroup(of: String?.self) { group in
@@ -226,13 +244,15 @@ public struct Scheduler: Service {
                     if let id { ids.append(id) }
                 }
                 running += 1
-                // A run claimed for the first time, its board made ahead, goes in one publish; any
-                // other is submitted idempotently (a claim handed back may have been pushed already).
-                let ready = run.claimedAt == nil && prepared.contains(run.flowRunID)
+                // A run claimed for the first time was never pushed: it goes without a look at its
+                // board (in one publish if its board was made ahead). A run claimed again (its claim
+                // handed back) may have been pushed already: it is submitted idempotently.
+                let first = run.claimedAt == nil, ready = prepared.contains(run.flowRunID)
                 group.addTask {
                     do {
                         let input = try JSONEncoder().encode(run.parameters)
-                        try await pusher.push(run.flowRunID, deployment.flow, Array(input), deployment.workQueue, ready)
+                        if first && !ready { try await pusher.prepare(run.flowRunID) }
+                        try await pusher.push(run.flowRunID, deployment.flow, Array(input), deployment.workQueue, first)
                         return run.flowRunID
                     } catch {
                         logger.error("could not push a scheduled run; it is tried again", metadata: [
@@ -245,11 +265,12 @@ public struct Scheduler: Service {
             for await id in group { if let id { ids.append(id) } }
             return ids
         }
-        try await store.markSubmitted(submitted, at: Date().timeIntervalSince1970)
+        try await store.markSubmitted(submitted, by: id, at: Date().timeIntervalSince1970)
         prepared.remove(submitted)
         // A push that failed is handed back to be claimed again at once.
         let failed = Set(mine.map(\.flowRunID)).subtracting(submitted)
         try await store.releaseClaims(Array(failed))
+        return submitted.count
     }
 
     /// A scheduled run's flow-run id: the same deployment and time, the same id, on every server.
@@ -308,10 +329,10 @@ public struct SchedulerSettings: Sendable {
     /// A claim this old (seconds) whose run was not pushed is handed back.
     public var claimTimeout: Double = 30
     /// Runs due this soon have their boards made ahead.
-    public var prepareAhead: Duration = .seconds(5)
+    public var prepareAhead: Duration = .seconds(30)
     /// Due runs pushed per pass, and at once.
     public var batch = 2000
-    public var parallelSubmits = 32
+    public var parallelSubmits = 64
 
     public init() {}
 }
@@ -324,8 +345,8 @@ extension Duration {
 public struct Pusher: Sendable {
     /// Makes a run's status board ahead of its time.
     public var prepare: @Sendable (_ flowRunID: String) async throws -> Void
-    /// Puts a due run on its work queue: (flow run id, flow name, input JSON, work queue, whether its
-    /// board is made and no one pushed it before).
+    /// Puts a due run on its work queue: (flow run id, flow name, input JSON, work queue, whether it is
+    /// the run's first push, its board made: then it goes in one publish, with no look at its board).
     public var push: @Sendable (_ flowRunID: String, _ flow: String, _ input: [UInt8], _ workQueue: String,
                                 _ ready: Bool) async throws -> Void
 

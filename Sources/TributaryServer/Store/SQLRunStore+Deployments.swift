@@ -45,7 +45,11 @@ extension SQLRunStore {
         var statements: [SQLStatement] = []
         if paused {
             statements += Self.dropWaitingRuns(deploymentID: deployment.id, origin: "schedule")
-            statements.append(SQLStatement("UPDATE deployments SET paused = 1, updated_at = ? WHERE id = ?", [time, deployment.id]))
+            // Made runs are dropped, so a resume that back-fills starts from now, not from where they ended.
+            statements.append(SQLStatement("""
+                UPDATE deployments SET paused = 1, updated_at = ?, scheduled_through = \(executor.dialect.least)(coalesce(scheduled_through, ?), ?)
+                WHERE id = ?
+                """, [time, time, time, deployment.id]))
         } else if deployment.paused {
             let through = backfill ? deployment.scheduledThrough ?? time : time
             statements.append(SQLStatement("UPDATE deployments SET paused = 0, updated_at = ?, scheduled_through = ? WHERE id = ?",
@@ -90,32 +94,46 @@ extension SQLRunStore {
         return Dictionary(uniqueKeysWithValues: rows.map { ($0.string("work_queue"), $0.int("n")) })
     }
 
-    public func addScheduledRuns(_ runs: [NewScheduledRun], deployment: Deployment, through: Double?) async throws {
+    public func addScheduledRuns(_ runs: [NewScheduledRun], deployment: Deployment, through: Double?,
+                                 ifUnchanged: Bool) async throws {
         let now = Date().timeIntervalSince1970
         var statements: [SQLStatement] = []
+        // Each row is made only while the deployment is as it was read: a save or pause commits
+        // before or after this transaction, never between the read and the write unnoticed.
+        let guardSQL = ifUnchanged
+            ? "WHERE EXISTS (SELECT 1 FROM deployments WHERE id = ? AND updated_at = ? AND paused = 0)"
+            : "WHERE EXISTS (SELECT 1 FROM deployments WHERE id = ?)"
+        let guardValues: [any SQLBindable] = ifUnchanged ? [deployment.id, deployment.updatedAt] : [deployment.id]
+        // A NULL parameter in a SELECT list has no type on PostgreSQL: cast the ones that may be NULL.
+        let real = executor.dialect == .postgres ? "DOUBLE PRECISION" : "REAL"
         for run in runs {
             let parameters = try Self.json(run.parameters)
             let status = run.skippedBecause == nil ? "waiting" : "skipped"
             let state = run.skippedBecause == nil ? "Scheduled" : "Cancelled"
             statements.append(SQLStatement("""
-                INSERT INTO scheduled_runs (flow_run_id, deployment_id, scheduled_at, parameters, origin, status)
-                VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-                """, [run.flowRunID, deployment.id, run.scheduledAt, parameters, run.origin, status]))
-            statements.append(SQLStatement("""
                 INSERT INTO flow_runs (id, flow_name, state, work_queue, epoch, sequence, created_at, ended_at, error,
                                        deployment_id, parameters)
-                VALUES (?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                SELECT ?, ?, ?, ?, 0, 0, ?, CAST(? AS \(real)), CAST(? AS TEXT), ?, ? \(guardSQL)
+                    AND NOT EXISTS (SELECT 1 FROM scheduled_runs WHERE flow_run_id = ?)
+                ON CONFLICT DO NOTHING
                 """, [run.flowRunID, deployment.flow, state, deployment.workQueue, now,
-                      run.skippedBecause == nil ? nil : now, run.skippedBecause, deployment.id, parameters]))
+                      run.skippedBecause == nil ? nil : now, run.skippedBecause, deployment.id, parameters]
+                    + guardValues + [run.flowRunID]))
             statements.append(SQLStatement("""
                 INSERT INTO flow_run_states (flow_run_id, epoch, sequence, state, time, error)
-                VALUES (?, 0, 0, ?, ?, ?) ON CONFLICT DO NOTHING
-                """, [run.flowRunID, state, now, run.skippedBecause]))
+                SELECT ?, 0, 0, ?, ?, CAST(? AS TEXT) \(guardSQL) AND NOT EXISTS (SELECT 1 FROM scheduled_runs WHERE flow_run_id = ?)
+                ON CONFLICT DO NOTHING
+                """, [run.flowRunID, state, now, run.skippedBecause] + guardValues + [run.flowRunID]))
+            statements.append(SQLStatement("""
+                INSERT INTO scheduled_runs (flow_run_id, deployment_id, scheduled_at, parameters, origin, status)
+                SELECT ?, ?, ?, ?, ?, ? \(guardSQL) ON CONFLICT DO NOTHING
+                """, [run.flowRunID, deployment.id, run.scheduledAt, parameters, run.origin, status] + guardValues))
         }
         if let through {
             statements.append(SQLStatement("""
-                UPDATE deployments SET scheduled_through = ? WHERE id = ? AND (scheduled_through IS NULL OR scheduled_through < ?)
-                """, [through, deployment.id, through]))
+                UPDATE deployments SET scheduled_through = ?
+                WHERE id = ? AND updated_at = ? AND (scheduled_through IS NULL OR scheduled_through < ?)
+                """, [through, deployment.id, deployment.updatedAt, through]))
         }
         guard !statements.isEmpty else { return }
         try await executor.write(statements)
@@ -148,11 +166,13 @@ extension SQLRunStore {
             """, [scheduler] + ids)).map { $0.string("flow_run_id") }
     }
 
-    public func markSubmitted(_ ids: [String], at time: Double) async throws {
+    public func markSubmitted(_ ids: [String], by scheduler: String, at time: Double) async throws {
         guard !ids.isEmpty else { return }
         let list = Array(repeating: "?", count: ids.count).joined(separator: ", ")
-        try await executor.write([SQLStatement(
-            "UPDATE scheduled_runs SET status = 'submitted', submitted_at = ? WHERE flow_run_id IN (\(list))", [time] + ids)])
+        try await executor.write([SQLStatement("""
+            UPDATE scheduled_runs SET status = 'submitted', submitted_at = ?
+            WHERE status = 'claimed' AND claimed_by = ? AND flow_run_id IN (\(list))
+            """, [time, scheduler] + ids)])
     }
 
     public func skipRuns(_ ids: [String], reason: String, at time: Double) async throws {
@@ -173,8 +193,11 @@ extension SQLRunStore {
     }
 
     public func releaseClaims(before time: Double) async throws {
-        try await executor.write([SQLStatement(
-            "UPDATE scheduled_runs SET status = 'waiting', claimed_by = NULL WHERE status = 'claimed' AND claimed_at < ?", [time])])
+        try await executor.write([SQLStatement("""
+            UPDATE scheduled_runs SET status = 'waiting', claimed_by = NULL
+            WHERE status = 'claimed' AND claimed_at < ?
+                AND claimed_by NOT IN (SELECT id FROM scheduler_ticks WHERE time >= ?)
+            """, [time, time])])
     }
 
     public func releaseClaims(_ ids: [String]) async throws {
@@ -236,7 +259,7 @@ extension SQLRunStore {
         return try await executor.read(SQLStatement("""
             SELECT * FROM flow_runs
             WHERE (ended_at >= ? OR (state = 'Late' AND created_at >= ?)) AND (\(sources.joined(separator: " OR ")))
-            ORDER BY ended_at LIMIT 10000
+            ORDER BY coalesce(ended_at, created_at) DESC LIMIT 10000
             """, values)).map(Self.flowRun)
     }
 
@@ -255,7 +278,8 @@ extension SQLRunStore {
 
     /// Deletes a deployment's runs not yet pushed (of one origin, or all), with their Scheduled flow runs.
     private static func dropWaitingRuns(deploymentID: String, origin: String?) -> [SQLStatement] {
-        let waiting = "SELECT flow_run_id FROM scheduled_runs WHERE deployment_id = ? AND status = 'waiting'"
+        // Never claimed: a run waiting again after its claim was handed back may have been pushed.
+        let waiting = "SELECT flow_run_id FROM scheduled_runs WHERE deployment_id = ? AND status = 'waiting' AND claimed_at IS NULL"
             + (origin == nil ? "" : " AND origin = ?")
         let values: [any SQLBindable] = origin.map { [deploymentID, $0] } ?? [deploymentID]
         return [
