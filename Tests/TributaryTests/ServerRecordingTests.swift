@@ -192,6 +192,24 @@ struct ServerRecordingTests {
         try Command.require(agents)
         #expect(try JSONDecoder().decode([ProcessRecord].self, from: Data(agents.output.utf8)).contains { $0.id == agent.id })
 
+        // Each names the flow runs it works for now: the agent its run, the workers that run's tasks;
+        // the Workers page links them.
+        let slow = try await client.submit(SlowFanout.self, SlowFanout.Input(count: 8, milliseconds: 4_000, queue: queue),
+                                           workQueue: workQueue)
+        try await waitUntil("the agent and both workers name the slow run", within: .seconds(15)) {
+            let workers = try await processes("workers"), agents = try await processes("agents")
+            return agents[agent.id]?.flowRuns == [slow.id]
+                && [stopping.id, killed.id].allSatisfy { workers[$0]?.flowRuns == [slow.id] }
+        }
+        let page = try await Browser.run("workers", String(server.apiURL.dropLast("/api".count)), [slow.id])
+        #expect((page["links"] as? Int ?? 0) >= 3, "the agent's row and both workers' link to the run: \(page)")
+        #expect(UITests.problems(page).isEmpty, "\(UITests.problems(page))")
+        #expect(try await slow.result() == (1...8).reduce(0, +))
+        try await waitUntil("no one names it once it ended", within: .seconds(10)) {
+            let workers = try await processes("workers"), agents = try await processes("agents")
+            return agents[agent.id]?.flowRuns == [] && [stopping.id, killed.id].allSatisfy { workers[$0]?.flowRuns == [] }
+        }
+
         await stopping.stop()
         #expect(await killed.killHard())
         try await waitUntil("the stopped worker shows stopped, the killed one not alive", within: .seconds(10)) {

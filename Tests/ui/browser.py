@@ -246,7 +246,16 @@ def check_deployments(driver, base, shots, name):
             "problems": console_problems(driver)}
 
 
-CHECKS = {"pages": check_pages, "filter": check_filter, "hostile": check_hostile, "key": check_key,
+def check_workers(driver, base, shots, flow_run):
+    """The Workers page links each process to the flow runs it works for."""
+    driver.get(base + "/workers")
+    selector = f'td.working a[href="/flow-runs/{flow_run}"]'
+    wait_for(driver, lambda d: loaded(d) and len(d.find_elements(By.CSS_SELECTOR, selector)) >= 3)
+    shoot(driver, shots, "workers-working")
+    return {"links": len(driver.find_elements(By.CSS_SELECTOR, selector)), "problems": console_problems(driver)}
+
+
+CHECKS = {"workers": check_workers, "pages": check_pages, "filter": check_filter, "hostile": check_hostile, "key": check_key,
           "live": check_live, "cancel": check_cancel, "big": check_big, "deployments": check_deployments}
 
 

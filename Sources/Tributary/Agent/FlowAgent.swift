@@ -159,7 +159,8 @@ public final class FlowAgent: Service {
     /// What its heartbeat reports: runs it runs now, and those it finished since it started.
     public var activity: Activity {
         let c = counters.withLock { $0 }
-        return Activity(running: running.withLock { $0.count }, completed: c.completed, failed: c.failed)
+        let runs = running.withLock { Array($0.keys) }
+        return Activity(running: runs.count, completed: c.completed, failed: c.failed, flowRuns: runs)
     }
 
     /// Each work queue's limit as last read, and when: read again after ``limitCacheTime``.

@@ -20,6 +20,9 @@ public struct Heartbeat: Codable, Sendable, Equatable {
     public var failed: Int
     /// How long its task attempts took (workers; nil for agents).
     public var durations: AttemptDurations?
+    /// The flow runs it works for now: a worker's, of the tasks it runs; an agent's, the runs it
+    /// runs (at most ``Activity/maxFlowRuns``, sorted).
+    public var flowRuns: [String]?
     public var startedAt: Double
     /// When it sent this, and when to expect the next (seconds).
     public var time: Double
@@ -30,7 +33,8 @@ public struct Heartbeat: Codable, Sendable, Equatable {
     public var stopped: Bool
 
     public init(kind: Kind, id: String, queues: [String], concurrency: Int, running: Int, completed: Int,
-                failed: Int, durations: AttemptDurations? = nil, startedAt: Double, interval: Double, sequence: Int,
+                failed: Int, durations: AttemptDurations? = nil, flowRuns: [String]? = nil, startedAt: Double,
+                interval: Double, sequence: Int,
                 stopped: Bool = false, time: Double = Date().timeIntervalSince1970) {
         self.kind = kind
         self.id = id
@@ -42,6 +46,7 @@ public struct Heartbeat: Codable, Sendable, Equatable {
         self.completed = completed
         self.failed = failed
         self.durations = durations
+        self.flowRuns = flowRuns
         self.startedAt = startedAt
         self.time = time
         self.interval = interval
@@ -55,10 +60,17 @@ public struct Activity: Sendable, Equatable {
     public var running = 0, completed = 0, failed = 0
     /// How long its task attempts took (a worker's; nil for an agent).
     public var durations: AttemptDurations?
-    public init(running: Int = 0, completed: Int = 0, failed: Int = 0, durations: AttemptDurations? = nil) {
+    /// The flow runs it works for now, sorted, at most ``maxFlowRuns``.
+    public var flowRuns: [String]
+    /// How many flow runs a heartbeat names at most.
+    public static let maxFlowRuns = 20
+
+    public init(running: Int = 0, completed: Int = 0, failed: Int = 0, durations: AttemptDurations? = nil,
+                flowRuns: some Collection<String> = [String]()) {
         self.running = running
         self.completed = completed
         self.failed = failed
         self.durations = durations
+        self.flowRuns = Array(flowRuns.sorted().prefix(Self.maxFlowRuns))
     }
 }

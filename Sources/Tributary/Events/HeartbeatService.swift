@@ -45,7 +45,7 @@ public struct HeartbeatService: Service {
             let now = activity()
             let heartbeat = Heartbeat(kind: kind, id: id, queues: queues, concurrency: concurrency,
                                       running: now.running, completed: now.completed, failed: now.failed,
-                                      durations: now.durations,
+                                      durations: now.durations, flowRuns: now.flowRuns,
                                       startedAt: started, interval: interval.timeInterval,
                                       sequence: sequence, stopped: stopped)
             do {

@@ -49,7 +49,8 @@ public final class Worker: Service {
     public var activity: Activity {
         let c = counters.withLock { $0 }
         return Activity(running: processing.load(ordering: .relaxed), completed: c.completed,
-                        failed: c.failed + c.rejected, durations: c.durations)
+                        failed: c.failed + c.rejected, durations: c.durations,
+                        flowRuns: workingFor.withLock { Array($0.keys) })
     }
 
     /// `host-pid`.
@@ -77,6 +78,8 @@ public final class Worker: Service {
     private let stuckTasks = Atomic<Int>(0)
     /// Deliveries it is acting on now (running, or about to).
     private let processing = Atomic<Int>(0)
+    /// The flow runs of the tasks it acts on now, with how many of each (for its heartbeat).
+    private let workingFor = Mutex<[String: Int]>([:])
     /// The threads task bodies run on: `concurrency` of them, plus one for each stuck task.
     private let taskThreads: TaskThreadPool
 
@@ -220,6 +223,13 @@ public final class Worker: Service {
             return
         case .success(let decoded):
             message = decoded
+        }
+        workingFor.withLock { $0[message.flowRunID, default: 0] += 1 }
+        defer {
+            workingFor.withLock { runs in
+                runs[message.flowRunID, default: 1] -= 1
+                if runs[message.flowRunID] == 0 { runs[message.flowRunID] = nil }
+            }
         }
         // A message whose count is already past the limit (a copy re-queued by `recount`, or a
         // producer's own) is dead-lettered by the same path, without running.

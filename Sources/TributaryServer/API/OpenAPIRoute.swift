@@ -1022,6 +1022,13 @@ struct OpenAPIRoute {
        "count"
       ]
      },
+     "flowRuns": {
+      "type": "array",
+      "description": "The flow runs it worked for at its last heartbeat (at most 20).",
+      "items": {
+       "type": "string"
+      }
+     },
      "startedAt": {
       "type": "number"
      },

@@ -149,6 +149,8 @@ public struct ProcessRecord: Codable, Sendable, Equatable {
     public var failed: Int
     /// How long its task attempts took, at its last heartbeat (workers only).
     public var durations: AttemptDurations?
+    /// The flow runs it worked for at its last heartbeat (a worker: of its running tasks).
+    public var flowRuns: [String]
     public var startedAt: Double
     public var lastSeen: Double
     /// Seconds between its heartbeats.

@@ -55,7 +55,7 @@ extension SQLRunStore {
                 beat.id, beat.kind.rawValue, beat.host, Int(beat.pid), beat.queues.joined(separator: ","),
                 beat.concurrency, beat.running, beat.completed, beat.failed,
                 beat.durations.flatMap { try? String(decoding: JSONEncoder().encode($0), as: UTF8.self) },
-                beat.startedAt, beat.time,
+                beat.flowRuns?.joined(separator: ","), beat.startedAt, beat.time,
                 beat.interval, beat.sequence, beat.stopped,
             ]))
         }
@@ -83,6 +83,7 @@ extension SQLRunStore {
                                      durations: row["durations"]?.string.flatMap {
                                          try? JSONDecoder().decode(AttemptDurations.self, from: Data($0.utf8))
                                      },
+                                     flowRuns: stopped ? [] : (row["flow_runs"]?.string ?? "").split(separator: ",").map(String.init),
                                      startedAt: row.double("started_at"), lastSeen: lastSeen, interval: interval,
                                      stopped: stopped, alive: !stopped && now - lastSeen < 3 * interval)
             }

@@ -160,6 +160,10 @@ enum Schema {
                 time REAL NOT NULL
             );
             """),
+        // The flow runs a worker or agent works for, at its last heartbeat (ids, comma-separated).
+        ("6-processes-flow-runs", """
+            ALTER TABLE processes ADD COLUMN flow_runs TEXT;
+            """),
     ]
 
     /// Whether the event that set a run's state (`run`) is older than `excluded`'s.
@@ -241,12 +245,12 @@ enum Schema {
     /// later one of the same start, replaces what is there.
     static let upsertProcess = """
         INSERT INTO processes (id, kind, host, pid, queues, concurrency, running, completed, failed, durations,
-                               started_at, last_seen, interval, sequence, stopped)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                               flow_runs, started_at, last_seen, interval, sequence, stopped)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (kind, id) DO UPDATE SET
             host = excluded.host, pid = excluded.pid, queues = excluded.queues, concurrency = excluded.concurrency,
             running = excluded.running, completed = excluded.completed, failed = excluded.failed,
-            durations = excluded.durations,
+            durations = excluded.durations, flow_runs = excluded.flow_runs,
             started_at = excluded.started_at, last_seen = excluded.last_seen, interval = excluded.interval,
             sequence = excluded.sequence, stopped = excluded.stopped
         WHERE excluded.started_at > processes.started_at
