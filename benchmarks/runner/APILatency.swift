@@ -52,7 +52,7 @@ struct APILatency {
         await store.close()
         let server = try await HelperProcess("trib", ["server", "start", "--port", "0", "--database", path],
                                              readyText: "server ready", label: "api-server")
-        let api = try server.serverAPIURL()
+        let api = try await server.serverAPIURL()
         // A cursor half-way through the big run, by start and by duration.
         let middle = try await cursor(api + "/flow-runs/run-0/task-runs?limit=1000", pages: bigRun / 2_000)
         let middleByDuration = try await cursor(api + "/flow-runs/run-0/task-runs?limit=1000&sort=duration",

@@ -102,7 +102,7 @@ struct EventsCost {
             struct Ingest: Decodable { var heldBatches: Int }
             var ingest: Ingest?
         }
-        guard let url = URL(string: try server.serverAPIURL() + "/health") else {
+        guard let url = URL(string: try await server.serverAPIURL() + "/health") else {
             throw BenchError("the server logged an API address that is not a URL")
         }
         let deadline = ContinuousClock.now + .seconds(300)

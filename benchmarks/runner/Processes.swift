@@ -44,12 +44,19 @@ final class HelperProcess: @unchecked Sendable {
         return kb * 1024
     }
 
-    /// A `trib server start` helper's API address (`http://HOST:PORT/api`), from its "server ready" line.
-    func serverAPIURL() throws -> String {
-        let log = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
-        guard let line = log.split(separator: "\n").first(where: { $0.contains("server ready") }),
-              let start = line.range(of: "api=")?.upperBound else { throw BenchError("the server logged no API address") }
-        return String(line[start...].prefix { $0 != " " })
+    /// A `trib server start` helper's API address (`http://HOST:PORT/api`), from its "server ready"
+    /// line (waited for: with a broker it may follow "recording events").
+    func serverAPIURL() async throws -> String {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while true {
+            let log = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+            if let line = log.split(separator: "\n").first(where: { $0.contains("server ready") }),
+               let start = line.range(of: "api=")?.upperBound {
+                return String(line[start...].prefix { $0 != " " })
+            }
+            guard ContinuousClock.now < deadline else { throw BenchError("the server logged no API address") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
     }
 
     /// Stops the process (SIGTERM) and returns what it wrote, before its log goes.

@@ -30,7 +30,7 @@ struct ScheduleLag {
                                                          "--concurrency", "\(agentConcurrency)", "--id", "bench-agent-\(index)"],
                                                 readyText: "agent ready", label: "schedule-agent"))
         }
-        let api = try server.serverAPIURL()
+        let api = try await server.serverAPIURL()
         let file = folder.appendingPathComponent("tributary.yaml")
         try deploymentFile(workQueue: workQueue).write(to: file, atomically: true, encoding: .utf8)
         let deployStarted = Date()

@@ -27,7 +27,7 @@ struct UIPage {
             await store.close()
             let server = try await HelperProcess("trib", ["server", "start", "--port", "0", "--database", path],
                                                  readyText: "server ready", label: "ui-server")
-            let root = String(try server.serverAPIURL().dropLast("/api".count))
+            let root = String(try await server.serverAPIURL().dropLast("/api".count))
             var loads: [Load] = []
             for _ in 0..<repetitions { loads.append(try load(root)) }
             await server.stop()

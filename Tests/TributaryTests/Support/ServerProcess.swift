@@ -21,14 +21,19 @@ final class ServerProcess: @unchecked Sendable {
         self.eventsQueue = eventsQueue ?? "trib.events.\(TestBroker.uniqueQueue(label))"
         var arguments = ["server", "start", "--port", "0", "--database", self.database, "--events-queue", self.eventsQueue]
         if let broker { arguments += ["--broker", broker] }
-        process = try await WorkerProcess(id: "server-\(label)", arguments: arguments + extraArguments,
-                                          ready: broker == nil ? "server ready" : "recording events", launcher: [],
-                                          environment: [:])
-        guard let line = process.log.split(separator: "\n").first(where: { $0.contains("server ready") }),
-              let start = line.range(of: "api=")?.upperBound else {
-            throw WorkerProcessError("the server logged no API address:\n\(process.log)")
+        let process = try await WorkerProcess(id: "server-\(label)", arguments: arguments + extraArguments,
+                                              ready: broker == nil ? "server ready" : "recording events", launcher: [],
+                                              environment: [:])
+        self.process = process
+        // With a broker, it says it records events and that its API listens, in either order.
+        apiURL = try await disposingOnFailure({ await process.dispose() }) {
+            try await process.waitForLog(containing: "server ready", within: .seconds(20))
+            guard let line = process.log.split(separator: "\n").first(where: { $0.contains("server ready") }),
+                  let start = line.range(of: "api=")?.upperBound else {
+                throw WorkerProcessError("the server logged no API address:\n\(process.log)")
+            }
+            return String(line[start...].prefix { $0 != " " })
         }
-        apiURL = String(line[start...].prefix { $0 != " " })
     }
 
     /// The status and body of a request to `path` (under /api, or with `underAPI: false` the server's root).
