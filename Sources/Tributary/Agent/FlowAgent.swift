@@ -238,14 +238,6 @@ public final class FlowAgent: Service {
             delivery.settle(.ack)
             return
         }
-        // A second copy of a run already started (submitted twice under one id): the first goes on.
-        if status.state == .running, !delivery.redelivered, message.deliveries == 1 {
-            logger.info("discarded a second copy of a flow run that has already started",
-                        metadata: ["agent": "\(status.agentID ?? "?")"])
-            counters.withLock { $0.discarded += 1 }
-            delivery.settle(.ack)
-            return
-        }
         if delivery.redelivered {
             await recount(delivery, message, status: status, logger: logger)
             return
