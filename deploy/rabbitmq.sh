@@ -18,12 +18,21 @@ export RABBITMQ_NODENAME=$node
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 
 is_up() { rabbitmqctl -n "$node" -q status >/dev/null 2>&1; }
+# True when something accepts connections on AMQP's port (bash's /dev/tcp: no tool needed).
+port_taken() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
 
 start() {
     bash "$here/install.sh"
     if is_up; then
         echo "tributary: RabbitMQ ($node) is already running" >&2
         return 0
+    fi
+    if port_taken; then
+        echo "tributary: something already listens on localhost:5672, but it is not a RabbitMQ node ($node)" >&2
+        echo "  this user's rabbitmqctl reaches, so a broker cannot start here. It may be another checkout's" >&2
+        echo "  broker (stop it with that checkout's 'bash deploy/rabbitmq.sh stop') or another service" >&2
+        echo "  (see 'ss -ltnp sport = :5672'). Free the port and run this again." >&2
+        exit 1
     fi
     mkdir -p "$state_dir"
     # Debian's rabbitmq-server runs the node as user rabbitmq, which may not reach this checkout:
@@ -47,12 +56,25 @@ CONF
     setsid rabbitmq-server >"$state_dir/rabbitmq.log" 2>&1 < /dev/null &
     echo $! >"$state_dir/rabbitmq.pid"
     # await_startup fails at once while the node is not yet registered, so ask again until it answers.
-    local deadline=$((SECONDS + 120))
+    # A loaded 2-core machine (a build beside it) can take minutes to boot the node: the limit is
+    # TRIB_RABBITMQ_START_TIMEOUT seconds, 300 unless set.
+    local limit=${TRIB_RABBITMQ_START_TIMEOUT:-300}
+    local deadline=$((SECONDS + limit)) next_note=$((SECONDS + 30))
     until rabbitmqctl -n "$node" -q await_startup --timeout 10 >/dev/null 2>&1; do
-        if [ $SECONDS -ge $deadline ] || ! kill -0 "$(cat "$state_dir/rabbitmq.pid")" 2>/dev/null; then
-            echo "tributary: RabbitMQ did not start within 120 s; last lines of its log:" >&2
+        if ! kill -0 "$(cat "$state_dir/rabbitmq.pid")" 2>/dev/null; then
+            echo "tributary: RabbitMQ exited while starting; last lines of its log:" >&2
             tail -n 30 "$state_dir/rabbitmq.log" >&2 || true
             exit 1
+        fi
+        if [ $SECONDS -ge $deadline ]; then
+            echo "tributary: RabbitMQ did not start within $limit s (TRIB_RABBITMQ_START_TIMEOUT sets the limit);" \
+                "last lines of its log:" >&2
+            tail -n 30 "$state_dir/rabbitmq.log" >&2 || true
+            exit 1
+        fi
+        if [ $SECONDS -ge $next_note ]; then
+            echo "tributary: still waiting for RabbitMQ to start ($SECONDS s)" >&2
+            next_note=$((SECONDS + 30))
         fi
         sleep 1
     done
