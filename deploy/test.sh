@@ -68,9 +68,14 @@ run_tests() {
     echo
     if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
         echo "== tests $* did not finish within ${TRIB_TEST_PASS_LIMIT:-900} s; tests started but not ended:"
-        grep -E "◇ Test .* started" "$log" | sed -E 's/.*◇ Test (.*) started\./\1/' | sort >"$log.started" || true
-        grep -E "✔ Test|✘ Test" "$log" | sed -E 's/.*[✔✘] Test (.*) (passed|failed).*/\1/' | sort -u >"$log.ended" || true
-        comm -23 "$log.started" "$log.ended" | head -20
+        # A parameterized test's cases each say they started, but only the test says it ended
+        # ("with N test cases"): the cases are left out, and that suffix taken off.
+        grep -E "◇ Test .* started" "$log" | grep -v -e "◇ Test case " -e "◇ Test run started" | sed -E 's/.*◇ Test (.*) started\./\1/' \
+            | sort >"$log.started" || true
+        grep -E "✔ Test|✘ Test" "$log" | sed -E 's/.*[✔✘] Test (.*) (passed|failed).*/\1/; s/ with [0-9]+ test cases?$//' \
+            | sort -u >"$log.ended" || true
+        # (head may close the pipe early: with pipefail that must not end the script here.)
+        comm -23 "$log.started" "$log.ended" | head -20 || true
         rm -f "$log.started" "$log.ended"
     fi
     echo "== failed checks (tests $*):"

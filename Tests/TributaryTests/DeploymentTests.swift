@@ -385,7 +385,7 @@ struct DeploymentTests {
                 (["create", "x", "--flow", "f", "--cron", "0 3 * * 1", "--timezone", "Mars/Base"], "time zone 'Mars/Base' is not known"),
                 (["create", "x y", "--flow", "f"], "deployment name 'x y'"),
                 (["create", "x", "--flow", "f", "--params", "{nope"], "--params '{nope' is not JSON"),
-                (["create", "x", "--flow", "f", "--interval", "0"], "1 second or more"),
+                (["create", "x", "--flow", "f", "--interval", "0"], "1 second to 10 years"),
                 (["run", "nothing-here"], "no deployment 'nothing-here'"),
                 (["create", "x", "--flow", "f", "--trigger", #"{"states": ["Completed"]}"#], #"needs one of "deployment""#),
                 (["create", "x", "--flow", "f", "--trigger", #"{"flow": "g", "states": ["Done"]}"#], "state 'Done'"),
@@ -407,6 +407,20 @@ struct DeploymentTests {
             let (status, answer) = try await server.request("/deployments", method: "POST", body: body)
             #expect(status == 400 && ServerProcess.message(in: answer)?.contains("minute field '61'") == true,
                     "\(String(decoding: answer, as: UTF8.self))")
+            let apiCases: [(String, String, String?, String)] = [
+                ("POST", "/deployments", #"{"name": "x", "flow": "f", "schedules": [{"cron": "0 3 * * *", "interval": 60}]}"#,
+                 "not both"),
+                ("POST", "/deployments", #"{"name": "x", "flow": "f", "schedules": [{"interval": 1e12}]}"#, "10 years"),
+                ("POST", "/deployments", #"{"name": "x", "flow": "f", "schedules": [{"interval": 60, "timezone": "UTC"}]}"#,
+                 #""timezone" goes with "cron""#),
+                ("POST", "/deployments", #"{"name": "zürich", "flow": "f"}"#, "ASCII letters"),
+                ("POST", "/deployments/from-code/resume?backfill=yes", nil, "backfill 'yes' must be true or false"),
+            ]
+            for (method, path, text, message) in apiCases {
+                let (status, answer) = try await server.request(path, method: method, body: text.map { Data($0.utf8) })
+                #expect(status == 400 && ServerProcess.message(in: answer)?.contains(message) == true,
+                        "\(path): \(String(decoding: answer, as: UTF8.self))")
+            }
         }
     }
 }

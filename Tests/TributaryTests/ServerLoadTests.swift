@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import Tributary
 import TributaryExamples
+import TributaryServer
 
 /// The server under load on SQLite (recording, reading and deleting at once) and fuzzed through its
 /// API: tests that load the machine, in a pass of their own (deploy/test.sh).
@@ -14,16 +15,42 @@ struct ServerLoadTests {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("trib-fuzz-\(UUID())")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
-        // Not fuzzed: cancel (each unanswered request waits 5 s for the run's client) and submit
-        // (each would leave a work queue of a made-up name on the broker); the agent tests cover both.
+        // Not fuzzed: cancel (each unanswered request waits 5 s for the run's client), submit and
+        // the deployments (each would leave a work queue of a made-up name on the broker): the agent
+        // tests cover the first two, and the next test fuzzes the deployments on a server with no broker.
         let run = try await Command.run(URL(fileURLWithPath: "/usr/bin/env"), [
             "schemathesis", "run", server.apiURL + "/openapi.json", "--url", server.apiURL, "--checks", "all",
             "--exclude-operation-id", "cancelFlowRun", "--exclude-operation-id", "submitFlowRun",
+            "--exclude-path-regex", "^/deployments",
             "--max-examples", "25", "--seed", "7", "--no-color",
             "--report-dir", work.path,
         ], environment: ["HOME": work.path])
         #expect(run.status == 0, "\(run.output.suffix(4_000))")
         #expect(run.output.contains("passed") && !run.output.contains("failed"), "\(run.output.suffix(4_000))")
+        await server.dispose()
+    }
+
+    @Test("the deployments' endpoints, fuzzed by schemathesis on a server with no broker (its scheduler makes their runs but pushes none): no 5xx, every answer as the document says, what the document forbids refused")
+    func deploymentsFuzzedByOpenAPIDocument() async throws {
+        let server = try await ServerProcess(label: "fuzzdep", broker: nil)
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("trib-fuzzdep-\(UUID())")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        // Every check but one: JSON Schema cannot say which cron expressions and time zones are
+        // real, or that a trigger names a deployment or a flow, so data the document allows can
+        // still be refused (with a 400 naming what is wrong), and positive_data_acceptance would
+        // flag it. Data the document forbids must be refused (negative_data_rejection).
+        let run = try await Command.run(URL(fileURLWithPath: "/usr/bin/env"), [
+            "schemathesis", "run", server.apiURL + "/openapi.json", "--url", server.apiURL, "--checks", "all",
+            "--exclude-checks", "positive_data_acceptance", "--include-path-regex", "^/deployments|/preview$",
+            "--max-examples", "25", "--seed", "7", "--no-color",
+            "--report-dir", work.path,
+        ], environment: ["HOME": work.path])
+        #expect(run.status == 0, "\(run.output.suffix(4_000))")
+        #expect(run.output.contains("passed") && !run.output.contains("failed"), "\(run.output.suffix(4_000))")
+        // What the fuzzing made is real: its deployments are listed and served.
+        let list = try await server.get("/deployments", as: DeploymentList.self)
+        #expect(!list.items.isEmpty, "schemathesis created no deployment:\n\(run.output.suffix(2_000))")
         await server.dispose()
     }
 

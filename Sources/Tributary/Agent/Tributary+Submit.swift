@@ -191,11 +191,11 @@ extension Tributary {
         RunJournal.uuid(from: "tributary flow run\u{0}\(flowName)\u{0}\(idempotencyKey)")
     }
 
-    /// What is wrong with `workQueue` as a work queue's name (1 to 200 letters, digits, '-', '_'
+    /// What is wrong with `workQueue` as a work queue's name (1 to 200 ASCII letters, digits, '-', '_'
     /// or '.'), as a sentence; nil if nothing.
     public static func workQueueNameProblem(_ workQueue: String) -> String? {
         let valid = !workQueue.isEmpty && workQueue.count <= 200
-            && workQueue.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) }
-        return valid ? nil : "work queue '\(workQueue)' must be 1 to 200 letters, digits, '-', '_' or '.'"
+            && workQueue.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
+        return valid ? nil : "work queue '\(workQueue)' must be 1 to 200 ASCII letters, digits, '-', '_' or '.'"
     }
 }

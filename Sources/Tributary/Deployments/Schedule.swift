@@ -49,18 +49,30 @@ public enum Schedule: Sendable, Equatable, Codable, CustomStringConvertible {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        if let cron = try container.decodeIfPresent(String.self, forKey: .cron) {
-            self = .cron(try CronSchedule(cron, timeZone: try container.decodeIfPresent(String.self, forKey: .timezone) ?? "UTC"))
-        } else if let seconds = try container.decodeIfPresent(Double.self, forKey: .interval) {
-            var anchor: Date?
-            if let text = try container.decodeIfPresent(String.self, forKey: .anchor) {
+        let cron = try container.decodeIfPresent(String.self, forKey: .cron)
+        let timeZone = try container.decodeIfPresent(String.self, forKey: .timezone)
+        let seconds = try container.decodeIfPresent(Double.self, forKey: .interval)
+        let anchor = try container.decodeIfPresent(String.self, forKey: .anchor)
+        switch (cron, seconds) {
+        case (let cron?, nil):
+            if anchor != nil {
+                throw ScheduleError(#""anchor" goes with "interval", not "cron": a cron schedule follows its time zone's clock"#)
+            }
+            self = .cron(try CronSchedule(cron, timeZone: timeZone ?? "UTC"))
+        case (nil, let seconds?):
+            if timeZone != nil {
+                throw ScheduleError(#""timezone" goes with "cron", not "interval": an interval counts elapsed seconds "#
+                    + #"from its "anchor" (use cron for a time on local clocks)"#)
+            }
+            self = .interval(try IntervalSchedule(seconds: seconds, anchor: try anchor.map { text in
                 guard let date = ISO8601DateFormatter().date(from: text) else {
                     throw ScheduleError("anchor '\(text)' is not an ISO 8601 time such as 2026-01-01T00:00:00Z")
                 }
-                anchor = date
-            }
-            self = .interval(try IntervalSchedule(seconds: seconds, anchor: anchor))
-        } else {
+                return date
+            }))
+        case (_?, _?):
+            throw ScheduleError(#"a schedule has "cron" or "interval", not both: give each its own schedule"#)
+        case (nil, nil):
             throw ScheduleError(#"a schedule has "cron" (with an optional "timezone") or "interval" (seconds, "#
                 + #"with an optional "anchor" time)"#)
         }
@@ -132,12 +144,14 @@ public struct CronSchedule: Sendable, Equatable {
 public struct IntervalSchedule: Sendable, Equatable {
     public let seconds: Double
     public let anchor: Date
+    /// The longest interval, in seconds: 10 years of 365 days.
+    public static let longest: Double = 315_360_000
 
     /// Throws ``ScheduleError`` for an interval under a second. The anchor defaults to 2020-01-01 UTC,
     /// so intervals that divide a day fall on round times.
     public init(seconds: Double, anchor: Date? = nil) throws {
-        guard seconds >= 1, seconds.isFinite else {
-            throw ScheduleError("an interval must be 1 second or more, not \(seconds)")
+        guard seconds >= 1, seconds <= Self.longest else {
+            throw ScheduleError("an interval must be 1 second to 10 years (\(Int(Self.longest)) s), not \(seconds)")
         }
         self.seconds = seconds
         self.anchor = anchor ?? Date(timeIntervalSince1970: 1_577_836_800)

@@ -49,7 +49,12 @@ struct DeploymentRoutes {
             try await setPaused(true, context, backfill: false)
         }
         router.post("api/deployments/{name}/resume") { request, context -> Deployment in
-            let backfill = request.uri.queryParameters.get("backfill") == "true"
+            let backfill: Bool
+            switch request.uri.queryParameters.get("backfill") {
+            case nil, "false": backfill = false
+            case "true": backfill = true
+            case let other?: throw HTTPError(.badRequest, message: "backfill '\(other)' must be true or false")
+            }
             return try await setPaused(false, context, backfill: backfill)
         }
         router.post("api/deployments/{name}/runs") { request, context -> EditedResponse<ScheduledRun> in

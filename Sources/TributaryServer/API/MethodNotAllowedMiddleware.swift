@@ -13,7 +13,10 @@ struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
             ("api/agents", [.get]), ("api/changes", [.get]), ("metrics", [.get]),
             ("api/work-queues", [.get]), ("api/task-queues", [.get]), ("api/artifacts", [.get]),
             ("api/flow-runs/{}/artifacts", [.get]), ("api/flow-runs/{}/timeline", [.get]), ("api/flow-run-activity", [.get]),
-            ("", [.get]), ("flow-runs", [.get]), ("flow-runs/{}", [.get]), ("artifacts", [.get]), ("workers", [.get]),
+            ("api/work-queues/{}/preview", [.get]), ("api/deployments", [.get, .post]), ("api/deployments/{}", [.get, .delete]),
+            ("api/deployments/{}/pause", [.post]), ("api/deployments/{}/resume", [.post]), ("api/deployments/{}/runs", [.post]),
+            ("", [.get]), ("flow-runs", [.get]), ("flow-runs/{}", [.get]), ("deployments", [.get]), ("deployments/{}", [.get]),
+            ("artifacts", [.get]), ("workers", [.get]),
             ("ui/{}", [.get]),
         ].map { path, methods in (path.split(separator: "/").map(String.init), methods) }
     }

@@ -736,6 +736,344 @@ struct OpenAPIRoute {
      }
     }
    }
+  },
+  "/work-queues/{name}/preview": {
+   "get": {
+    "operationId": "previewWorkQueue",
+    "summary": "The deployments' runs that will go onto this work queue, soonest first.",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "description": "The work queue's name.",
+      "schema": {
+       "type": "string",
+       "minLength": 1
+      }
+     },
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "description": "At most this many runs.",
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 1000,
+       "default": 20
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ScheduledRunList"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     }
+    }
+   }
+  },
+  "/deployments": {
+   "get": {
+    "operationId": "listDeployments",
+    "summary": "Every deployment, by name, with when it runs next.",
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/DeploymentList"
+        }
+       }
+      }
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     }
+    }
+   },
+   "post": {
+    "operationId": "saveDeployment",
+    "summary": "Creates a deployment, or updates the one of that name (201 when created, 200 when updated). A cron expression or time zone the server cannot read, a trigger naming neither a deployment nor a flow, or a schedule with both cron and interval is a 400 naming it: what JSON Schema cannot tell.",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/DeploymentSpec"
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "Updated",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Deployment"
+        }
+       }
+      }
+     },
+     "201": {
+      "description": "Created",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Deployment"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     }
+    }
+   }
+  },
+  "/deployments/{name}": {
+   "get": {
+    "operationId": "getDeployment",
+    "summary": "One deployment, its next runs (soonest first) and its latest runs pushed or skipped (latest first).",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "description": "The deployment's name.",
+      "schema": {
+       "type": "string",
+       "minLength": 1
+      }
+     },
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "description": "At most this many upcoming and this many recent runs.",
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 1000,
+       "default": 10
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/DeploymentDetail"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "404": {
+      "$ref": "#/components/responses/NoDeployment"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     }
+    }
+   },
+   "delete": {
+    "operationId": "deleteDeployment",
+    "summary": "Deletes a deployment and its runs not yet pushed.",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "description": "The deployment's name.",
+      "schema": {
+       "type": "string",
+       "minLength": 1
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "deleted"
+         ],
+         "properties": {
+          "deleted": {
+           "type": "string"
+          }
+         }
+        }
+       }
+      }
+     },
+     "404": {
+      "$ref": "#/components/responses/NoDeployment"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     }
+    }
+   }
+  },
+  "/deployments/{name}/pause": {
+   "post": {
+    "operationId": "pauseDeployment",
+    "summary": "Pauses a deployment's schedules and triggers; its runs not yet pushed are dropped. Runs ordered by hand still go.",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "description": "The deployment's name.",
+      "schema": {
+       "type": "string",
+       "minLength": 1
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Deployment"
+        }
+       }
+      }
+     },
+     "404": {
+      "$ref": "#/components/responses/NoDeployment"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     }
+    }
+   }
+  },
+  "/deployments/{name}/resume": {
+   "post": {
+    "operationId": "resumeDeployment",
+    "summary": "Resumes a paused deployment: its schedules go on from now, or with backfill from when it was paused.",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "description": "The deployment's name.",
+      "schema": {
+       "type": "string",
+       "minLength": 1
+      }
+     },
+     {
+      "name": "backfill",
+      "in": "query",
+      "required": false,
+      "description": "Also make the runs the pause skipped (by the catch-up policy).",
+      "schema": {
+       "type": "boolean",
+       "default": false
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Deployment"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "404": {
+      "$ref": "#/components/responses/NoDeployment"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     }
+    }
+   }
+  },
+  "/deployments/{name}/runs": {
+   "post": {
+    "operationId": "runDeployment",
+    "summary": "Starts a run of the deployment now, or at startAt, with these parameters laid over its own (even while it is paused).",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "description": "The deployment's name.",
+      "schema": {
+       "type": "string",
+       "minLength": 1
+      }
+     }
+    ],
+    "requestBody": {
+     "required": false,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/RunOrder"
+       }
+      }
+     }
+    },
+    "responses": {
+     "201": {
+      "description": "Created",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ScheduledRun"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/BadRequest"
+     },
+     "404": {
+      "$ref": "#/components/responses/NoDeployment"
+     },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     }
+    }
+   }
   }
  },
  "components": {
@@ -1418,6 +1756,431 @@ struct OpenAPIRoute {
      "bucket",
      "counts"
     ]
+   },
+   "Schedule": {
+    "type": "object",
+    "description": "A cron schedule (cron, with an optional timezone) or an interval (interval, with an optional anchor).",
+    "properties": {
+     "cron": {
+      "type": "string",
+      "description": "Five fields: minute hour day-of-month month day-of-week, read on the time zone's wall clock."
+     },
+     "timezone": {
+      "type": "string",
+      "description": "An IANA time zone (default UTC), for cron."
+     },
+     "interval": {
+      "type": "number",
+      "minimum": 1,
+      "maximum": 315360000,
+      "description": "Seconds between runs (1 s to 10 years)."
+     },
+     "anchor": {
+      "type": "string",
+      "format": "date-time",
+      "description": "A time on the interval's grid (default 2020-01-01T00:00:00Z)."
+     }
+    }
+   },
+   "ScheduleInput": {
+    "type": "object",
+    "description": "Either cron (with an optional timezone) or interval (with an optional anchor), not both.",
+    "properties": {
+     "cron": {
+      "type": "string",
+      "description": "Five fields: minute hour day-of-month month day-of-week, read on the time zone's wall clock.",
+      "nullable": true
+     },
+     "timezone": {
+      "type": "string",
+      "description": "An IANA time zone (default UTC), for cron.",
+      "nullable": true
+     },
+     "interval": {
+      "type": "number",
+      "minimum": 1,
+      "maximum": 315360000,
+      "description": "Seconds between runs (1 s to 10 years).",
+      "nullable": true
+     },
+     "anchor": {
+      "type": "string",
+      "format": "date-time",
+      "description": "A time on the interval's grid (default 2020-01-01T00:00:00Z).",
+      "nullable": true
+     }
+    }
+   },
+   "Trigger": {
+    "type": "object",
+    "properties": {
+     "deployment": {
+      "type": "string",
+      "description": "Runs of this deployment start it; or"
+     },
+     "flow": {
+      "type": "string",
+      "description": "runs of this flow (by name) start it."
+     },
+     "states": {
+      "type": "array",
+      "items": {
+       "type": "string",
+       "enum": [
+        "Completed",
+        "Failed",
+        "Crashed",
+        "TimedOut",
+        "Cancelled",
+        "Late"
+       ]
+      },
+      "description": "The states that start it (default Completed)."
+     },
+     "matchParameters": {
+      "type": "object",
+      "additionalProperties": true,
+      "description": "Only runs whose parameters have these values."
+     },
+     "matchResult": {
+      "type": "object",
+      "additionalProperties": true,
+      "description": "Only runs whose result has these field values."
+     },
+     "parameters": {
+      "type": "object",
+      "additionalProperties": true,
+      "description": "The triggered run's parameters; a string that is exactly {{ run.id }}, {{ run.parameters.NAME }}, {{ run.result.FIELD }} (and the like) is filled from the triggering run."
+     }
+    }
+   },
+   "TriggerInput": {
+    "type": "object",
+    "description": "Names one of deployment or flow.",
+    "properties": {
+     "deployment": {
+      "type": "string",
+      "description": "Runs of this deployment start it; or",
+      "nullable": true
+     },
+     "flow": {
+      "type": "string",
+      "description": "runs of this flow (by name) start it.",
+      "nullable": true
+     },
+     "states": {
+      "type": "array",
+      "items": {
+       "type": "string",
+       "enum": [
+        "Completed",
+        "Failed",
+        "Crashed",
+        "TimedOut",
+        "Cancelled",
+        "Late"
+       ]
+      },
+      "description": "The states that start it (default Completed).",
+      "nullable": true
+     },
+     "matchParameters": {
+      "type": "object",
+      "additionalProperties": true,
+      "description": "Only runs whose parameters have these values.",
+      "nullable": true
+     },
+     "matchResult": {
+      "type": "object",
+      "additionalProperties": true,
+      "description": "Only runs whose result has these field values.",
+      "nullable": true
+     },
+     "parameters": {
+      "type": "object",
+      "additionalProperties": true,
+      "description": "The triggered run's parameters; a string that is exactly {{ run.id }}, {{ run.parameters.NAME }}, {{ run.result.FIELD }} (and the like) is filled from the triggering run.",
+      "nullable": true
+     }
+    }
+   },
+   "DeploymentSpec": {
+    "type": "object",
+    "required": [
+     "name",
+     "flow"
+    ],
+    "properties": {
+     "name": {
+      "type": "string",
+      "pattern": "^[A-Za-z0-9._-]{1,200}$"
+     },
+     "flow": {
+      "type": "string",
+      "minLength": 1,
+      "description": "A flow the agents have registered."
+     },
+     "parameters": {
+      "description": "Any JSON value."
+     },
+     "workQueue": {
+      "type": "string",
+      "pattern": "^[A-Za-z0-9._-]{1,200}$",
+      "description": "Default: default.",
+      "nullable": true
+     },
+     "schedules": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/ScheduleInput"
+      },
+      "nullable": true
+     },
+     "tags": {
+      "type": "array",
+      "items": {
+       "type": "string",
+       "minLength": 1,
+       "maxLength": 100
+      },
+      "nullable": true
+     },
+     "description": {
+      "type": "string",
+      "nullable": true
+     },
+     "runLimit": {
+      "type": "integer",
+      "minimum": 1,
+      "description": "At most this many of its runs at once; the rest wait.",
+      "nullable": true
+     },
+     "paused": {
+      "type": "boolean",
+      "nullable": true
+     },
+     "catchup": {
+      "type": "string",
+      "enum": [
+       "latest",
+       "all",
+       "none",
+       null
+      ],
+      "description": "Runs missed while no scheduler ran: the latest (default), all or none.",
+      "nullable": true
+     },
+     "triggers": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/TriggerInput"
+      },
+      "nullable": true
+     }
+    }
+   },
+   "Deployment": {
+    "type": "object",
+    "required": [
+     "id",
+     "name",
+     "flow",
+     "parameters",
+     "workQueue",
+     "schedules",
+     "tags",
+     "paused",
+     "catchup",
+     "triggers",
+     "createdAt",
+     "updatedAt"
+    ],
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "name": {
+      "type": "string"
+     },
+     "flow": {
+      "type": "string"
+     },
+     "parameters": {
+      "description": "Any JSON value."
+     },
+     "workQueue": {
+      "type": "string"
+     },
+     "schedules": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/Schedule"
+      }
+     },
+     "tags": {
+      "type": "array",
+      "items": {
+       "type": "string"
+      }
+     },
+     "description": {
+      "type": "string"
+     },
+     "runLimit": {
+      "type": "integer"
+     },
+     "paused": {
+      "type": "boolean"
+     },
+     "catchup": {
+      "type": "string",
+      "enum": [
+       "latest",
+       "all",
+       "none"
+      ]
+     },
+     "triggers": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/Trigger"
+      }
+     },
+     "createdAt": {
+      "type": "number"
+     },
+     "updatedAt": {
+      "type": "number"
+     },
+     "scheduledThrough": {
+      "type": "number",
+      "description": "Runs are made up to this time."
+     }
+    }
+   },
+   "ScheduledRun": {
+    "type": "object",
+    "required": [
+     "flowRunID",
+     "deploymentID",
+     "scheduledAt",
+     "parameters",
+     "origin",
+     "status"
+    ],
+    "properties": {
+     "flowRunID": {
+      "type": "string"
+     },
+     "deploymentID": {
+      "type": "string"
+     },
+     "deployment": {
+      "type": "string"
+     },
+     "scheduledAt": {
+      "type": "number"
+     },
+     "parameters": {
+      "description": "Any JSON value."
+     },
+     "origin": {
+      "type": "string",
+      "description": "schedule, trigger or manual."
+     },
+     "status": {
+      "type": "string",
+      "description": "waiting, claimed (being pushed), submitted or skipped."
+     },
+     "state": {
+      "type": "string",
+      "description": "Its flow run's state, once recorded."
+     },
+     "submittedAt": {
+      "type": "number"
+     },
+     "claimedAt": {
+      "type": "number"
+     }
+    }
+   },
+   "ScheduledRunList": {
+    "type": "object",
+    "required": [
+     "items"
+    ],
+    "properties": {
+     "items": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/ScheduledRun"
+      }
+     }
+    }
+   },
+   "DeploymentList": {
+    "type": "object",
+    "required": [
+     "items"
+    ],
+    "properties": {
+     "items": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "required": [
+        "deployment"
+       ],
+       "properties": {
+        "deployment": {
+         "$ref": "#/components/schemas/Deployment"
+        },
+        "nextRunAt": {
+         "type": "number"
+        }
+       }
+      }
+     }
+    }
+   },
+   "DeploymentDetail": {
+    "type": "object",
+    "required": [
+     "deployment",
+     "upcoming",
+     "recent"
+    ],
+    "properties": {
+     "deployment": {
+      "$ref": "#/components/schemas/Deployment"
+     },
+     "upcoming": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/ScheduledRun"
+      }
+     },
+     "recent": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/ScheduledRun"
+      }
+     }
+    }
+   },
+   "RunOrder": {
+    "type": "object",
+    "properties": {
+     "parameters": {
+      "description": "Any JSON value."
+     },
+     "startAt": {
+      "type": "string",
+      "format": "date-time",
+      "description": "When to start it (default now), such as 2026-12-24T09:00:00Z.",
+      "nullable": true
+     }
+    }
    }
   },
   "parameters": {
@@ -1501,6 +2264,16 @@ struct OpenAPIRoute {
    },
    "NotFound": {
     "description": "No such run recorded.",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "NoDeployment": {
+    "description": "No deployment of that name.",
     "content": {
      "application/json": {
       "schema": {

@@ -41,7 +41,7 @@ public struct DeploymentSpec: Codable, Sendable, Equatable {
     /// Throws ``ScheduleError`` naming the field that is wrong and what it takes.
     public func validate() throws {
         if let problem = Self.nameProblem(name) { throw ScheduleError(problem) }
-        guard !flow.trimmingCharacters(in: .whitespaces).isEmpty else {
+        guard !flow.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw ScheduleError("deployment '\(name)': 'flow' must name a flow an agent has registered")
         }
         if let workQueue, let problem = Tributary.workQueueNameProblem(workQueue) {
@@ -50,7 +50,7 @@ public struct DeploymentSpec: Codable, Sendable, Equatable {
         if let runLimit, runLimit < 1 {
             throw ScheduleError("deployment '\(name)': 'runLimit' must be 1 or more, not \(runLimit)")
         }
-        if let tags, let bad = tags.first(where: { $0.isEmpty || $0.count > 100 }) {
+        if let tags, let bad = tags.first(where: { $0.isEmpty || $0.unicodeScalars.count > 100 }) {
             throw ScheduleError("deployment '\(name)': tag '\(bad)' must be 1 to 100 characters")
         }
         for (index, trigger) in (triggers ?? []).enumerated() {
@@ -60,10 +60,10 @@ public struct DeploymentSpec: Codable, Sendable, Equatable {
         }
     }
 
-    /// What is wrong with `name` as a deployment's name (1 to 200 letters, digits, '-', '_' or '.'); nil if nothing.
+    /// What is wrong with `name` as a deployment's name (1 to 200 ASCII letters, digits, '-', '_' or '.'); nil if nothing.
     public static func nameProblem(_ name: String) -> String? {
-        let valid = !name.isEmpty && name.count <= 200 && name.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) }
-        return valid ? nil : "deployment name '\(name)' must be 1 to 200 letters, digits, '-', '_' or '.'"
+        let valid = !name.isEmpty && name.count <= 200 && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
+        return valid ? nil : "deployment name '\(name)' must be 1 to 200 ASCII letters, digits, '-', '_' or '.'"
     }
 }
 

@@ -111,14 +111,15 @@ public struct Scheduler: Service {
 
     /// Sleeps until the next run is due, a second at most, or until woken (a deployment changed).
     /// Runs that are due but held back (a run limit, a failed push, no broker) do not make it spin:
-    /// after a pass that pushed nothing it sleeps a quarter of a second at least.
+    /// while some are due and a pass pushed none, it sleeps a quarter of a second.
     private func sleepUntilNextDue(wake: AsyncStream<Void>.Continuation, wakeup: inout AsyncStream<Void>.Iterator,
                                    madeProgress: Bool) async throws {
         let now = Date().timeIntervalSince1970
         let next = (try? await store.nextDueTime()) ?? .infinity
-        let delay = max(madeProgress ? 0.001 : 0.25, min(next - now, settings.tick.seconds))
+        let delay = next > now ? min(next - now, settings.tick.seconds) : (madeProgress ? 0 : 0.25)
         let alarm = Task {
-            try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+            // Rounded up: waking a little early would find nothing due yet.
+            try await Task.sleep(for: .milliseconds(Int((delay * 1000).rounded(.up)) + 1))
             wake.yield()
         }
         defer { alarm.cancel() }
