@@ -41,7 +41,7 @@ public enum Schedule: Sendable, Equatable, Codable, CustomStringConvertible {
         switch self {
         case .cron(let schedule): "cron '\(schedule.expression)' (\(schedule.timeZone.identifier))"
         case .interval(let schedule): "every \(IntervalSchedule.describe(seconds: schedule.seconds)) from "
-            + ISO8601DateFormatter().string(from: schedule.anchor)
+            + ISO8601Time.format(schedule.anchor)
         }
     }
 
@@ -65,7 +65,7 @@ public enum Schedule: Sendable, Equatable, Codable, CustomStringConvertible {
                     + #"from its "anchor" (use cron for a time on local clocks)"#)
             }
             self = .interval(try IntervalSchedule(seconds: seconds, anchor: try anchor.map { text in
-                guard let date = ISO8601DateFormatter().date(from: text) else {
+                guard let date = ISO8601Time.parse(text) else {
                     throw ScheduleError("anchor '\(text)' is not an ISO 8601 time such as 2026-01-01T00:00:00Z")
                 }
                 return date
@@ -86,7 +86,7 @@ public enum Schedule: Sendable, Equatable, Codable, CustomStringConvertible {
             try container.encode(schedule.timeZone.identifier, forKey: .timezone)
         case .interval(let schedule):
             try container.encode(schedule.seconds, forKey: .interval)
-            try container.encode(ISO8601DateFormatter().string(from: schedule.anchor), forKey: .anchor)
+            try container.encode(ISO8601Time.format(schedule.anchor), forKey: .anchor)
         }
     }
 }

@@ -153,7 +153,7 @@ struct RunOrder: Decodable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         parameters = try container.decodeIfPresent(JSONValue.self, forKey: .parameters)
         if let text = try container.decodeIfPresent(String.self, forKey: .startAt) {
-            guard let date = ISO8601DateFormatter().date(from: text) else {
+            guard let date = ISO8601Time.parse(text) else {
                 throw ScheduleError("startAt '\(text)' is not an ISO 8601 time such as 2026-12-24T09:00:00Z")
             }
             startAt = date

@@ -51,7 +51,7 @@ struct DeploymentCommand: AsyncParsableCommand {
         func run() async throws {
             var schedules: [Schedule] = try cron.map { .cron(try CronSchedule($0, timeZone: timezone)) }
             let anchorDate = try anchor.map { text -> Date in
-                guard let date = ISO8601DateFormatter().date(from: text) else {
+                guard let date = ISO8601Time.parse(text) else {
                     throw ValidationError("--anchor '\(text)' is not an ISO 8601 time such as 2026-01-01T00:00:00Z")
                 }
                 return date
@@ -191,7 +191,7 @@ struct DeploymentCommand: AsyncParsableCommand {
                 let value = String(item[item.index(after: equals)...])
                 overrides[String(item[..<equals])] = (try? DeploymentCommand.json(value, option: "--param")) ?? .string(value)
             }
-            if let startAt, ISO8601DateFormatter().date(from: startAt) == nil {
+            if let startAt, ISO8601Time.parse(startAt) == nil {
                 throw ValidationError("--start-at '\(startAt)' is not an ISO 8601 time such as 2026-12-24T09:00:00Z")
             }
             var body: [String: JSONValue] = [:]

@@ -69,7 +69,7 @@ public struct Scheduler: Service {
                 let fresh = soon.filter { $0.scheduledAt > now && $0.claimedAt == nil && !prepared.contains($0.flowRunID) }
                 await withTaskGroup(of: String?.self) { group in
                     for (index, run) in fresh.enumerated() {
-                        if index >= settings.parallelSubmits, let id = await group.next(), let id { prepared.insert([id]) }
+                        if index >= settings.parallelBoards, let id = await group.next(), let id { prepared.insert([id]) }
                         group.addTask { (try? await pusher.prepare(run.flowRunID)) == nil ? nil : run.flowRunID }
                     }
                     for await id in group { if let id { prepared.insert([id]) } }
@@ -240,7 +240,7 @@ public struct Scheduler: Service {
             var ids: [String] = [], running = 0
             for run in mine {
                 guard let deployment = deployments[run.deploymentID] else { continue }
-                if running == settings.parallelSubmits, let id = await group.next() {
+                if running == settings.parallelPushes, let id = await group.next() {
                     running -= 1
                     if let id { ids.append(id) }
                 }
@@ -331,9 +331,14 @@ public struct SchedulerSettings: Sendable {
     public var claimTimeout: Double = 30
     /// Runs due this soon have their boards made ahead.
     public var prepareAhead: Duration = .seconds(30)
-    /// Due runs pushed per pass, and at once.
+    /// Due runs pushed per pass.
     public var batch = 2000
-    public var parallelSubmits = 64
+    /// Due runs pushed at once. Each push waits for the broker's confirms, which come once its
+    /// messages are on disk; the broker writes many in one go, so the more in flight, the sooner
+    /// the last of a burst is confirmed.
+    public var parallelPushes = 1000
+    /// Boards made ahead at once (each a declare and a bind, answered in turn).
+    public var parallelBoards = 64
 
     public init() {}
 }
