@@ -43,8 +43,10 @@ struct ScheduleLag {
         try await Task.sleep(for: .seconds(duration))
         let cpu = Self.cpuSeconds(pid: pid) - cpuBefore, held = Date().timeIntervalSince(heldFrom)
         let cutoff = heldFrom.timeIntervalSince1970 + Double(duration)
-        // Let the last runs' events arrive before reading the store.
-        try await Task.sleep(for: .seconds(5))
+        // Let the last runs start and their events arrive before reading the store: a due time can
+        // fall just before the window ends, and its last runs start seconds after it (5 s left 100
+        // of 1,000 unstarted once).
+        try await Task.sleep(for: .seconds(15))
         for agent in pool { await agent.stop() }
         await server.stop()
 
