@@ -48,8 +48,21 @@ start() {
 # closes the consumer's channel; Tributary workers acknowledge a task when it ends.
 consumer_timeout = 86400000
 CONF
+    # Every queue holding persistent messages keeps files open (each run's status board and journal
+    # is one): at the usual 1,024 descriptors a thousand runs at once fail with emfile, and the
+    # node's own database with them. RabbitMQ asks for 65,536 (Debian's systemd unit sets it), but
+    # rabbitmq-server switches to user rabbitmq through su, whose PAM session sets the limit back:
+    # the node's environment file, read by the broker's own shell after that, raises it (up to the
+    # hard limit).
+    $SUDO tee "$node_dir/rabbitmq-env.conf" >/dev/null <<'ENV'
+# Written by deploy/rabbitmq.sh: as many file descriptors as allowed, up to RabbitMQ's recommended 65,536.
+limit=$(ulimit -Hn)
+if [ "$limit" = unlimited ] || [ "$limit" -gt 65536 ]; then limit=65536; fi
+ulimit -n "$limit"
+ENV
     $SUDO chown -R rabbitmq:rabbitmq "$node_dir"
     export RABBITMQ_CONFIG_FILE="$node_dir/rabbitmq.conf"
+    export RABBITMQ_CONF_ENV_FILE="$node_dir/rabbitmq-env.conf"
     export RABBITMQ_MNESIA_BASE="$node_dir/mnesia"
     echo "tributary: starting RabbitMQ ($node) in the background; log: $state_dir/rabbitmq.log" >&2
     # setsid detaches the broker from this shell's process group so it outlives the script.
@@ -81,10 +94,43 @@ CONF
     echo "tributary: RabbitMQ is up at amqp://guest:guest@localhost:5672/" >&2
 }
 
+# The process this script started (its pid file) and all its descendants (su, the shell, the Erlang VM).
+started_processes() {
+    local pid
+    pid=$(cat "$state_dir/rabbitmq.pid" 2>/dev/null) || return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    local todo=("$pid") found=()
+    while [ ${#todo[@]} -gt 0 ]; do
+        pid=${todo[0]}
+        todo=("${todo[@]:1}")
+        found+=("$pid")
+        # shellcheck disable=SC2207
+        todo+=($(ps -o pid= --ppid "$pid" 2>/dev/null || true))
+    done
+    echo "${found[@]}"
+}
+
 stop() {
-    if is_up; then
-        rabbitmqctl -n "$node" -q stop >/dev/null
+    if is_up && rabbitmqctl -n "$node" -q stop >/dev/null 2>&1; then
         echo "tributary: RabbitMQ stopped" >&2
+    else
+        # A node that no longer answers (its database failed) is ended by its process ids.
+        local pids
+        pids=$(started_processes)
+        if [ -n "$pids" ]; then
+            echo "tributary: RabbitMQ ($node) does not answer; ending the processes this script started: $pids" >&2
+            # shellcheck disable=SC2086
+            kill -TERM $pids 2>/dev/null || true
+            local pid alive
+            for _ in $(seq 1 30); do
+                alive=
+                for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive=1; done
+                [ -n "$alive" ] || break
+                sleep 1
+            done
+            # shellcheck disable=SC2086
+            kill -KILL $pids 2>/dev/null || true
+        fi
     fi
     rm -f "$state_dir/rabbitmq.pid"
 }

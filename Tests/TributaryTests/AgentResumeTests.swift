@@ -148,14 +148,19 @@ struct AgentResumeTests {
         let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 8)
         let first = try await WorkerProcess.agent(id: "old-\(workQueue.suffix(6))", workQueue: workQueue)
         let client = Tributary(broker: TestBroker.url)
+        // Ten chunks of 400 ms: after the second, the old agent's run has seconds left, so it is
+        // still going when the agent is killed, however loaded the machine.
         let handle = try await client.submit(RecordedFanout.self, RecordedFanout.Input(
-            count: 80, chunk: 8, milliseconds: 100, queue: queue, path: path), workQueue: workQueue)
+            count: 80, chunk: 8, milliseconds: 400, queue: queue, path: path), workQueue: workQueue)
         try await waitUntil("some tasks finished", within: .seconds(30)) { Self.executions(in: path).count >= 16 }
         #expect(await first.killHard())
+        let executedBeforeKill = Self.executions(in: path).count
+        try #require(executedBeforeKill < 80, "the old agent's run was still going when it was killed")
         // The new agent's code doubles every call's factor: the same positions, different calls.
         let changed = try await WorkerProcess.agent(id: "new-\(workQueue.suffix(6))", workQueue: workQueue,
                                                     environment: ["TRIB_EXAMPLE_FACTOR": "2"])
-        #expect(try await handle.result() == 2 * (0..<80).reduce(0, +), "only the new calls' results count")
+        #expect(try await handle.result() == 2 * (0..<80).reduce(0, +),
+                "only the new calls' results count; \(executedBeforeKill) ran before the kill; new agent's log:\n\(changed.log)")
         let runs = Dictionary(grouping: Self.executions(in: path), by: { $0 }).mapValues(\.count)
         #expect(runs[0] == 2, "value 0 ran under the old code and again under the new")
         await client.close()
