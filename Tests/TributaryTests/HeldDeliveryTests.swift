@@ -46,7 +46,7 @@ struct HeldDeliveryTests {
             let flow = Task {
                 try await client.run(flowNamed: "hand-back") { (flow: FlowContext) async throws -> (Nap.Report, [Nap.Report]) in
                     let options = TaskOptions(queue: queue)
-                    let long: TaskFuture<Nap.Report> = await flow.submit(Nap.self, Nap.Input(milliseconds: 15_000),
+                    let long: TaskFuture<Nap.Report> = await flow.submit(Nap.self, Nap.Input(milliseconds: 30_000),
                                                                          options: options)
                     let short: [TaskFuture<Nap.Report>] = await flow.map(
                         Nap.self, over: [Nap.Input(milliseconds: 100), Nap.Input(milliseconds: 100)], options: options)
@@ -54,14 +54,15 @@ struct HeldDeliveryTests {
                 }
             }
             // The busy worker runs the long task and holds the short ones in its prefetch until they
-            // have waited past the delay.
-            try await waitUntil("the busy worker handed back the waiting tasks", within: .seconds(6)) {
+            // have waited past the delay (within a second or so; the long task leaves time for a
+            // loaded machine to get there).
+            try await waitUntil("the busy worker handed back the waiting tasks", within: .seconds(20)) {
                 busy.logLines(containing: "handing back deliveries that waited here") >= 1
             }
             let idle = try await WorkerProcess(id: "idle-\(queue.suffix(6))", queue: queue, concurrency: 1,
                                                environment: quick)
             workers.add(idle)
-            let (long, short) = try await value(of: flow, "the flow", within: .seconds(30))
+            let (long, short) = try await value(of: flow, "the flow", within: .seconds(60))
             #expect(long.workerID == busy.id)
             #expect(short.map(\.workerID) == [idle.id, idle.id], "the waiting tasks ran on the worker that was free")
             #expect(short.map(\.deliveries) == [1, 1], "a hand-back is not counted as a redelivery")
