@@ -57,7 +57,7 @@ struct BlockingTaskTests {
             let shortArrived = Mutex<Double?>(nil)
             let run = Task {
                 try await client.run(flowNamed: "blocking-cancel") { flow in
-                    let long = Nap.Input(milliseconds: 6_000)
+                    let long = Nap.Input(milliseconds: 20_000)
                     _ = await flow.map(BlockingNap.self, over: Array(repeating: long, count: 7),
                                        options: TaskOptions(queue: queue))
                     _ = try await flow.call(BlockingNap.self, Nap.Input(milliseconds: 50),
@@ -69,17 +69,18 @@ struct BlockingTaskTests {
                 }
             }
             let started = Date().timeIntervalSince1970
-            try await waitUntil("the short result", within: .seconds(20)) { shortArrived.withLock { $0 } != nil }
+            try await waitUntil("the short result", within: .seconds(30)) { shortArrived.withLock { $0 } != nil }
             try await Task.sleep(for: .milliseconds(500))
             run.cancel()
             try await workers[0].waitForLog(containing: "flow run cancelled", within: .seconds(20))
             let heard = Date().timeIntervalSince1970
             _ = try? await run.value
             await client.close()
-            // The long tasks started before the short one and block for 6 s.
+            // The long tasks started after `started` and before the short one, and block for 20 s
+            // (long enough for a loaded CI machine; the eighth starts after the short result).
             let short = shortArrived.withLock { $0 }!
-            #expect(short - started < 6, "the short result came while 7 tasks blocked")
-            #expect(heard < short + 5.5, "the worker heard the cancellation while 8 tasks blocked its threads")
+            #expect(short - started < 20, "the short result came while 7 tasks blocked")
+            #expect(heard < short + 19.5, "the worker heard the cancellation while 8 tasks blocked its threads")
         }
     }
 }

@@ -17,7 +17,8 @@ struct UnservedQueueTests {
             }
         }
         do {
-            try await waitUntil("a warning about queue \(queue)", within: .seconds(15)) {
+            // Said after 3 s without a consumer; a loaded CI machine can take far longer to get there.
+            try await waitUntil("a warning about queue \(queue)", within: .seconds(45)) {
                 alerts.withLock { !$0.isEmpty }
             }
             guard case .unserved(let named, let waiting, let command)? = alerts.withLock({ $0.first }) else {
