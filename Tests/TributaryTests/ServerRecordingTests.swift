@@ -193,8 +193,9 @@ struct ServerRecordingTests {
         #expect(try JSONDecoder().decode([ProcessRecord].self, from: Data(agents.output.utf8)).contains { $0.id == agent.id })
 
         // Each names the flow runs it works for now: the agent its run, the workers that run's tasks;
-        // the Workers page links them.
-        let slow = try await client.submit(SlowFanout.self, SlowFanout.Input(count: 8, milliseconds: 4_000, queue: queue),
+        // the Workers page links them. The tasks last 15 s: a headless Chromium can take seconds to
+        // start on a loaded machine, and the page must find them still running.
+        let slow = try await client.submit(SlowFanout.self, SlowFanout.Input(count: 8, milliseconds: 15_000, queue: queue),
                                            workQueue: workQueue)
         try await waitUntil("the agent and both workers name the slow run", within: .seconds(15)) {
             let workers = try await processes("workers"), agents = try await processes("agents")
