@@ -110,27 +110,28 @@ started_processes() {
     echo "${found[@]}"
 }
 
+# Ends the processes this script started: TERM, then KILL for any still there after 30 s.
+end_started_processes() {
+    local pids pid alive
+    read -ra pids <<<"$(started_processes)"
+    [ ${#pids[@]} -gt 0 ] || return 0
+    echo "tributary: RabbitMQ ($node) does not answer; ending the processes this script started: ${pids[*]}" >&2
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    for _ in $(seq 1 30); do
+        alive=
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [ -n "$alive" ] || return 0
+        sleep 1
+    done
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+}
+
 stop() {
     if is_up && rabbitmqctl -n "$node" -q stop >/dev/null 2>&1; then
         echo "tributary: RabbitMQ stopped" >&2
     else
         # A node that no longer answers (its database failed) is ended by its process ids.
-        local pids
-        pids=$(started_processes)
-        if [ -n "$pids" ]; then
-            echo "tributary: RabbitMQ ($node) does not answer; ending the processes this script started: $pids" >&2
-            # shellcheck disable=SC2086
-            kill -TERM $pids 2>/dev/null || true
-            local pid alive
-            for _ in $(seq 1 30); do
-                alive=
-                for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive=1; done
-                [ -n "$alive" ] || break
-                sleep 1
-            done
-            # shellcheck disable=SC2086
-            kill -KILL $pids 2>/dev/null || true
-        fi
+        end_started_processes
     fi
     rm -f "$state_dir/rabbitmq.pid"
 }
