@@ -14,7 +14,8 @@ public struct AMQPConfiguration: Sendable, Equatable {
     public var tls: TLSOptions?
     /// Heartbeat interval negotiated with the broker; zero turns heartbeats off.
     public var heartbeat: Duration = .seconds(10)
-    /// How long opening the socket and the AMQP handshake may take.
+    /// How long opening the socket may take; the AMQP handshake after it may take this or 10 s
+    /// (RabbitMQ's own `handshake_timeout`), whichever is longer.
     public var connectTimeout: Duration = .seconds(5)
     /// How a connection that broke is re-opened.
     public var reconnect = ReconnectPolicy()

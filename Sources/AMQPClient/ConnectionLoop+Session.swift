@@ -34,7 +34,10 @@ extension ConnectionLoop {
             throw AMQPError(.unreachable, message: "cannot reach the broker at \(where_): \(statusText(opened)); "
                 + "check that RabbitMQ is running there (deploy/rabbitmq.sh start) and the host and port are right")
         }
-        _ = amqp_set_handshake_timeout(state, &connectTimeout)
+        // Once the socket is open the broker is there: a loaded one may take seconds to log in, so
+        // the handshake may take as long as RabbitMQ's own handshake_timeout (10 s) allows.
+        var handshakeTimeout = timeval(max(configuration.connectTimeout, .seconds(10)))
+        _ = amqp_set_handshake_timeout(state, &handshakeTimeout)
         var rpcTimeout = timeval(max(configuration.connectTimeout, .seconds(30)))
         _ = amqp_set_rpc_timeout(state, &rpcTimeout)
         let heartbeat = Int32(configuration.heartbeat.components.seconds)

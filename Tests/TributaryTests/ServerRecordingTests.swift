@@ -149,7 +149,9 @@ struct ServerRecordingTests {
     func heartbeats() async throws {
         let queue = TestBroker.uniqueQueue("beat"), workQueue = TestBroker.uniqueQueue("beatwq")
         let server = try await ServerProcess(label: "beat")
-        let fast = ["TRIB_HEARTBEAT_INTERVAL": "0.5", "TRIB_EVENTS": "on"]
+        // Heartbeats every 2 s: a process is alive while its last came within 3 intervals, which
+        // leaves a server recording events behind on a loaded machine 6 s rather than 1.5 s.
+        let fast = ["TRIB_HEARTBEAT_INTERVAL": "2", "TRIB_EVENTS": "on"]
         let stopping = try await WorkerProcess(id: "stop-\(queue.suffix(6))", queue: queue, environment: fast)
         let killed = try await WorkerProcess(id: "kill-\(queue.suffix(6))", queue: queue, environment: fast)
         let agent = try await WorkerProcess.agent(id: "beat-\(workQueue.suffix(6))", workQueue: workQueue,
@@ -193,9 +195,9 @@ struct ServerRecordingTests {
         #expect(try JSONDecoder().decode([ProcessRecord].self, from: Data(agents.output.utf8)).contains { $0.id == agent.id })
 
         // Each names the flow runs it works for now: the agent its run, the workers that run's tasks;
-        // the Workers page links them. The tasks last 15 s: a headless Chromium can take seconds to
-        // start on a loaded machine, and the page must find them still running.
-        let slow = try await client.submit(SlowFanout.self, SlowFanout.Input(count: 8, milliseconds: 15_000, queue: queue),
+        // the Workers page links them. The tasks last 30 s: a headless Chromium can take seconds to
+        // start on a loaded machine, and the page (which redraws every 5 s) must find them still running.
+        let slow = try await client.submit(SlowFanout.self, SlowFanout.Input(count: 8, milliseconds: 30_000, queue: queue),
                                            workQueue: workQueue)
         try await waitUntil("the agent and both workers name the slow run", within: .seconds(15)) {
             let workers = try await processes("workers"), agents = try await processes("agents")
@@ -206,14 +208,14 @@ struct ServerRecordingTests {
         #expect((page["links"] as? Int ?? 0) >= 3, "the agent's row and both workers' link to the run: \(page)")
         #expect(UITests.problems(page).isEmpty, "\(UITests.problems(page))")
         #expect(try await slow.result() == (1...8).reduce(0, +))
-        try await waitUntil("no one names it once it ended", within: .seconds(10)) {
+        try await waitUntil("no one names it once it ended", within: .seconds(20)) {
             let workers = try await processes("workers"), agents = try await processes("agents")
             return agents[agent.id]?.flowRuns == [] && [stopping.id, killed.id].allSatisfy { workers[$0]?.flowRuns == [] }
         }
 
         await stopping.stop()
         #expect(await killed.killHard())
-        try await waitUntil("the stopped worker shows stopped, the killed one not alive", within: .seconds(10)) {
+        try await waitUntil("the stopped worker shows stopped, the killed one not alive", within: .seconds(30)) {
             let now = try await processes("workers")
             return now[stopping.id]?.stopped == true && now[killed.id]?.alive == false && now[killed.id]?.stopped == false
         }
@@ -258,7 +260,8 @@ struct ServerRecordingTests {
                                                   environment: Self.events)
         var ids: [String] = []
         for _ in 0..<3 {
-            let body = #"{"flow": "slow-fanout", "workQueue": "\#(workQueue)", "input": {"count": 8, "milliseconds": 250, "queue": "\#(queue)"}}"#
+            // Each run lasts about 4 s (8 tasks of 1 s, two at a time), so the third still waits when read.
+            let body = #"{"flow": "slow-fanout", "workQueue": "\#(workQueue)", "input": {"count": 8, "milliseconds": 1000, "queue": "\#(queue)"}}"#
             let (status, answer) = try await server.request("/flow-runs", method: "POST",
                                                             headers: ["Content-Type": "application/json"],
                                                             body: Data(body.utf8))
@@ -273,7 +276,7 @@ struct ServerRecordingTests {
             return (work?.waiting ?? 0) >= 1 && work?.consumers == 1 && tasks?.consumers == 1
         }
         let waiting = try await server.get("/flow-runs/\(ids[2])", as: FlowRunDetail.self).flowRun
-        #expect(waiting.state == "Pending" && waiting.workQueue == workQueue)
+        #expect(waiting.state == "Pending" && waiting.workQueue == workQueue, "\(waiting)")
         for id in ids {
             try await waitUntil("run \(id) recorded Completed", within: .seconds(60)) {
                 try await server.get("/flow-runs/\(id)", as: FlowRunDetail.self).flowRun.state == "Completed"
