@@ -170,20 +170,28 @@ struct ServerRecordingTests {
             let done = [stopping.id, killed.id].compactMap { workers[$0] }.map { $0.completed }.reduce(0, +)
             return done == 22 && agents[agent.id]?.completed == 1
         }
-        let workers = try await processes("workers")
+        // Each worker's heartbeat carries how long every attempt it ran took, and /metrics serves
+        // it: both read until they show the same heartbeats (a new one can land between the reads).
+        var workers: [String: ProcessRecord] = [:], metrics = ""
+        try await waitUntil("/metrics shows the durations of the workers' last heartbeats", within: .seconds(20)) {
+            workers = try await processes("workers")
+            let (_, scraped) = try await server.request("/metrics", underAPI: false)
+            metrics = String(decoding: scraped, as: UTF8.self)
+            return [stopping.id, killed.id].allSatisfy { id in
+                workers[id]?.durations.map {
+                    metrics.contains(#"tributary_worker_task_duration_seconds_count{worker="\#(id)"} \#($0.count)"#)
+                } ?? false
+            }
+        }
         #expect(workers[stopping.id]?.alive == true && workers[killed.id]?.alive == true)
         #expect(workers[stopping.id]?.queues == [queue] && workers[stopping.id]?.concurrency == 4)
-        // Each worker's heartbeat carries how long every attempt it ran took, and /metrics serves it.
-        let (_, scraped) = try await server.request("/metrics", underAPI: false)
-        let metrics = String(decoding: scraped, as: UTF8.self)
         for id in [stopping.id, killed.id] {
             let worker = try #require(workers[id])
             let durations = try #require(worker.durations, "worker \(id) sent no durations")
             #expect(durations.count == worker.completed + worker.failed && durations.counts.reduce(0, +) == durations.count)
             #expect(durations.count == 0 || durations.sum > 0)
-            #expect(metrics.contains(#"tributary_worker_task_duration_seconds_count{worker="\#(id)"} \#(durations.count)"#),
+            #expect(metrics.contains(#"tributary_worker_task_duration_seconds_bucket{worker="\#(id)",le="+Inf"} \#(durations.count)"#),
                     "\(metrics)")
-            #expect(metrics.contains(#"tributary_worker_task_duration_seconds_bucket{worker="\#(id)",le="+Inf"} \#(durations.count)"#))
         }
         let trib = WorkerProcess.binDirectory.appendingPathComponent("trib")
         let listed = try await Command.run(trib, ["worker", "ls", "--api-url", server.apiURL])
