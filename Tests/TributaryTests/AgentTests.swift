@@ -123,14 +123,15 @@ struct AgentTests {
         let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 4)
         try await withWorkers([worker]) { () async throws in
             // Both agents are up before the run is submitted: whichever takes it is killed at once,
-            // while its 3 s of tasks still run, and the other must resume it.
+            // while its 9 s of tasks still run (on a loaded machine, seeing who took it can take
+            // seconds), and the other must resume it.
             let agents = [
                 try await WorkerProcess.agent(id: "a0-\(workQueue.suffix(6))", workQueue: workQueue),
                 try await WorkerProcess.agent(id: "a1-\(workQueue.suffix(6))", workQueue: workQueue),
             ]
             try await withWorkers(agents) { () async throws in
                 let client = Tributary(broker: TestBroker.url)
-                let handle = try await client.submit(SlowFanout.self, SlowFanout.Input(count: 12, milliseconds: 1_000,
+                let handle = try await client.submit(SlowFanout.self, SlowFanout.Input(count: 12, milliseconds: 3_000,
                                                                                        queue: queue),
                                                      workQueue: workQueue)
                 var taker: WorkerProcess?

@@ -146,7 +146,7 @@ struct AgentNetworkCutTests {
         do {
             let client = Tributary(broker: TestBroker.url)
             let handle = try await client.submit(RecordedFanout.self, RecordedFanout.Input(
-                count: 160, chunk: 8, milliseconds: 200, queue: queue, path: path), workQueue: workQueue)
+                count: 160, chunk: 8, milliseconds: 600, queue: queue, path: path), workQueue: workQueue)
             try await waitUntil("the cut-off agent's progress", within: .seconds(60)) {
                 AgentResumeTests.executions(in: path).count >= 24
             }
