@@ -50,6 +50,7 @@ public struct Scheduler: Service {
         try await cancelWhenGracefulShutdown {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await loop(missed: missed) }
+                group.addTask { try await noteAlive() }
                 if let pusher { group.addTask { try await prepareAhead(pusher) } }
                 try await group.next()
                 group.cancelAll()
@@ -57,14 +58,22 @@ public struct Scheduler: Service {
         }
     }
 
+    /// Notes twice a second that this scheduler is alive, on a loop of its own: a pass of the main
+    /// loop or of ``prepareAhead(_:)`` can wait seconds on a loaded broker. While the notes come,
+    /// no other server takes back this scheduler's claims; after a restart, runs that fell due
+    /// since the last note count as missed.
+    private func noteAlive() async throws {
+        while !Task.isCancelled {
+            try? await store.tick(scheduler: id, at: Date().timeIntervalSince1970)
+            try await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
     /// Makes the boards of the runs due in the next few seconds, so that at their time each push is
-    /// one publish (what lets a thousand runs due at once leave within a second). It also notes
-    /// that this scheduler is alive twice a second, however long a pass of the main loop takes, so
-    /// no other server takes back its claims.
+    /// one publish (what lets a thousand runs due at once leave within a second).
     private func prepareAhead(_ pusher: Pusher) async throws {
         while !Task.isCancelled {
             let now = Date().timeIntervalSince1970
-            try? await store.tick(scheduler: id, at: now)
             if let soon = try? await store.dueRuns(at: now + settings.prepareAhead.seconds, limit: settings.batch) {
                 let fresh = soon.filter { $0.scheduledAt > now && $0.claimedAt == nil && !prepared.contains($0.flowRunID) }
                 await withTaskGroup(of: String?.self) { group in
@@ -101,7 +110,6 @@ public struct Scheduler: Service {
                 }
                 _ = try await store.markLate(dueBefore: now - settings.lateAfter, at: now)
                 try await store.releaseClaims(before: now - settings.claimTimeout)
-                try await store.tick(scheduler: id, at: now)
             } catch {
                 logger.error("the scheduler could not reach its store; trying again", metadata: ["error": "\(error)"])
             }
