@@ -37,7 +37,14 @@ struct PostgresRestartTests {
         let runs = ids.withLock { $0 }
         #expect(runs.count == 6)
         for id in runs {
-            let detail = try await ServerRecordingTests.recorded(id, on: server)
+            let detail: FlowRunDetail
+            do {
+                detail = try await ServerRecordingTests.recorded(id, on: server)
+            } catch {
+                let tail = server.process.log.split(separator: "\n").suffix(30).joined(separator: " ⏎ ")
+                Issue.record("\(error); the server's log ends: \(tail)")
+                throw error
+            }
             #expect(detail.states.map(\.state) == ["Running", "Completed"])
             let logs = try await server.get("/flow-runs/\(id)/logs", as: Logs.self).logs
             #expect(logs.filter { $0.taskName == "chatty" }.count == 3)

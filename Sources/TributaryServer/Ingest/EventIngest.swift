@@ -20,6 +20,8 @@ public final class EventIngest: Service {
     public static let logQueueBytes = 256 << 20
     /// Batches (each up to 500 events) written in one transaction at most.
     static let messagesPerTransaction = 200
+    /// How long a batch's write may take before it is given up and tried again.
+    static let writeLimit = Duration.seconds(20)
 
     private let brokerURL: String
     private let stateQueue: String
@@ -139,7 +141,9 @@ public final class EventIngest: Service {
         var delay = Duration.milliseconds(100)
         while true {
             do {
-                try await store.record(events, heartbeats: heartbeats)
+                // Bounded: recording the same batch again changes nothing, so a write that hangs
+                // (its connection cut mid-transaction) is given up and tried again.
+                try await waitBounded(Self.writeLimit) { [store] in try await store.record(events, heartbeats: heartbeats) }
                 break
             } catch {
                 // Stopping: the batch stays unacknowledged and comes back to the next server.
