@@ -41,8 +41,7 @@ struct PostgresRestartTests {
             do {
                 detail = try await ServerRecordingTests.recorded(id, on: server)
             } catch {
-                let tail = server.process.log.split(separator: "\n").suffix(30).joined(separator: " ⏎ ")
-                Issue.record("\(error); the server's log ends: \(tail)")
+                Issue.record("\(error); the server's log ends: \(server.process.log.lastLinesOnOneLine(30))")
                 throw error
             }
             #expect(detail.states.map(\.state) == ["Running", "Completed"])

@@ -19,9 +19,8 @@ enum Browser {
                                            ["python3", script, check, base] + arguments + ["--shots", screenshots])
         guard result.status == 0, let line = result.output.split(separator: "\n").last,
               let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-            // On one line, so that a CI log that keeps only the lines naming a failure keeps why.
-            let why = result.output.split(separator: "\n").suffix(12).joined(separator: " ⏎ ")
-            throw WorkerProcessError("browser check '\(check)' failed (exit \(result.status)): \(why)")
+            throw WorkerProcessError("browser check '\(check)' failed (exit \(result.status)): "
+                + result.output.lastLinesOnOneLine(12))
         }
         return object
     }
