@@ -50,14 +50,17 @@ swift build --build-tests
 test_binary="$(swift build --show-bin-path)/TributaryPackageTests.xctest"
 
 # Runs one pass of the tests, bounded by $TRIB_TEST_PASS_LIMIT seconds (default 900), so a test that
-# hangs fails the run instead of holding it forever. Output goes to a file that is followed live
+# hangs fails the run instead of holding it forever. At most $TRIB_TEST_WIDTH tests (default 6) run at
+# once: swift-testing would otherwise start every test of a pass together, 130 of them with their
+# worker and agent processes on 2 cores, and tests that wait for a process to do something in time
+# then fail on load alone; on this 2-core machine the first pass takes as long at 6 (105 s) as with no limit. Output goes to a file that is followed live
 # (not through a pipe, which a stray child process could hold open). If the pass fails, its failed
 # checks are repeated at the end of the output, so the tail of a long log (all CI keeps) names them.
 run_tests() {
     local log status=0
     log=$(mktemp)
     NO_COLOR=1 timeout --kill-after=30 "${TRIB_TEST_PASS_LIMIT:-900}" "$test_binary" --testing-library swift-testing \
-        "$@" >"$log" 2>&1 &
+        --experimental-maximum-parallelization-width "${TRIB_TEST_WIDTH:-6}" "$@" >"$log" 2>&1 &
     local pid=$!
     tail -n +1 -f --pid="$pid" "$log"
     wait "$pid" || status=$?

@@ -135,7 +135,7 @@ struct AgentTests {
                                                                                        queue: queue),
                                                      workQueue: workQueue)
                 var taker: WorkerProcess?
-                try await waitUntil("an agent runs it", within: .seconds(20)) {
+                try await waitUntil("an agent runs it", within: .seconds(60)) {
                     let runner = try await handle.status().agentID
                     taker = agents.first { $0.id == runner }
                     return taker != nil
@@ -162,10 +162,10 @@ struct AgentTests {
             let client = Tributary(broker: TestBroker.url)
             let handle = try await client.submit(SlowFanout.self, SlowFanout.Input(count: 4, milliseconds: 1_500, queue: queue),
                                                  workQueue: workQueue)
-            try await waitUntil("the agent runs it", within: .seconds(20)) { try await handle.state == .running }
+            try await waitUntil("the agent runs it", within: .seconds(60)) { try await handle.state == .running }
             agent.terminate()
             #expect(try await handle.result() == 10)
-            #expect(await agent.waitForExit(within: .seconds(20)) == 0)
+            #expect(await agent.waitForExit(within: .seconds(60)) == 0)
             #expect(try await handle.status().agentID == agent.id)
             await client.close()
         }
@@ -181,14 +181,14 @@ struct AgentTests {
             let client = Tributary(broker: TestBroker.url)
             let handle = try await client.submit(SlowFanout.self, SlowFanout.Input(count: 12, milliseconds: 2_000, queue: queue),
                                                  workQueue: workQueue)
-            try await waitUntil("the first agent runs it", within: .seconds(20)) {
+            try await waitUntil("the first agent runs it", within: .seconds(60)) {
                 try await handle.status().agentID == first.id
             }
             let second = try await WorkerProcess.agent(id: "second-\(workQueue.suffix(6))", workQueue: workQueue)
             try await withWorkers([second]) { () async throws in
                 #expect(try await handle.state == .running, "the first agent still runs it")
                 first.terminate()
-                #expect(await first.waitForExit(within: .seconds(20)) == 0)
+                #expect(await first.waitForExit(within: .seconds(60)) == 0)
                 #expect(first.logLines(containing: "handing back flow runs") == 1)
                 #expect(try await handle.result() == 78)
                 #expect(try await handle.status().agentID == second.id)
@@ -256,7 +256,7 @@ struct AgentTests {
         #expect(try await handle.state == .cancelled)
         let agent = try await WorkerProcess.agent(id: "late-\(workQueue.suffix(6))", workQueue: workQueue)
         try await withWorkers([agent]) { () async throws in
-            try await agent.waitForLog(containing: "discarded a flow run that has already ended", within: .seconds(15))
+            try await agent.waitForLog(containing: "discarded a flow run that has already ended", within: .seconds(30))
             #expect(agent.logLines(containing: "flow run started") == 0)
             do {
                 _ = try await handle.result()
@@ -277,7 +277,7 @@ struct AgentTests {
             let client = Tributary(broker: TestBroker.url)
             let handle = try await client.submit(SlowFanout.self, SlowFanout.Input(count: 20, milliseconds: 2_000, queue: queue),
                                                  workQueue: workQueue)
-            try await waitUntil("the agent runs it", within: .seconds(20)) { try await handle.state == .running }
+            try await waitUntil("the agent runs it", within: .seconds(60)) { try await handle.state == .running }
             let other = Tributary(broker: TestBroker.url)
             #expect(try await other.cancel(flowRunID: handle.id) == .cancelled(flowName: "slow-fanout"))
             await other.close()
@@ -327,7 +327,7 @@ struct AgentTests {
             #expect(try await client.limit(ofWorkQueue: workQueue) == 2)
             var handles: [FlowRunHandle<Int>] = []
             for _ in 0..<8 {
-                handles.append(try await client.submit(SlowFanout.self, SlowFanout.Input(count: 2, milliseconds: 600,
+                handles.append(try await client.submit(SlowFanout.self, SlowFanout.Input(count: 2, milliseconds: 3_000,
                                                                                           queue: queue),
                                                        workQueue: workQueue))
             }

@@ -211,7 +211,7 @@ struct CancellationTests {
                 try await flow.call(AlwaysFails.self, "not yet")
             }
         }
-        try await waitUntil("the first attempt to fail", within: .seconds(10)) { seen.withLock { $0 } == ["Retrying"] }
+        try await waitUntil("the first attempt to fail", within: .seconds(30)) { seen.withLock { $0 } == ["Retrying"] }
         run.cancel()
         await #expect(throws: CancellationError.self) { try await run.value }
         #expect(seen.withLock { $0 } == ["Retrying", "Cancelled"])
@@ -228,7 +228,7 @@ struct CancellationTests {
                 try await flow.map(Nap.self, over: Self.naps).values()
             }
         }
-        try await waitUntil("a task running", within: .seconds(10)) { started.withLock { $0 } != nil }
+        try await waitUntil("a task running", within: .seconds(30)) { started.withLock { $0 } != nil }
         let id = try #require(started.withLock { $0 })
         #expect(try await client.cancel(flowRunID: id, reason: "enough") == .cancelled(flowName: "embedded-cancel"))
         await #expect(throws: FlowCancelled.self) { try await run.value }

@@ -15,7 +15,7 @@ struct ConnectionErrorTests {
         }
         #expect(error?.kind == .authenticationFailed)
         #expect(!"\(error!)".contains("wrong-secret"))
-        #expect(started.duration(to: .now) < .seconds(10))
+        #expect(started.duration(to: .now) < .seconds(30), "within seconds, not a hang (generous for a loaded machine)")
     }
 
     @Test("an unreachable broker fails the run within seconds, naming host and port")
@@ -27,7 +27,7 @@ struct ConnectionErrorTests {
         }
         #expect(error?.kind == .unreachable)
         #expect("\(error!)".contains("127.0.0.1:1"))
-        #expect(started.duration(to: .now) < .seconds(10))
+        #expect(started.duration(to: .now) < .seconds(30), "within seconds, not a hang (generous for a loaded machine)")
     }
 
     @Test("a worker given a bad broker URL exits with the reason instead of hanging")

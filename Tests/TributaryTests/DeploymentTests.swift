@@ -345,7 +345,7 @@ struct DeploymentTests {
             #expect(before.deployment.schedules == [.cron(try CronSchedule("0 3 * * 1", timeZone: "Europe/Berlin"))])
             #expect(before.deployment.parameters == .object(["pages": .number(6), "threshold": .number(0.95),
                                                              "alphas": .array([.number(0), .number(0.1), .number(1)])]))
-            try await waitUntil("the weekly runs made ahead", within: .seconds(10)) {
+            try await waitUntil("the weekly runs made ahead", within: .seconds(30)) {
                 try await server.get("/deployments/retrain-weekly", as: DeploymentDetail.self).upcoming.count == 10
             }
             let upcoming = try await server.get("/deployments/retrain-weekly", as: DeploymentDetail.self).upcoming

@@ -52,8 +52,15 @@ struct NetworkCutTests {
                 let futures = await flow.map(Nap.self, over: Array(repeating: Nap.Input(milliseconds: 100), count: n),
                                              options: TaskOptions(queue: queue))
                 // Cut once both workers are busy: with 240+ tasks queued, each holds its prefetch.
-                try await waitUntil("the first 60 tasks", within: .seconds(60)) {
-                    futures.filter { $0.currentState.isCompleted }.count >= 60
+                // (On a loaded machine the cut-off worker can be slow to start consuming, and a cut
+                // before then would find it holding nothing.)
+                try await waitUntil("the first 60 tasks, some run by the worker to be cut off", within: .seconds(60)) {
+                    var completed = 0, byCutWorker = 0
+                    for future in futures where future.currentState.isCompleted {
+                        completed += 1
+                        if try await future.value.workerID == cutWorker.id { byCutWorker += 1 }
+                    }
+                    return completed >= 60 && byCutWorker >= 8
                 }
                 try await cutHost.cut()
                 try await waitUntil("the broker to drop the cut-off worker's connection", within: .seconds(60)) {

@@ -40,12 +40,12 @@ struct ServerRecordingTests {
         let client = Tributary(broker: TestBroker.url, publishesEvents: true)
         // A live view: the Server-Sent Events stream of flow-run changes.
         let stream = try server.listen("/changes?kind=flow-run")
-        try await waitUntil("the live view connected", within: .seconds(10)) { stream.text.contains(": recording") }
+        try await waitUntil("the live view connected", within: .seconds(30)) { stream.text.contains(": recording") }
         let handle = try await client.submit(MixedOutcomes.self, MixedOutcomes.Input(squares: 20, queue: queue),
                                              workQueue: workQueue)
         #expect(try await handle.result() == Self.expectedResult(squares: 20))
         let detail = try await Self.recorded(handle.id, on: server)
-        try await waitUntil("the live view showed the run's end", within: .seconds(10)) {
+        try await waitUntil("the live view showed the run's end", within: .seconds(30)) {
             stream.text.contains(handle.id) && stream.text.contains(#""state":"Completed""#)
         }
         let live = await stream.stop()
@@ -207,7 +207,7 @@ struct ServerRecordingTests {
         // start on a loaded machine, and the page (which redraws every 5 s) must find them still running.
         let slow = try await client.submit(SlowFanout.self, SlowFanout.Input(count: 8, milliseconds: 30_000, queue: queue),
                                            workQueue: workQueue)
-        try await waitUntil("the agent and both workers name the slow run", within: .seconds(15)) {
+        try await waitUntil("the agent and both workers name the slow run", within: .seconds(30)) {
             let workers = try await processes("workers"), agents = try await processes("agents")
             return agents[agent.id]?.flowRuns == [slow.id]
                 && [stopping.id, killed.id].allSatisfy { workers[$0]?.flowRuns == [slow.id] }

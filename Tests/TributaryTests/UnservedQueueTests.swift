@@ -33,7 +33,7 @@ struct UnservedQueueTests {
             let worker = try await WorkerProcess(id: "late-\(queue.suffix(6))", queue: queue)
             try await withWorkers([worker]) {
                 #expect(try await flow.value == [1, 2, 3])
-                try await waitUntil("the queue reported served", within: .seconds(10)) {
+                try await waitUntil("the queue reported served", within: .seconds(30)) {
                     alerts.withLock { $0.contains(.served(queue: queue)) }
                 }
             }
