@@ -142,7 +142,7 @@ extension ConnectionLoop {
         case .declare(let item, let continuation):
             do throws(AMQPError) {
                 try declare(item)
-                if !topology.contains(item) { topology.append(item) }
+                topology.insert(item)
                 continuation.resume()
             } catch where error.kind == .channelClosedByBroker {
                 continuation.resume(throwing: error)

@@ -31,7 +31,7 @@ final class ConnectionLoop: @unchecked Sendable {
     // Everything below is touched only on the connection thread.
     var connection: amqp_connection_state_t?
     var generation = 0
-    var topology: [TopologyItem] = []
+    var topology = DeclaredTopology()
     var consumers: [String: ConsumerRecord] = [:]
     var consumerOrder: [String] = []
     /// The latest no-ack consumers cancelled: a delivery for one may still be on its way (read

@@ -46,3 +46,22 @@ enum TopologyItem: Sendable, Hashable {
     case queue(QueueDeclaration)
     case binding(QueueBinding)
 }
+
+/// What a connection has declared, each item once, in the order first declared (the order it is
+/// declared again after a reconnect: exchanges and queues before their bindings). A set beside
+/// the list keeps "declared already?" constant-time: a server declares two items per flow run.
+struct DeclaredTopology: Sequence {
+    private var items: [TopologyItem] = []
+    private var known = Set<TopologyItem>()
+
+    mutating func insert(_ item: TopologyItem) {
+        if known.insert(item).inserted { items.append(item) }
+    }
+
+    mutating func removeAll(where shouldBeRemoved: (TopologyItem) -> Bool) {
+        items.removeAll(where: shouldBeRemoved)
+        known = Set(items)
+    }
+
+    func makeIterator() -> IndexingIterator<[TopologyItem]> { items.makeIterator() }
+}

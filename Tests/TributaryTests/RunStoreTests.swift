@@ -102,6 +102,35 @@ struct RunStoreTests {
         }
     }
 
+    @Test("a deployment's version changes when it is saved, paused or its runs are made further ahead, and nothing else changes it; deployments are read by id", arguments: Backend.allCases)
+    func deploymentVersions(backend: Backend) async throws {
+        try await Self.withStore(backend) { store in
+            let a = try await store.saveDeployment(DeploymentSpec(name: "a", flow: "f"), at: 100)
+            let b = try await store.saveDeployment(DeploymentSpec(name: "b", flow: "f"), at: 100)
+            let first = try await store.deploymentVersions()
+            #expect(first.map(\.id) == [a.id, b.id], "by name")
+            #expect(try await store.deployments(ids: [b.id]) == [b])
+            #expect(try await store.deployments(ids: [a.id, "no-such-id"]) == [a])
+            #expect(try await store.deployments(ids: []).isEmpty)
+            #expect(try await store.deploymentVersions() == first, "reading changes nothing")
+
+            let savedAgain = try await store.saveDeployment(DeploymentSpec(name: "a", flow: "f", workQueue: "other"), at: 101)
+            _ = try await store.setPaused(true, deployment: "b", backfill: false, at: 102)
+            let second = try await store.deploymentVersions()
+            #expect(second[0] != first[0], "saved")
+            #expect(second[1] != first[1], "paused")
+
+            try await store.addScheduledRuns([], deployment: savedAgain, through: 500, ifUnchanged: true)
+            let third = try await store.deploymentVersions()
+            #expect(third[0].scheduledThrough == 500, "runs made further ahead")
+            #expect(third[0].updatedAt == second[0].updatedAt)
+            #expect(third[1] == second[1])
+
+            #expect(try await store.deleteDeployment(named: "b"))
+            #expect(try await store.deploymentVersions().map(\.id) == [a.id])
+        }
+    }
+
     @Test("a cursor the store did not hand out is refused with a message", arguments: Backend.allCases)
     func badCursor(backend: Backend) async throws {
         try await Self.withStore(backend) { store in

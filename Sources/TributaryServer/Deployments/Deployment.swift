@@ -103,6 +103,19 @@ public struct Deployment: Codable, Sendable, Equatable {
     }
 }
 
+/// What changes whenever a deployment does: saved or paused (`updatedAt`), or its runs made further
+/// ahead by a scheduler (`scheduledThrough`).
+public struct DeploymentVersion: Sendable, Equatable {
+    public var id: String
+    public var updatedAt: Double
+    public var scheduledThrough: Double?
+}
+
+extension Deployment {
+    /// This deployment's version as read.
+    var version: DeploymentVersion { DeploymentVersion(id: id, updatedAt: updatedAt, scheduledThrough: scheduledThrough) }
+}
+
 /// A run a deployment made or will make: on its schedule, by hand (`trib deployment run`), or by a trigger.
 public struct ScheduledRun: Codable, Sendable, Equatable {
     public var flowRunID: String

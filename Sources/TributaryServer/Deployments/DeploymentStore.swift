@@ -7,6 +7,11 @@ public protocol DeploymentStore: Sendable {
     /// are dropped, to be made again from the new schedules and parameters).
     func saveDeployment(_ spec: DeploymentSpec, at time: Double) async throws -> Deployment
     func deployments() async throws -> [Deployment]
+    /// The deployments of these ids that exist, by name.
+    func deployments(ids: [String]) async throws -> [Deployment]
+    /// Every deployment's version, by name: cheap to read often (no JSON to decode), so that the
+    /// scheduler reads in full only the deployments that changed.
+    func deploymentVersions() async throws -> [DeploymentVersion]
     func deployment(named name: String) async throws -> Deployment?
     /// Pauses (dropping its not-yet-pushed scheduled runs) or resumes (making runs from now on, or
     /// from where it stopped with `backfill`) a deployment; nil if there is none of that name.
@@ -25,6 +30,9 @@ public protocol DeploymentStore: Sendable {
                           ifUnchanged: Bool) async throws
     /// Runs waiting to be pushed that are due at `time` or before, soonest first.
     func dueRuns(at time: Double, limit: Int) async throws -> [ScheduledRun]
+    /// The ids of waiting runs never claimed that fall due after `start` and by `end`, soonest first
+    /// (the runs whose boards the scheduler makes ahead; no parameters to decode).
+    func unclaimedRunIDs(dueAfter start: Double, through end: Double, limit: Int) async throws -> [String]
     /// The first time a waiting run falls due, if any.
     func nextDueTime() async throws -> Double?
     /// Claims waiting runs for `scheduler`; returns the ids it got (another scheduler may have claimed the rest).

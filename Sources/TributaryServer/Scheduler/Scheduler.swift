@@ -24,6 +24,8 @@ public struct Scheduler: Service {
     private let fired = IDSet()
     /// The runs whose boards this scheduler has made ahead of their time.
     private let prepared = IDSet()
+    /// The deployments as last read, and when each wants planning again.
+    private let cache = DeploymentCache()
 
     public init(store: any RunStore, pusher: Pusher?, settings: SchedulerSettings = SchedulerSettings(),
                 wakeups: AsyncStream<Void>, logger: Logger) {
@@ -74,12 +76,13 @@ public struct Scheduler: Service {
     private func prepareAhead(_ pusher: Pusher) async throws {
         while !Task.isCancelled {
             let now = Date().timeIntervalSince1970
-            if let soon = try? await store.dueRuns(at: now + settings.prepareAhead.seconds, limit: settings.batch) {
-                let fresh = soon.filter { $0.scheduledAt > now && $0.claimedAt == nil && !prepared.contains($0.flowRunID) }
+            if let soon = try? await store.unclaimedRunIDs(dueAfter: now, through: now + settings.prepareAhead.seconds,
+                                                           limit: settings.batch) {
+                let fresh = soon.filter { !prepared.contains($0) }
                 await withTaskGroup(of: String?.self) { group in
-                    for (index, run) in fresh.enumerated() {
+                    for (index, flowRunID) in fresh.enumerated() {
                         if index >= settings.parallelBoards, let id = await group.next(), let id { prepared.insert([id]) }
-                        group.addTask { (try? await pusher.prepare(run.flowRunID)) == nil ? nil : run.flowRunID }
+                        group.addTask { (try? await pusher.prepare(flowRunID)) == nil ? nil : flowRunID }
                     }
                     for await id in group { if let id { prepared.insert([id]) } }
                 }
@@ -100,12 +103,13 @@ public struct Scheduler: Service {
             var pushed = 0
             do {
                 // Due runs first: making the next ones and the bookkeeping can wait a few milliseconds.
-                if missedWindow != nil { try await plan(now: now) }
+                if missedWindow != nil { try await plan(now: now, deployments: try await cache.current(in: store)) }
                 pushed = try await push(now: now, missed: missedWindow)
                 missedWindow = nil
                 if now - lastPlan >= settings.planEvery.seconds {
-                    try await plan(now: now)
-                    try await fireTriggers(now: now)
+                    let deployments = try await cache.current(in: store)
+                    try await plan(now: now, deployments: deployments)
+                    try await fireTriggers(now: now, deployments: deployments)
                     lastPlan = now
                 }
                 _ = try await store.markLate(dueBefore: now - settings.lateAfter, at: now)
@@ -137,8 +141,10 @@ public struct Scheduler: Service {
 
     /// Makes the next ``SchedulerSettings/runsAhead`` runs of each active deployment's schedules
     /// (within the horizon), and the ones it missed since it last made runs (by its catch-up policy).
-    func plan(now: Double) async throws {
-        for deployment in try await store.deployments() where !deployment.paused && !deployment.schedules.isEmpty {
+    /// A deployment is looked at again once it changed or its next run fell due (an hour at most).
+    func plan(now: Double, deployments: [Deployment]) async throws {
+        for deployment in deployments where !deployment.paused && !deployment.schedules.isEmpty
+            && cache.needsPlanning(deployment, now: now) {
             let through = deployment.scheduledThrough ?? deployment.createdAt
             let horizon = Date(timeIntervalSince1970: now + settings.horizon.seconds)
             let missedEnd = Date(timeIntervalSince1970: now - settings.lateAfter)
@@ -149,12 +155,13 @@ public struct Scheduler: Service {
             var runs = CatchupPlan(policy: deployment.catchup, missed: missed).runs(deployment, origin: "schedule")
             // Every schedule's runs are made up to the watermark: the earliest of where each one's
             // next few end (a daily cron's tenth run must not hide an interval's eleventh).
-            var watermark = horizon
+            var watermark = horizon, againAt = now + 3600
             for schedule in deployment.schedules {
                 // Due within the grace, then the next few.
                 let nowDate = Date(timeIntervalSince1970: now)
                 let next = schedule.times(after: nowDate, through: horizon, limit: settings.runsAhead)
                 if next.count == settings.runsAhead, let end = next.last { watermark = min(watermark, end) }
+                if let first = next.first { againAt = min(againAt, first.timeIntervalSince1970) }
                 let ahead = (schedule.times(after: missedEnd, through: nowDate, limit: settings.missedLimit) + next)
                     .filter { $0 > last }
                 runs += ahead.map { time in
@@ -163,10 +170,14 @@ public struct Scheduler: Service {
                                     origin: "schedule")
                 }
             }
-            guard !runs.isEmpty || watermark > last else { continue }
+            guard !runs.isEmpty || watermark > last else {
+                cache.planned(deployment, through: nil, againAt: againAt)
+                continue
+            }
             // Made only if the deployment is still as read (not saved, paused or deleted meanwhile).
             try await store.addScheduledRuns(runs, deployment: deployment, through: watermark.timeIntervalSince1970,
                                              ifUnchanged: true)
+            cache.planned(deployment, through: watermark.timeIntervalSince1970, againAt: againAt)
         }
     }
 
@@ -174,8 +185,7 @@ public struct Scheduler: Service {
     /// per (deployment, trigger, triggering run), since the run's id comes from them. It looks back
     /// ``SchedulerSettings/triggerLookback`` (so a run that ended while the server was down counts
     /// once its events are recorded), never before the deployment was saved or resumed.
-    func fireTriggers(now: Double) async throws {
-        let deployments = try await store.deployments()
+    func fireTriggers(now: Double, deployments: [Deployment]) async throws {
         let triggered = deployments.filter { !$0.paused && !$0.triggers.isEmpty }
         guard !triggered.isEmpty else { return }
         let idsByName = Dictionary(deployments.map { ($0.name, $0.id) }, uniquingKeysWith: { a, _ in a })
@@ -212,7 +222,7 @@ public struct Scheduler: Service {
     func push(now: Double, missed: ClosedRange<Double>?) async throws -> Int {
         let due = try await store.dueRuns(at: now, limit: settings.batch)
         guard !due.isEmpty else { return 0 }
-        let deployments = Dictionary(try await store.deployments().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let deployments = Dictionary(try await cache.current(in: store).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var toPush: [ScheduledRun] = [], toSkip: [(ScheduledRun, String)] = []
         var byDeployment: [String: [ScheduledRun]] = [:]
         for run in due { byDeployment[run.deploymentID, default: []].append(run) }

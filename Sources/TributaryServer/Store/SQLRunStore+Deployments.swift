@@ -35,6 +35,20 @@ extension SQLRunStore {
         try await executor.read(SQLStatement("SELECT * FROM deployments ORDER BY name")).map(Self.deployment)
     }
 
+    public func deployments(ids: [String]) async throws -> [Deployment] {
+        guard !ids.isEmpty else { return [] }
+        let list = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+        return try await executor.read(SQLStatement("SELECT * FROM deployments WHERE id IN (\(list)) ORDER BY name", ids))
+            .map(Self.deployment)
+    }
+
+    public func deploymentVersions() async throws -> [DeploymentVersion] {
+        try await executor.read(SQLStatement("SELECT id, updated_at, scheduled_through FROM deployments ORDER BY name")).map {
+            DeploymentVersion(id: $0.string("id"), updatedAt: $0.double("updated_at"),
+                              scheduledThrough: $0["scheduled_through"]?.double)
+        }
+    }
+
     public func deployment(named name: String) async throws -> Deployment? {
         try await executor.read(SQLStatement("SELECT * FROM deployments WHERE name = ?", [name])).first.map(Self.deployment)
     }
@@ -145,6 +159,14 @@ extension SQLRunStore {
             LEFT JOIN deployments d ON d.id = s.deployment_id
             WHERE s.status = 'waiting' AND s.scheduled_at <= ? ORDER BY s.scheduled_at LIMIT ?
             """, [time, limit])).map(Self.scheduledRun)
+    }
+
+    public func unclaimedRunIDs(dueAfter start: Double, through end: Double, limit: Int) async throws -> [String] {
+        try await executor.read(SQLStatement("""
+            SELECT flow_run_id FROM scheduled_runs
+            WHERE status = 'waiting' AND claimed_at IS NULL AND scheduled_at > ? AND scheduled_at <= ?
+            ORDER BY scheduled_at LIMIT ?
+            """, [start, end, limit])).map { $0.string("flow_run_id") }
     }
 
     public func nextDueTime() async throws -> Double? {

@@ -19,7 +19,7 @@ enum TestPostgres {
 
     static func drop(_ databaseURL: String) async {
         guard let name = databaseURL.split(separator: "/").last else { return }
-        try? await psql("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+        _ = try? await psql("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
     }
 
     /// When the PostgreSQL server last started: it changes with every restart.
