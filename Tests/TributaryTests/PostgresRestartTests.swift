@@ -16,7 +16,21 @@ struct PostgresRestartTests {
         let database = try await TestPostgres.createDatabase()
         let queue = TestBroker.uniqueQueue("pgrestart")
         let server = try await ServerProcess(label: "pgrestart", database: database)
-        let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 8)
+        do {
+            let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 8)
+            try await withWorkers([worker]) { try await Self.recordThroughRestart(on: server, queue: queue) }
+        } catch {
+            // A failed check leaves no server behind it (the worker goes with withWorkers).
+            await server.dispose()
+            await TestPostgres.drop(database)
+            throw error
+        }
+        await server.dispose()
+        await TestPostgres.drop(database)
+    }
+
+    /// Runs 6 flows that the server records, restarting PostgreSQL once 2 are in; checks each run was recorded.
+    static func recordThroughRestart(on server: ServerProcess, queue: String) async throws {
         let ids = Mutex<Set<String>>([])
         let client = Tributary(broker: TestBroker.url, publishesEvents: true, onEvent: { event in
             _ = ids.withLock { $0.insert(event.flowRunID) }
@@ -51,9 +65,6 @@ struct PostgresRestartTests {
         // The fault happened: the database is a new process. (Whether the server saw a write fail
         // depends on whether a batch was being written in that moment: either way, nothing is lost.)
         #expect(try await TestPostgres.startTime() != startedBefore, "PostgreSQL restarted")
-        await worker.dispose()
-        await server.dispose()
-        await TestPostgres.drop(database)
     }
 
     /// Runs a shell command on a thread of its own with `system` (which waits for the child with

@@ -220,6 +220,7 @@ public struct Scheduler: Service {
     /// ran) follow their deployment's catch-up policy.
     @discardableResult
     func push(now: Double, missed: ClosedRange<Double>?) async throws -> Int {
+        let clock = ContinuousClock(), started = clock.now
         let due = try await store.dueRuns(at: now, limit: settings.batch)
         guard !due.isEmpty else { return 0 }
         let deployments = Dictionary(try await cache.current(in: store).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -252,8 +253,10 @@ public struct Scheduler: Service {
             logger.info("skipped runs a deployment missed", metadata: ["runs": "\(runs.count)", "reason": "\(reason)"])
         }
         guard let pusher, !toPush.isEmpty else { return 0 }
+        let claiming = clock.now
         let claimed = Set(try await store.claimRuns(toPush.map(\.flowRunID), scheduler: id, at: now))
         let mine = toPush.filter { claimed.contains($0.flowRunID) }
+        let publishing = clock.now
         let submitted = await withTaskGroup(of: String?.self) { group in
             var ids: [String] = [], running = 0
             for run in mine {
@@ -284,13 +287,32 @@ public struct Scheduler: Service {
             for await id in group { if let id { ids.append(id) } }
             return ids
         }
+        let published = clock.now
         try await store.markSubmitted(submitted, by: id, at: Date().timeIntervalSince1970)
         prepared.remove(submitted)
+        logPass(runs: submitted.count, phases: [("reading", claiming - started), ("claiming", publishing - claiming),
+                                                 ("publishing", published - publishing),
+                                                 ("recording", clock.now - published)])
         // A push that failed is handed back to be claimed again at once.
         let failed = Set(mine.map(\.flowRunID)).subtracting(submitted)
         try await store.releaseClaims(Array(failed))
         return submitted.count
     }
+
+    /// Says where a push pass's time went: at debug level, or as a notice when the pass took over a
+    /// second (its runs left that late, on top of when the pass began).
+    private func logPass(runs: Int, phases: [(String, Duration)]) {
+        let total = phases.reduce(Duration.zero) { $0 + $1.1 }
+        var metadata: Logger.Metadata = ["runs": "\(runs)", "seconds": "\(Self.rounded(total))"]
+        for (phase, duration) in phases { metadata[phase] = "\(Self.rounded(duration))" }
+        if total > .seconds(1) {
+            logger.notice("a push of due runs took over a second", metadata: metadata)
+        } else {
+            logger.debug("pushed due runs", metadata: metadata)
+        }
+    }
+
+    private static func rounded(_ duration: Duration) -> Double { (duration.seconds * 1000).rounded() / 1000 }
 
     /// A scheduled run's flow-run id: the same deployment and time, the same id, on every server.
     public static func flowRunID(_ deployment: Deployment, at time: Double) -> String {
