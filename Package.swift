@@ -19,7 +19,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
-        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -52,17 +51,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // Notifiers that need an HTTP client: a product of their own, so a worker that does not
-        // use them never builds AsyncHTTPClient and what it pulls in (SwiftNIO, its TLS).
-        .target(
-            name: "TributaryWebhooks",
-            dependencies: [
-                "Tributary",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
-        ),
+        // Notifiers that talk HTTP (through Foundation's URLSession): a product of their own, so a
+        // worker that does not use them does not link FoundationNetworking.
+        .target(name: "TributaryWebhooks", dependencies: ["Tributary"]),
         .target(
             name: "TributaryCLI",
             dependencies: [

@@ -18,10 +18,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 configuration=release
 if [ "${1:-}" = "--debug" ]; then configuration=debug; shift; fi
 bash deploy/rabbitmq.sh start
-swift build -c "$configuration" --product trib
-swift build -c "$configuration" --product trib-floor
-swift build -c "$configuration" --product trib-bench
-bin=$(swift build -c "$configuration" --show-bin-path)
+bash deploy/swift-build.sh -c "$configuration" --product trib
+bash deploy/swift-build.sh -c "$configuration" --product trib-floor
+bash deploy/swift-build.sh -c "$configuration" --product trib-bench
+bin=$(bash deploy/swift-build.sh -c "$configuration" --show-bin-path)
 # The flows workload submits thousands of runs, each with a status board kept for the retention.
 export TRIB_FLOW_RUN_RETENTION=${TRIB_FLOW_RUN_RETENTION:-600}
 export TRIB_SWIFT_VERSION=$(swift --version 2>/dev/null | head -n 1 | sed -E 's/.*version ([0-9.]+).*/\1/')

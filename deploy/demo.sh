@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash deploy/install.sh
-swift build --product trib
-trib=$(swift build --show-bin-path)/trib
+bash deploy/swift-build.sh --product trib
+trib=$(bash deploy/swift-build.sh --show-bin-path)/trib
 input='{"pages": 6, "alphas": [0, 0.1, 1, 10, 100], "threshold": 0.95}'
 # notice: shows the hooks' notifications (and warnings) but not every task's progress.
 export TRIB_LOG_LEVEL=${TRIB_LOG_LEVEL:-notice}

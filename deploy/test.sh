@@ -42,12 +42,12 @@ export TRIB_FLOW_RUN_RETENTION=600
 # clients and agents): a test server records everything on trib.events, and every test's flows
 # would load every test server.
 export TRIB_EVENTS=off
-swift build --build-tests
+bash deploy/swift-build.sh --build-tests
 
 # The suite's tests are all swift-testing tests, run straight from the test binary rather than through
 # `swift test`, which holds the binary's output back until it exits: a pass that hangs would otherwise
 # be killed with nothing to show for it. NO_COLOR keeps its report plain for the checks below.
-test_binary="$(swift build --show-bin-path)/TributaryPackageTests.xctest"
+test_binary="$(bash deploy/swift-build.sh --show-bin-path)/TributaryPackageTests.xctest"
 
 # Runs one pass of the tests, bounded by $TRIB_TEST_PASS_LIMIT seconds (default 900), so a test that
 # hangs fails the run instead of holding it forever. At most $TRIB_TEST_WIDTH tests (default 6) run at

@@ -1,12 +1,15 @@
-import AsyncHTTPClient
 import Foundation
-import NIOCore
-import NIOHTTP1
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Tributary
 import struct Tributary.Notification
 
 /// POSTs each notification as JSON to a URL (Slack-style incoming webhooks, your own service),
 /// with its own timeout and retries. It runs in a hook, so its failure never fails the flow.
+///
+/// It sends through Foundation's `URLSession` (on Linux, FoundationNetworking over libcurl), so it
+/// adds no HTTP library to a build.
 public struct WebhookNotifier: Notifier {
     public let url: String
     /// Extra request headers (an `Authorization` token, say).
@@ -28,14 +31,17 @@ public struct WebhookNotifier: Notifier {
     }
 
     public func send(_ notification: Notification) async throws {
+        guard let target = URL(string: url), let scheme = target.scheme?.lowercased(), ["http", "https"].contains(scheme)
+        else {
+            throw WebhookError(url: url, underlying: "not an http(s) URL", attempts: 0)
+        }
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
-        let body = try encoder.encode(notification)
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        request.body = .bytes(ByteBuffer(bytes: body))
+        var request = URLRequest(url: target, timeoutInterval: timeout.seconds)
+        request.httpMethod = "POST"
+        request.httpBody = try encoder.encode(notification)
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
 
         var delay = retryDelay
         for attempt in 0...max(retries, 0) {
@@ -43,18 +49,17 @@ public struct WebhookNotifier: Notifier {
                 try await Task.sleep(for: delay)
                 delay = delay * 2
             }
+            let status: Int
             do {
-                let response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
-                _ = try await response.body.collect(upTo: 64 * 1024)
-                if (200..<300).contains(response.status.code) { return }
-                let failure = WebhookError(url: url, status: response.status.code, attempts: attempt + 1)
-                guard response.status.code >= 500 || response.status == .tooManyRequests, attempt < retries else {
-                    throw failure
-                }
-            } catch let error as WebhookError {
-                throw error
+                let (_, response) = try await URLSession.shared.data(for: request)
+                status = (response as? HTTPURLResponse)?.statusCode ?? 0
             } catch {
                 if attempt == retries { throw WebhookError(url: url, underlying: "\(error)", attempts: attempt + 1) }
+                continue
+            }
+            if (200..<300).contains(status) { return }
+            guard status >= 500 || status == 429, attempt < retries else {
+                throw WebhookError(url: url, status: UInt(max(status, 0)), attempts: attempt + 1)
             }
         }
     }
@@ -81,7 +86,7 @@ public struct WebhookError: Error, CustomStringConvertible {
 }
 
 private extension Duration {
-    var nanoseconds: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }
