@@ -11,6 +11,7 @@
 #                                                                 # chromium, chromium-driver, selenium: deploy/test.sh)
 #   bash benchmarks/run.sh --schedule-lag 1000 --agents 2 --agent-concurrency 50   # 1,000 deployments every
 #                                                                 # minute for 5 minutes: how late runs start (issue 14)
+# --events-cost, --api-latency, --ui-page and --schedule-lag can be given together: they run in turn.
 # Every flag: bash benchmarks/run.sh --help
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -82,12 +82,14 @@ struct BenchCommand: AsyncParsableCommand {
             for line in try await BrokerOperationCosts(broker: broker, count: probeBrokerOps).measure() { print(line) }
             return
         }
+        // The measurements other than the workloads run one after the other, in one invocation.
+        var measured = false
         if let apiLatency {
             for line in try await APILatency(bigRun: min(apiBigRun, apiLatency), total: apiLatency,
                                              requests: smoke ? 5 : 100, database: database).measure() {
                 print(line)
             }
-            return
+            measured = true
         }
         if let scheduleLag {
             guard scheduleLag > 0, scheduleInterval > 0, scheduleDuration > 0 else {
@@ -98,7 +100,7 @@ struct BenchCommand: AsyncParsableCommand {
                                               agentConcurrency: agentConcurrency).measure() {
                 print(line)
             }
-            return
+            measured = true
         }
         if let uiPage {
             let sizes = uiPage.split(separator: ",").compactMap { Int($0) }
@@ -106,7 +108,7 @@ struct BenchCommand: AsyncParsableCommand {
                 throw ValidationError("--ui-page takes task-run counts, such as 1000,10000,100000")
             }
             for line in try await UIPage(sizes: sizes, repetitions: smoke ? 1 : 3).measure() { print(line) }
-            return
+            measured = true
         }
         if let eventsCost {
             let pool = try await startWorkers(queue: "bench-events")
@@ -114,8 +116,9 @@ struct BenchCommand: AsyncParsableCommand {
                                              queue: "bench-events", database: database).measure()
             for worker in pool { await worker.stop() }
             for line in lines { print(line) }
-            return
+            measured = true
         }
+        if measured { return }
         if let takeover {
             let workersPool = try await startWorkers(queue: "bench-takeover")
             let outcome = try await Takeover(broker: broker, queue: "bench-takeover", count: takeover,
