@@ -37,7 +37,7 @@ public struct WebhookNotifier: Notifier {
         }
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
-        var request = URLRequest(url: target, timeoutInterval: timeout.seconds)
+        var request = URLRequest(url: target, timeoutInterval: timeout.timeInterval)
         request.httpMethod = "POST"
         request.httpBody = try encoder.encode(notification)
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
@@ -82,11 +82,5 @@ public struct WebhookError: Error, CustomStringConvertible {
     public var description: String {
         let why = status.map { "it answered HTTP \($0)" } ?? "it could not be reached (\(underlying ?? "unknown error"))"
         return "webhook \(url) not delivered after \(attempts) attempt(s): \(why)"
-    }
-}
-
-private extension Duration {
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

@@ -48,7 +48,7 @@ struct APILatency {
             flowRuns += 1
         }
         try await flush()
-        let fillSeconds = filling.duration(to: .now).seconds
+        let fillSeconds = filling.duration(to: .now).timeInterval
         await store.close()
         let server = try await HelperProcess("trib", ["server", "start", "--port", "0", "--database", path],
                                              readyText: "server ready", label: "api-server")
@@ -77,7 +77,7 @@ struct APILatency {
                 let started = ContinuousClock.now
                 let (_, response) = try await URLSession.shared.data(from: URL(string: api + path)!)
                 guard (response as? HTTPURLResponse)?.statusCode == 200 else { throw BenchError("\(path) was not 200") }
-                times.append(started.duration(to: .now).seconds * 1_000)
+                times.append(started.duration(to: .now).timeInterval * 1_000)
             }
             times.sort()
             lines.append("  \(label): p50 \(String(format: "%.1f", times[times.count / 2])) ms, "

@@ -14,7 +14,7 @@ struct BrokerOperationCosts {
         func time(_ label: String, _ body: (Int) async throws -> Void) async throws {
             let started = ContinuousClock.now
             for index in 0..<count { try await body(index) }
-            let each = started.duration(to: .now).seconds / Double(count) * 1e6
+            let each = started.duration(to: .now).timeInterval / Double(count) * 1e6
             lines.append("\(label): \(format(each, 0)) µs each")
         }
         try await time("declare a durable queue with x-expires (a journal)") { index in
@@ -79,6 +79,6 @@ struct BrokerOperationCosts {
             if sent < total { send() }
             if done == total { break }
         }
-        return Double(total) / started.duration(to: .now).seconds
+        return Double(total) / started.duration(to: .now).timeInterval
     }
 }

@@ -49,7 +49,7 @@ struct EventsCost {
         let drainStart = ContinuousClock.now
         let draining = try await startServer(database: database)
         try await waitUntilDrained(connection, server: draining)
-        let drainSeconds = drainStart.duration(to: .now).seconds
+        let drainSeconds = drainStart.duration(to: .now).timeInterval
         let drained = Self.recordedEvents(in: await draining.stopReadingLog())
 
         let server = try await startServer(database: database)
@@ -61,7 +61,7 @@ struct EventsCost {
             recordingRates.append(try await onWork.fanout(n))
             let ended = ContinuousClock.now
             try await waitUntilDrained(connection, server: server)
-            lags.append(ended.duration(to: .now).seconds)
+            lags.append(ended.duration(to: .now).timeInterval)
         }
         let cpu = Self.cpuSeconds(pid: server.process.processIdentifier) - cpuBefore
         let during = Self.recordedEvents(in: await server.stopReadingLog())

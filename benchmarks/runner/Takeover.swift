@@ -53,7 +53,7 @@ struct Takeover {
             return ContinuousClock.now
         }
         guard try await handle.result() == (0..<count).reduce(0, +) else { throw BenchError("takeover: wrong sum") }
-        let runSeconds = started.duration(to: .now).seconds
+        let runSeconds = started.duration(to: .now).timeInterval
         firstNew = await watcher.value
         let executions = file.values()
         var runs: [Int: Int] = [:]
@@ -64,7 +64,7 @@ struct Takeover {
         await first.stop()
         await client.close()
         return Outcome(runSeconds: runSeconds,
-                       killToFirstNewTaskSeconds: killedAt.duration(to: firstNew ?? killedAt).seconds,
+                       killToFirstNewTaskSeconds: killedAt.duration(to: firstNew ?? killedAt).timeInterval,
                        tasksDoneAtKill: done.count, resumingAgentPeakRSS: rss, reExecuted: reExecuted)
     }
 }

@@ -17,7 +17,7 @@ struct Workloads {
         let total = try await client.run(flowNamed: "bench-fanout") { flow in
             try await flow.map(Increment.self, over: 0..<n, options: options).values().reduce(0, +)
         }
-        let seconds = started.duration(to: .now).seconds
+        let seconds = started.duration(to: .now).timeInterval
         guard total == n * (n + 1) / 2 else { throw BenchError("fanout sum \(total) is wrong") }
         return Double(n) / seconds
     }
@@ -31,7 +31,7 @@ struct Workloads {
             for _ in 0..<count {
                 let started = ContinuousClock.now
                 x = try await flow.call(Increment.self, x, options: options)
-                latencies.append(started.duration(to: .now).seconds * 1e6)
+                latencies.append(started.duration(to: .now).timeInterval * 1e6)
             }
             return (x, latencies)
         }
@@ -49,7 +49,7 @@ struct Workloads {
             let partials = try await flow.map(Sum.self, over: chunks, options: options).values()
             return try await flow.call(Sum.self, partials, options: options)
         }
-        let seconds = started.duration(to: .now).seconds
+        let seconds = started.duration(to: .now).timeInterval
         guard total == (0..<n).reduce(0, { $0 + $1 * $1 }) else { throw BenchError("mapreduce answer \(total) is wrong") }
         return seconds
     }
@@ -63,7 +63,7 @@ struct Workloads {
             try await flow.map(Flaky.self, over: (0..<n).map { Flaky.Input(succeedOnAttempt: 2, value: $0) },
                                options: options).values()
         }
-        let seconds = started.duration(to: .now).seconds
+        let seconds = started.duration(to: .now).timeInterval
         guard values == Array(0..<n) else { throw BenchError("retry: not all \(n) tasks completed") }
         return Double(n) / seconds
     }
@@ -76,7 +76,7 @@ struct Workloads {
             try await flow.map(Burn.self, over: Array(repeating: iterations, count: count), options: options).values()
         }
         guard results.count == count else { throw BenchError("cpu: \(results.count) results") }
-        return started.duration(to: .now).seconds
+        return started.duration(to: .now).timeInterval
     }
 
     /// `count` tasks each blocking its thread `milliseconds` in a C call (`usleep`), as a
@@ -89,7 +89,7 @@ struct Workloads {
                                options: options).values()
         }
         guard reports.count == count else { throw BenchError("blocking: \(reports.count) results") }
-        return started.duration(to: .now).seconds
+        return started.duration(to: .now).timeInterval
     }
 
     /// `count` runs of `slow-fanout` with 5 instant tasks, submitted at once to the agents serving
@@ -133,7 +133,7 @@ struct Workloads {
             guard try await client.submit(SlowFanout.self, input, workQueue: workQueue).result() == 15 else {
                 throw BenchError("flow latency: a run's sum is wrong")
             }
-            latencies.append(started.duration(to: .now).seconds * 1000)
+            latencies.append(started.duration(to: .now).timeInterval * 1000)
         }
         return latencies
     }
@@ -147,10 +147,10 @@ struct Workloads {
         guard try await client.submit(SlowFanout.self, input, workQueue: workQueue).result() == expected else {
             throw BenchError("agent fanout: wrong sum")
         }
-        let submitted = Double(n) / started.duration(to: .now).seconds
+        let submitted = Double(n) / started.duration(to: .now).timeInterval
         started = ContinuousClock.now
         guard try await client.run(SlowFanout.self, input) == expected else { throw BenchError("fanout: wrong sum") }
-        return (submitted, Double(n) / started.duration(to: .now).seconds)
+        return (submitted, Double(n) / started.duration(to: .now).timeInterval)
     }
 
     /// Loop iterations that take about `target` on this machine, measured in this process.
@@ -174,12 +174,5 @@ struct Workloads {
         }
         if checksum == 0x5EED { FileHandle.standardError.write(Data("checksum\n".utf8)) }
         return Int(Double(iterations) * (target / took))
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        let (s, atto) = components
-        return Double(s) + Double(atto) / 1e18
     }
 }

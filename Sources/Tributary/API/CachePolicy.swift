@@ -45,10 +45,3 @@ public struct CachePolicy: Sendable, Equatable {
         return hash.finalize().map { String(format: "%02x", $0) }.joined()
     }
 }
-
-extension Duration {
-    /// The duration in seconds, for `Date` arithmetic.
-    var timeInterval: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}

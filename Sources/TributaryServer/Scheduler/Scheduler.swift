@@ -76,7 +76,7 @@ public struct Scheduler: Service {
     private func prepareAhead(_ pusher: Pusher) async throws {
         while !Task.isCancelled {
             let now = Date().timeIntervalSince1970
-            if let soon = try? await store.unclaimedRunIDs(dueAfter: now, through: now + settings.prepareAhead.seconds,
+            if let soon = try? await store.unclaimedRunIDs(dueAfter: now, through: now + settings.prepareAhead.timeInterval,
                                                            limit: settings.batch) {
                 let fresh = soon.filter { !prepared.contains($0) }
                 await withTaskGroup(of: String?.self) { group in
@@ -106,7 +106,7 @@ public struct Scheduler: Service {
                 if missedWindow != nil { try await plan(now: now, deployments: try await cache.current(in: store)) }
                 pushed = try await push(now: now, missed: missedWindow)
                 missedWindow = nil
-                if now - lastPlan >= settings.planEvery.seconds {
+                if now - lastPlan >= settings.planEvery.timeInterval {
                     let deployments = try await cache.current(in: store)
                     try await plan(now: now, deployments: deployments)
                     try await fireTriggers(now: now, deployments: deployments)
@@ -128,7 +128,7 @@ public struct Scheduler: Service {
                                    madeProgress: Bool) async throws {
         let now = Date().timeIntervalSince1970
         let next = (try? await store.nextDueTime()) ?? .infinity
-        let delay = next > now ? min(next - now, settings.tick.seconds) : (madeProgress ? 0 : 0.25)
+        let delay = next > now ? min(next - now, settings.tick.timeInterval) : (madeProgress ? 0 : 0.25)
         let alarm = Task {
             // Rounded up: waking a little early would find nothing due yet.
             try await Task.sleep(for: .milliseconds(Int((delay * 1000).rounded(.up)) + 1))
@@ -146,7 +146,7 @@ public struct Scheduler: Service {
         for deployment in deployments where !deployment.paused && !deployment.schedules.isEmpty
             && cache.needsPlanning(deployment, now: now) {
             let through = deployment.scheduledThrough ?? deployment.createdAt
-            let horizon = Date(timeIntervalSince1970: now + settings.horizon.seconds)
+            let horizon = Date(timeIntervalSince1970: now + settings.horizon.timeInterval)
             let missedEnd = Date(timeIntervalSince1970: now - settings.lateAfter)
             let last = Date(timeIntervalSince1970: through)
             let missed = deployment.schedules.flatMap {
@@ -189,7 +189,7 @@ public struct Scheduler: Service {
         let triggered = deployments.filter { !$0.paused && !$0.triggers.isEmpty }
         guard !triggered.isEmpty else { return }
         let idsByName = Dictionary(deployments.map { ($0.name, $0.id) }, uniquingKeysWith: { a, _ in a })
-        let since = now - settings.triggerLookback.seconds
+        let since = now - settings.triggerLookback.timeInterval
         let flowNames = Set(triggered.flatMap { $0.triggers.compactMap(\.flow) })
         let sourceIDs = Set(triggered.flatMap { $0.triggers.compactMap { $0.deployment.flatMap { idsByName[$0] } } })
         let candidates = try await store.triggeringRuns(since: max(since, triggered.map(\.updatedAt).min() ?? since),
@@ -312,7 +312,7 @@ public struct Scheduler: Service {
         }
     }
 
-    private static func rounded(_ duration: Duration) -> Double { (duration.seconds * 1000).rounded() / 1000 }
+    private static func rounded(_ duration: Duration) -> Double { (duration.timeInterval * 1000).rounded() / 1000 }
 
     /// A scheduled run's flow-run id: the same deployment and time, the same id, on every server.
     public static func flowRunID(_ deployment: Deployment, at time: Double) -> String {
@@ -381,10 +381,6 @@ public struct SchedulerSettings: Sendable {
     public var parallelBoards = 64
 
     public init() {}
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
 /// How the scheduler hands runs to the broker.
