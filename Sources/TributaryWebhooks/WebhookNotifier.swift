@@ -33,7 +33,7 @@ public struct WebhookNotifier: Notifier {
     public func send(_ notification: Notification) async throws {
         guard let target = URL(string: url), let scheme = target.scheme?.lowercased(), ["http", "https"].contains(scheme)
         else {
-            throw WebhookError(url: url, underlying: "not an http(s) URL", attempts: 0)
+            throw WebhookError(url: url, problem: "it is not an http:// or https:// URL; give the webhook's full address")
         }
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
@@ -54,7 +54,9 @@ public struct WebhookNotifier: Notifier {
                 let (_, response) = try await URLSession.shared.data(for: request)
                 status = (response as? HTTPURLResponse)?.statusCode ?? 0
             } catch {
-                if attempt == retries { throw WebhookError(url: url, underlying: "\(error)", attempts: attempt + 1) }
+                if attempt == retries {
+                    throw WebhookError(url: url, underlying: Self.reason(error), attempts: attempt + 1)
+                }
                 continue
             }
             if (200..<300).contains(status) { return }
@@ -65,11 +67,31 @@ public struct WebhookNotifier: Notifier {
     }
 }
 
+extension WebhookNotifier {
+    /// Why a request got no answer, in words (Foundation on Linux describes a `URLError` only by
+    /// its domain and number).
+    static func reason(_ error: any Error) -> String {
+        guard let error = error as? URLError else { return "\(error)" }
+        switch error.code {
+        case .cannotConnectToHost: return "connection refused"
+        case .cannotFindHost, .dnsLookupFailed: return "host not found"
+        case .timedOut: return "no answer within the timeout"
+        case .networkConnectionLost: return "connection lost"
+        case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate,
+             .serverCertificateNotYetValid, .serverCertificateHasUnknownRoot:
+            return "TLS handshake failed (URLError \(error.code.rawValue))"
+        default: return "URLError \(error.code.rawValue)"
+        }
+    }
+}
+
 /// A webhook that could not be delivered.
 public struct WebhookError: Error, CustomStringConvertible {
     public let url: String
     public var status: UInt?
     public var underlying: String?
+    /// What is wrong with the webhook itself, when it was never tried.
+    public var problem: String?
     public let attempts: Int
 
     init(url: String, status: UInt? = nil, underlying: String? = nil, attempts: Int) {
@@ -79,7 +101,14 @@ public struct WebhookError: Error, CustomStringConvertible {
         self.attempts = attempts
     }
 
+    init(url: String, problem: String) {
+        self.url = url
+        self.problem = problem
+        self.attempts = 0
+    }
+
     public var description: String {
+        if let problem { return "webhook \(url) not sent: \(problem)" }
         let why = status.map { "it answered HTTP \($0)" } ?? "it could not be reached (\(underlying ?? "unknown error"))"
         return "webhook \(url) not delivered after \(attempts) attempt(s): \(why)"
     }

@@ -1,8 +1,11 @@
 import Foundation
 import Synchronization
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Testing
 import Tributary
-import TributaryWebhooks
+@testable import TributaryWebhooks
 import TributaryExamples
 
 @Suite("Hooks and notifications, with real workers over RabbitMQ")
@@ -100,5 +103,17 @@ struct HookTests {
             #expect(value == 42)
             await client.close()
         }
+    }
+
+    @Test("a webhook's failure says why in words: a refused connection, or a URL that is not http(s)")
+    func webhookErrorsInWords() async throws {
+        do {
+            _ = try await URLSession.shared.data(for: URLRequest(url: URL(string: "http://127.0.0.1:1/nowhere")!))
+            Issue.record("port 1 answered")
+        } catch {
+            #expect(WebhookNotifier.reason(error) == "connection refused")
+        }
+        #expect("\(WebhookError(url: "ftp://example.com/x", problem: "it is not an http:// or https:// URL"))"
+            == "webhook ftp://example.com/x not sent: it is not an http:// or https:// URL")
     }
 }
