@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// When a task run may reuse an earlier run's result instead of running: Prefect's cache policies.
@@ -33,15 +32,14 @@ public struct CachePolicy: Sendable, Equatable {
 
     /// The store key for a run of `taskName` with `input`: a SHA-256, safe as a file name.
     func storeKey(taskName: String, input: [UInt8]) -> String {
-        var hash = SHA256()
-        hash.update(data: Array(taskName.utf8) + [0])
+        var bytes = Array(taskName.utf8) + [0]
         switch source {
         case .inputs(let version):
-            hash.update(data: Array("inputs:\(version)".utf8) + [0])
-            hash.update(data: input)
+            bytes += Array("inputs:\(version)".utf8) + [0]
+            bytes += input
         case .key(let key):
-            hash.update(data: Array("key:\(key)".utf8))
+            bytes += Array("key:\(key)".utf8)
         }
-        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+        return SHA256Digest.hex(bytes)
     }
 }

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Synchronization
 
@@ -73,7 +72,7 @@ final class RunJournal: Sendable {
     }
 
     static func hexDigest(_ data: [UInt8], bytes: Int) -> String {
-        SHA256.hash(data: data).prefix(bytes).map { String(format: "%02x", $0) }.joined()
+        SHA256Digest.hex(data, prefix: bytes)
     }
 }
 
