@@ -1,5 +1,7 @@
+import AMQPClient
 import Foundation
 import Glibc
+import Tributary
 import TributaryServer
 
 /// Scheduling at scale (issue 14): `deployments` deployments on one interval (all due at the same
@@ -21,8 +23,9 @@ struct ScheduleLag {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let database = folder.appendingPathComponent("store.db").path, workQueue = "bench-schedule-\(tag)"
+        let eventsQueue = "trib.events.bench-\(tag)"
         let server = try await HelperProcess("trib", ["server", "start", "--port", "0", "--database", database,
-                                                      "--broker", broker, "--events-queue", "trib.events.bench-\(tag)"],
+                                                      "--broker", broker, "--events-queue", eventsQueue],
                                              readyText: "recording events", label: "schedule-server")
         var pool: [HelperProcess] = []
         for index in 0..<agents {
@@ -49,6 +52,12 @@ struct ScheduleLag {
         try await Task.sleep(for: .seconds(15))
         for agent in pool { await agent.stop() }
         await server.stop()
+        // Left bound, the events queues would keep every later client's events, and the work queue its runs.
+        let connection = try await AMQPConnection.connect(url: broker)
+        for queue in [eventsQueue, eventsQueue + ".logs", AMQPBroker.amqpQueue(forWorkQueue: workQueue)] {
+            try await connection.delete(queue: queue)
+        }
+        await connection.close()
 
         let store = try await RunStores.open(database)
         var pushed: [Double] = [], started: [Double] = [], due = 0, notPushed = 0, notStarted = 0
