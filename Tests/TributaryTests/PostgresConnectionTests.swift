@@ -13,7 +13,7 @@ struct PostgresConnectionTests {
         defer { Task { await TestPostgres.drop(url) } }
         let pool = PostgresConnectionPool(url: url, size: 2, name: "test-postgres")
         let values: [SQLValue] = [.text("it's a \"test\" ? ; -- ünïcödé ✓"), .text(""), .integer(Int.max), .integer(Int.min),
-                                  .real(0.1), .real(-1.5e300), .real(5e-324), .null]
+                                  .real(0.1), .real(-1.5e300), .real(.leastNonzeroMagnitude), .null]
         let row = try await pool.withConnection { connection in
             try connection.execute("SELECT $1 AS a, $2 AS b, $3 AS c, $4 AS d, $5 AS e, $6 AS f, $7 AS g, $8::text AS h", values)
         }

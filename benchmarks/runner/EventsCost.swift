@@ -25,7 +25,7 @@ struct EventsCost {
         let database = self.database ?? file
         let connection = try await AMQPConnection.connect(url: broker)
         // A first start makes the server's queues; then they hold what clients send while it is down.
-        await try await startServer(database: database).stop()
+        try await startServer(database: database).stop()
         try await connection.purge(queue: Self.eventsQueue)
         try await connection.purge(queue: Self.eventsQueue + ".logs")
         let off = Tributary(broker: broker, logger: BenchCommand.quietLogger, publishesEvents: false)

@@ -30,18 +30,18 @@ final class ServerMetrics: Sendable {
     func scrape(store: any RunStore, ingest: EventIngest?) async throws -> String {
         let counts = try await store.countsByState()
         for state in stateNames {
-            registry.makeGauge(name: "tributary_flow_runs", labels: [("state", state)],
+            gauge("tributary_flow_runs", labels: [("state", state)],
                                help: "Flow runs recorded, by their state now").set(Double(counts.flowRuns[state] ?? 0))
-            registry.makeGauge(name: "tributary_task_runs", labels: [("state", state)],
+            gauge("tributary_task_runs", labels: [("state", state)],
                                help: "Task runs recorded, by their state now").set(Double(counts.taskRuns[state] ?? 0))
         }
         if let status = ingest?.status {
             advance("tributary_events_recorded_total", to: status.events, help: "Events recorded since the server started")
             advance("tributary_event_batches_recorded_total", to: status.batches,
                     help: "Batches of events recorded since the server started")
-            registry.makeGauge(name: "tributary_event_batches_held", help: "Batches taken and not yet recorded")
+            gauge("tributary_event_batches_held", help: "Batches taken and not yet recorded")
                 .set(Double(status.heldBatches))
-            registry.makeGauge(name: "tributary_ingest_lag_seconds",
+            gauge("tributary_ingest_lag_seconds",
                                help: "At the last commit, how long before it the newest event it recorded happened")
                 .set(status.lagSeconds)
         }
@@ -51,14 +51,14 @@ final class ServerMetrics: Sendable {
             for process in try await store.processes(kind) {
                 if let histogram = process.durations { durations.append((process.id, histogram)) }
                 let labels = [(kind.rawValue, process.id)]
-                registry.makeGauge(name: "tributary_\(kind.rawValue)_up", labels: labels,
+                gauge("tributary_\(kind.rawValue)_up", labels: labels,
                                    help: "1 while its heartbeats come, else 0").set(process.alive ? 1.0 : 0.0)
-                registry.makeGauge(name: "tributary_\(kind.rawValue)_\(unit)_running", labels: labels,
+                gauge("tributary_\(kind.rawValue)_\(unit)_running", labels: labels,
                                    help: "What it runs now, at its last heartbeat").set(Double(process.running))
-                registry.makeGauge(name: "tributary_\(kind.rawValue)_\(unit)_completed", labels: labels,
+                gauge("tributary_\(kind.rawValue)_\(unit)_completed", labels: labels,
                                    help: "What it completed since it started, at its last heartbeat")
                     .set(Double(process.completed))
-                registry.makeGauge(name: "tributary_\(kind.rawValue)_\(unit)_failed", labels: labels,
+                gauge("tributary_\(kind.rawValue)_\(unit)_failed", labels: labels,
                                    help: "What failed on it since it started, at its last heartbeat")
                     .set(Double(process.failed))
             }
@@ -91,12 +91,22 @@ final class ServerMetrics: Sendable {
             .replacingOccurrences(of: "\n", with: "\\n")
     }
 
+    /// The registry's gauge `name` (with `labels`), made at its first use.
+    private func gauge(_ name: String, labels: [(String, String)] = [], help: String) -> Gauge {
+        registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
+
+    /// The registry's counter `name`, made at its first use.
+    private func counter(_ name: String, help: String) -> Counter {
+        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: [])
+    }
+
     private func advance(_ name: String, to value: Int, help: String) {
         let delta = last.withLock { last -> Int in
             defer { last[name] = value }
             return value - (last[name] ?? 0)
         }
-        if delta > 0 { registry.makeCounter(name: name, help: help).increment(by: Int64(delta)) }
-        else { _ = registry.makeCounter(name: name, help: help) }
+        if delta > 0 { counter(name, help: help).increment(by: Int64(delta)) }
+        else { _ = counter(name, help: help) }
     }
 }
