@@ -102,8 +102,10 @@ struct AgentResumeTests {
         for process in [worker, first, second] { await process.dispose() }
     }
 
-    @Test("two copies of a resumed run's message at one take (as an agent that dies while renewing it leaves), on one agent or two: the first claimed runs, the other is dropped, and the result is right", arguments: [[2], [1, 1]])
-    func duplicateMessageAtOneTake(agentConcurrencies: [Int]) async throws {
+    @Test("two copies of one take of a run's message, on one agent or two: the first claimed runs, the other is dropped, and the result is right; at take 1 as a submit re-sent after a reconnect leaves them, at take 2 as an agent that dies while renewing the message does", arguments: [
+        (1, [2]), (1, [1, 1]), (2, [2]), (2, [1, 1]),
+    ])
+    func duplicateMessageAtOneTake(epoch: Int, agentConcurrencies: [Int]) async throws {
         let queue = TestBroker.uniqueQueue("dup"), workQueue = TestBroker.uniqueQueue("wq")
         let path = Self.temporaryPath("dup")
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -111,14 +113,15 @@ struct AgentResumeTests {
         let client = Tributary(broker: TestBroker.url)
         let input = RecordedFanout.Input(count: 40, chunk: 2, milliseconds: 300, queue: queue, path: path)
         let handle = try await client.submit(RecordedFanout.self, input, workQueue: workQueue)
-        // The run's first take is gone with its agent, and its message came back twice: both
-        // copies re-counted to take 2.
+        // The submitted message is taken off its work queue and replaced by two copies of one take:
+        // take 1, both fresh (a submit whose confirm a reconnect lost, published again), or take
+        // 2 (the first take gone with its agent, its message back twice, both re-counted).
         let connection = try await AMQPConnection.connect(url: TestBroker.url)
         #expect(try await connection.get(queue: AMQPBroker.amqpQueue(forWorkQueue: workQueue)) != nil)
         await connection.close()
         let broker = try await AMQPBroker.connect(url: TestBroker.url)
         let copy = FlowRunMessage(flowRunID: handle.id, flowName: RecordedFanout.name,
-                                  input: Array(try JSONEncoder().encode(input)), workQueue: workQueue, deliveries: 2)
+                                  input: Array(try JSONEncoder().encode(input)), workQueue: workQueue, deliveries: epoch)
         try await broker.publish(flowRun: copy)
         try await broker.publish(flowRun: copy)
         await broker.close()
@@ -129,11 +132,11 @@ struct AgentResumeTests {
         }
         try await waitUntil("the run ended", within: .seconds(90)) { try await handle.status().state.isFinal }
         #expect(try await handle.result() == (0..<40).reduce(0, +))
-        #expect(try await handle.status().epoch == 2)
+        #expect(try await handle.status().epoch == epoch)
         let started = agents.map { $0.logLines(containing: "flow run started") }.reduce(0, +)
         #expect(started == 1, "one copy ran: \(started)")
         try await waitUntil("the other copy was dropped", within: .seconds(30)) {
-            agents.map { $0.logLines(containing: "dropped a second copy of a resumed flow run's message") }
+            agents.map { $0.logLines(containing: "dropped a second copy of a flow run's message") }
                 .reduce(0, +) == 1
         }
         let runs = Dictionary(grouping: Self.executions(in: path), by: { $0 }).mapValues(\.count)

@@ -254,7 +254,7 @@ public final class FlowAgent: Service {
             return
         }
         let epoch = message.deliveries, transport = self.transport, flowRunID = message.flowRunID
-        if epoch > 1, await !claim(delivery, message, logger: logger) { return }
+        guard await claim(delivery, message, logger: logger) else { return }
         client.activeFlowRuns.reserve(message.flowRunID, flowName: message.flowName)
         let now = Date(), firstStarted = status.firstStartedAt ?? now
         let journal = RunJournal(retention: client.flowRunRetention, epoch: epoch, firstStarted: firstStarted,
@@ -291,11 +291,15 @@ public final class FlowAgent: Service {
         }
         let held = entry.delivery
         await recorded.value
-        if journal.isAbandoned {
+        // Asked now, not at the last check (every few seconds): a final status written after
+        // another agent resumed the run would land on its board over the newer take's.
+        if await !journal.checkOwnership() {
             // The run is the other agent's now, with a message of its own: this one's is a stale copy.
             held.settle(.ack)
             counters.withLock { $0.abandoned += 1 }
             logger.warning("stopped a flow run another agent has resumed", metadata: ["epoch": "\(epoch)"])
+            // A copy of this take that comes later finds the newer take on the board and is dropped.
+            await transport.releaseClaim(flowRunID: flowRunID, epoch: epoch)
             return
         }
         do {
@@ -309,26 +313,35 @@ public final class FlowAgent: Service {
         held.settle(.ack)
         // Only once its end is recorded: an agent that dies before then resumes from the journal.
         await journal.deleteAll()
-        if epoch > 1 { await transport.releaseClaim(flowRunID: flowRunID, epoch: epoch) }
+        await transport.releaseClaim(flowRunID: flowRunID, epoch: epoch)
     }
 
-    /// Claims a resumed take of the run (re-counted from a message that came back with no
-    /// outcome). An agent that died while it renewed the message can leave two copies, re-counted
-    /// to the same take, here or on another agent: only the first claimed runs, and the other is
-    /// dropped. False if this copy was dropped or handed back.
+    /// Claims this take of the run (its first, or a resumed one re-counted from a message that
+    /// came back with no outcome). A take's message can come in two copies: a submit published
+    /// again after a reconnect lost its confirm, or an agent that died while it renewed the
+    /// message. Either can reach this agent or another: only the first claimed runs, and the
+    /// other is dropped. A won claim reads the board again, in case the run ended (and released
+    /// its claim) between this copy's first read and its claim. False if this copy was dropped or
+    /// handed back.
     private func claim(_ delivery: FlowRunDelivery, _ message: FlowRunMessage, logger: Logger) async -> Bool {
         let token = "\(configuration.id) \(UUID().uuidString)"
         do {
             if try await transport.claim(flowRunID: message.flowRunID, epoch: message.deliveries, token: token,
                                          retention: client.flowRunRetention) {
-                return true
+                guard let board = try await transport.status(of: message.flowRunID),
+                      board.state.isFinal || board.epoch > message.deliveries else { return true }
+                logger.info("discarded a copy of a flow run that has ended or been taken again since",
+                            metadata: ["state": "\(board.state.rawValue)", "epoch": "\(board.epoch)"])
+                counters.withLock { $0.discarded += 1 }
+                delivery.settle(.ack)
+                return false
             }
         } catch {
-            logger.error("could not claim the resumed flow run; handing it back", metadata: ["error": "\(error)"])
+            logger.error("could not claim the flow run; handing it back", metadata: ["error": "\(error)"])
             delivery.settle(.requeue)
             return false
         }
-        logger.warning("dropped a second copy of a resumed flow run's message: its first copy runs",
+        logger.warning("dropped a second copy of a flow run's message: its first copy runs",
                        metadata: ["epoch": "\(message.deliveries)"])
         counters.withLock { $0.discarded += 1 }
         delivery.settle(.ack)
