@@ -170,16 +170,19 @@ extension AMQPBroker: FlowRunTransport {
     /// A claim is a message in the take's own queue, which keeps one and rejects any later
     /// publish (`x-overflow: reject-publish`, a basic.nack): the first publish wins. A rejected
     /// claimant reads the queue to tell a claim of another from its own first publish, which a
-    /// reconnect can send again.
+    /// reconnect can send again. Queue and message are transient (every run start makes one, and
+    /// durable ones cost a run start a quarter of the flows benchmark's rate): a broker restart
+    /// that loses a claim also hands every held run back, re-counted to a newer take, and the
+    /// older take stops once it sees the newer one on the board.
     public func claim(flowRunID: String, epoch: Int, token: String, retention: Duration) async throws -> Bool {
         let name = Self.claimQueue(for: flowRunID, epoch: epoch)
-        try await connection.declare(QueueDeclaration(name: name, arguments: [
+        try await connection.declare(QueueDeclaration(name: name, durable: false, arguments: [
             "x-max-length": .int(1),
             "x-overflow": .string("reject-publish"),
             "x-expires": .int(max(1, retention.wholeMilliseconds)),
         ]))
         let message = OutboundMessage(exchange: "", routingKey: name,
-                                      properties: AMQPProperties(persistent: true), body: Array(token.utf8))
+                                      properties: AMQPProperties(persistent: false), body: Array(token.utf8))
         do {
             try await connection.publishConfirmed(message)
             return true
