@@ -111,39 +111,44 @@ struct AgentResumeTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 4)
         let client = Tributary(broker: TestBroker.url)
-        let input = RecordedFanout.Input(count: 40, chunk: 2, milliseconds: 300, queue: queue, path: path)
-        let handle = try await client.submit(RecordedFanout.self, input, workQueue: workQueue)
-        // The submitted message is taken off its work queue and replaced by two copies of one take:
-        // take 1, both fresh (a submit whose confirm a reconnect lost, published again), or take
-        // 2 (the first take gone with its agent, its message back twice, both re-counted).
-        let connection = try await AMQPConnection.connect(url: TestBroker.url)
-        #expect(try await connection.get(queue: AMQPBroker.amqpQueue(forWorkQueue: workQueue)) != nil)
-        await connection.close()
-        let broker = try await AMQPBroker.connect(url: TestBroker.url)
-        let copy = FlowRunMessage(flowRunID: handle.id, flowName: RecordedFanout.name,
-                                  input: Array(try JSONEncoder().encode(input)), workQueue: workQueue, deliveries: epoch)
-        try await broker.publish(flowRun: copy)
-        try await broker.publish(flowRun: copy)
-        await broker.close()
-        var agents: [WorkerProcess] = []
-        for (index, concurrency) in agentConcurrencies.enumerated() {
-            agents.append(try await WorkerProcess.agent(id: "a\(index)-\(workQueue.suffix(6))", workQueue: workQueue,
-                                                        concurrency: concurrency))
+        // withWorkers ends the processes whether the checks pass or not.
+        try await withWorkers([worker]) {
+            let input = RecordedFanout.Input(count: 40, chunk: 2, milliseconds: 300, queue: queue, path: path)
+            let handle = try await client.submit(RecordedFanout.self, input, workQueue: workQueue)
+            // The submitted message is taken off its work queue and replaced by two copies of one
+            // take: take 1, both fresh (a submit whose confirm a reconnect lost, published again),
+            // or take 2 (the first take gone with its agent, its message back twice, both re-counted).
+            let connection = try await AMQPConnection.connect(url: TestBroker.url)
+            #expect(try await connection.get(queue: AMQPBroker.amqpQueue(forWorkQueue: workQueue)) != nil)
+            await connection.close()
+            let broker = try await AMQPBroker.connect(url: TestBroker.url)
+            let copy = FlowRunMessage(flowRunID: handle.id, flowName: RecordedFanout.name,
+                                      input: Array(try JSONEncoder().encode(input)), workQueue: workQueue,
+                                      deliveries: epoch)
+            try await broker.publish(flowRun: copy)
+            try await broker.publish(flowRun: copy)
+            await broker.close()
+            var agents: [WorkerProcess] = []
+            for (index, concurrency) in agentConcurrencies.enumerated() {
+                agents.append(try await WorkerProcess.agent(id: "a\(index)-\(workQueue.suffix(6))", workQueue: workQueue,
+                                                            concurrency: concurrency))
+            }
+            try await withWorkers(agents) {
+                try await waitUntil("the run ended", within: .seconds(90)) { try await handle.status().state.isFinal }
+                #expect(try await handle.result() == (0..<40).reduce(0, +))
+                #expect(try await handle.status().epoch == epoch)
+                let started = agents.map { $0.logLines(containing: "flow run started") }.reduce(0, +)
+                #expect(started == 1, "one copy ran: \(started)")
+                try await waitUntil("the other copy was dropped", within: .seconds(30)) {
+                    agents.map { $0.logLines(containing: "dropped a second copy of a flow run's message") }
+                        .reduce(0, +) == 1
+                }
+            }
         }
-        try await waitUntil("the run ended", within: .seconds(90)) { try await handle.status().state.isFinal }
-        #expect(try await handle.result() == (0..<40).reduce(0, +))
-        #expect(try await handle.status().epoch == epoch)
-        let started = agents.map { $0.logLines(containing: "flow run started") }.reduce(0, +)
-        #expect(started == 1, "one copy ran: \(started)")
-        try await waitUntil("the other copy was dropped", within: .seconds(30)) {
-            agents.map { $0.logLines(containing: "dropped a second copy of a flow run's message") }
-                .reduce(0, +) == 1
-        }
+        await client.close()
         let runs = Dictionary(grouping: Self.executions(in: path), by: { $0 }).mapValues(\.count)
         #expect(Set(runs.keys) == Set(0..<40), "every task ran")
         #expect(runs.values.allSatisfy { $0 == 1 }, "no task ran twice: \(runs.filter { $0.value > 1 })")
-        await client.close()
-        for process in [worker] + agents { await process.dispose() }
     }
 
     @Test("a resumed run whose code now makes different calls runs those calls afresh: no result of another call is handed to it")
