@@ -61,18 +61,10 @@ final class RunJournal: Sendable {
     /// An id that is the same in every execution of the run for the same text: a UUID made of
     /// the text's SHA-256, so subflow runs keep their ids when the run is resumed.
     static func uuid(from text: String) -> String {
-        let hex = hexDigest(text, bytes: 16)
+        let hex = SHA256Digest.hex(Array(text.utf8), prefix: 16)
         let cuts = [8, 12, 16, 20].map { hex.index(hex.startIndex, offsetBy: $0) }
         return [hex[..<cuts[0]], hex[cuts[0]..<cuts[1]], hex[cuts[1]..<cuts[2]], hex[cuts[2]..<cuts[3]],
                 hex[cuts[3]...]].joined(separator: "-")
-    }
-
-    static func hexDigest(_ text: String, bytes: Int) -> String {
-        hexDigest(Array(text.utf8), bytes: bytes)
-    }
-
-    static func hexDigest(_ data: [UInt8], bytes: Int) -> String {
-        SHA256Digest.hex(data, prefix: bytes)
     }
 }
 
@@ -90,7 +82,7 @@ final class JournalReplay: Sendable {
         var bytes = Array(taskName.utf8)
         bytes.append(0)
         bytes.append(contentsOf: input)
-        let digest = RunJournal.hexDigest(bytes, bytes: 8)
+        let digest = SHA256Digest.hex(bytes, prefix: 8)
         let count = calls.withLock { calls -> Int in
             calls[digest, default: 0] += 1
             return calls[digest]!

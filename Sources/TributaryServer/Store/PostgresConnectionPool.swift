@@ -39,17 +39,11 @@ final class PostgresConnectionPool: @unchecked Sendable {
         try await withCheckedThrowingContinuation { continuation in
             let queued = enqueue { [url] slot in
                 do {
+                    // A connection a failed job left broken (or in a transaction) is replaced here.
                     if let connection = slot.connection, !connection.isUsable { slot.connection = nil }
                     let connection = try slot.connection ?? PostgresConnection(url: url)
                     slot.connection = connection
-                    let result: Result
-                    do {
-                        result = try body(connection)
-                    } catch {
-                        if !connection.isUsable { slot.connection = nil }
-                        throw error
-                    }
-                    continuation.resume(returning: result)
+                    continuation.resume(returning: try body(connection))
                 } catch {
                     continuation.resume(throwing: error)
                 }
