@@ -3,10 +3,33 @@ import Foundation
 /// Where and how to connect: parsed from an `amqp://user:pass@host:port/vhost` URL
 /// (`amqps://` for TLS), with options in the query string:
 /// `heartbeat` (seconds), `connection_timeout` (ms), `cacertfile`, `certfile`, `keyfile`, `verify`
-/// (`verify_peer`, the default, or `verify_none`).
+/// (`verify_peer`, the default, or `verify_none`). The URL may name several nodes of a cluster,
+/// comma-separated (`amqp://user:pass@rabbit1:5672,rabbit2,rabbit3:5673/vhost`): a connection
+/// opens to the first that answers, and when it is lost, tries the next ones first.
 public struct AMQPConfiguration: Sendable, Equatable {
-    public var host: String
-    public var port: Int
+    /// One broker node to connect to.
+    public struct Node: Sendable, Equatable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    /// The nodes to connect to, in the order tried first; never empty.
+    public var nodes: [Node]
+    /// The first node's host.
+    public var host: String {
+        get { nodes[0].host }
+        set { nodes[0].host = newValue }
+    }
+    /// The first node's port.
+    public var port: Int {
+        get { nodes[0].port }
+        set { nodes[0].port = newValue }
+    }
     public var user: String
     public var password: String
     public var virtualHost: String
@@ -49,8 +72,7 @@ public struct AMQPConfiguration: Sendable, Equatable {
 
     public init(host: String = "localhost", port: Int = 5672, user: String = "guest", password: String = "guest",
                 virtualHost: String = "/", tls: TLSOptions? = nil) {
-        self.host = host
-        self.port = port
+        self.nodes = [Node(host: host, port: port)]
         self.user = user
         self.password = password
         self.virtualHost = virtualHost
@@ -63,16 +85,31 @@ public struct AMQPConfiguration: Sendable, Equatable {
             AMQPError(.invalidURL, message: "invalid broker URL '\(AMQPConfiguration.redact(url))': \(why); "
                 + "expected amqp://user:password@host:port/vhost (or amqps:// for TLS)")
         }
-        guard let components = URLComponents(string: url) else { throw invalid("it is not a URL") }
+        // URLComponents reads one host: the URL is parsed with the first node, and each node on its own.
+        let (firstNodeURL, nodeTexts) = Self.splitNodes(url)
+        guard let components = URLComponents(string: firstNodeURL) else { throw invalid("it is not a URL") }
         let scheme = components.scheme?.lowercased()
         guard scheme == "amqp" || scheme == "amqps" else {
             throw invalid("the scheme must be amqp or amqps, not '\(components.scheme ?? "")'")
         }
         let secure = scheme == "amqps"
-        guard let host = components.host, !host.isEmpty else { throw invalid("the host is missing") }
-        if let port = components.port, !(1...65535).contains(port) { throw invalid("port \(port) is out of range") }
-        self.init(host: host, port: components.port ?? (secure ? 5671 : 5672),
-                  user: components.user ?? "guest", password: components.password ?? "guest")
+        let defaultPort = secure ? 5671 : 5672
+        var nodes: [Node] = []
+        for text in nodeTexts {
+            guard let node = URLComponents(string: "\(scheme!)://\(text)"), let host = node.host, !host.isEmpty else {
+                throw invalid(nodeTexts.count > 1 ? "node '\(text)' has no host (write host or host:port, comma-separated)"
+                                                  : "the host is missing")
+            }
+            if let port = node.port, !(1...65535).contains(port) {
+                throw invalid("port \(port) is out of range" + (nodeTexts.count > 1 ? " (node '\(text)')" : ""))
+            }
+            guard node.path.isEmpty, node.user == nil, node.query == nil else {
+                throw invalid("node '\(text)' must be host or host:port")
+            }
+            nodes.append(Node(host: host, port: node.port ?? defaultPort))
+        }
+        self.init(user: components.user ?? "guest", password: components.password ?? "guest")
+        self.nodes = nodes
         let path = components.percentEncodedPath
         if path.isEmpty || path == "/" {
             virtualHost = "/"
@@ -112,9 +149,30 @@ public struct AMQPConfiguration: Sendable, Equatable {
 
     /// The URL with the password replaced by `***`, safe to log.
     public var redactedURL: String {
+        redactedURL(of: nodes)
+    }
+
+    /// The URL of one node, with the password replaced by `***`.
+    public func redactedURL(of node: Node) -> String {
+        redactedURL(of: [node])
+    }
+
+    private func redactedURL(of nodes: [Node]) -> String {
         let scheme = tls == nil ? "amqp" : "amqps"
         let vhost = virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? virtualHost
-        return "\(scheme)://\(user):***@\(host):\(port)/\(vhost)"
+        return "\(scheme)://\(user):***@\(nodes.map(\.description).joined(separator: ","))/\(vhost)"
+    }
+
+    /// The URL with only its first node, and the text of each node (`host` or `host:port`).
+    private static func splitNodes(_ url: String) -> (firstNodeURL: String, nodes: [String]) {
+        guard let schemeEnd = url.range(of: "://") else { return (url, [url]) }
+        let rest = url[schemeEnd.upperBound...]
+        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        let hostsStart = authority.lastIndex(of: "@").map { authority.index(after: $0) } ?? authority.startIndex
+        let nodes = authority[hostsStart...].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        let firstNodeURL = String(url[..<hostsStart]) + nodes[0] + String(rest[authorityEnd...])
+        return (firstNodeURL, nodes)
     }
 
     /// Replaces the password in any URL-like string with `***`, for error messages.

@@ -30,7 +30,7 @@ extension ConnectionLoop {
                                 message: "the broker closed the connection during login of \(who): usually a wrong "
                                     + "user name or password, or a user that may not connect from this host")
             }
-            throw AMQPError(.unreachable, message: "logging in to \(configuration.host):\(configuration.port) failed: "
+            throw AMQPError(.unreachable, message: "logging in to \(configuration.nodes[currentNode]) failed: "
                 + statusText(status))
         }
     }

@@ -4,15 +4,37 @@ import Foundation
 import Glibc
 
 extension ConnectionLoop {
-    /// Opens the socket, logs in, opens the data channel (with confirms) and the control channel,
-    /// then restores the topology and consumers this connection had.
+    /// Opens a session on the first node that answers, trying them in turn from `currentNode`.
+    /// Throws the last node's error, or, with several nodes, one that names each node's.
     func openSession() throws(AMQPError) {
+        let nodes = configuration.nodes, start = currentNode
+        var failures: [AMQPError] = []
+        for offset in 0..<nodes.count {
+            currentNode = (start + offset) % nodes.count
+            do {
+                try openSession(to: nodes[currentNode])
+                return
+            } catch where error.kind == .unreachable && offset < nodes.count - 1 {
+                failures.append(error)
+                dropSession()
+            } catch where error.kind == .unreachable && nodes.count > 1 {
+                failures.append(error)
+                currentNode = start
+                throw AMQPError(.unreachable, message: "cannot reach any of the \(nodes.count) broker nodes: "
+                    + failures.map(\.message).joined(separator: "; "))
+            }
+        }
+    }
+
+    /// Opens the socket to `node`, logs in, opens the data channel (with confirms) and the control
+    /// channel, then restores the topology and consumers this connection had.
+    private func openSession(to node: AMQPConfiguration.Node) throws(AMQPError) {
         guard let state = amqp_new_connection() else {
             throw AMQPError(.library, message: "rabbitmq-c could not allocate a connection")
         }
         connection = state
         generation += 1
-        let where_ = "\(configuration.host):\(configuration.port)"
+        let where_ = "\(node)"
         let socket: OpaquePointer?
         if let tls = configuration.tls {
             socket = amqp_ssl_socket_new(state)
@@ -23,7 +45,7 @@ extension ConnectionLoop {
         }
         guard let socket else { throw AMQPError(.library, message: "rabbitmq-c could not create a socket") }
         var connectTimeout = timeval(configuration.connectTimeout)
-        let opened = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &connectTimeout)
+        let opened = amqp_socket_open_noblock(socket, node.host, Int32(node.port), &connectTimeout)
         guard opened == AMQP_STATUS_OK.rawValue else {
             if opened == AMQP_STATUS_SSL_PEER_VERIFY_FAILED.rawValue
                 || opened == AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED.rawValue {

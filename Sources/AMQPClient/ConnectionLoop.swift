@@ -31,6 +31,8 @@ final class ConnectionLoop: @unchecked Sendable {
     // Everything below is touched only on the connection thread.
     var connection: amqp_connection_state_t?
     var generation = 0
+    /// The node of `configuration.nodes` this connection is on, or tries first.
+    var currentNode = 0
     var topology = DeclaredTopology()
     var consumers: [String: ConsumerRecord] = [:]
     var consumerOrder: [String] = []
@@ -146,9 +148,11 @@ final class ConnectionLoop: @unchecked Sendable {
     /// re-sends unconfirmed publishes. Returns false when the policy gives up or a close arrives.
     private func reconnect(after error: AMQPError) -> Bool {
         logger.warning("connection to the broker lost; reconnecting", metadata: [
-            "broker": "\(configuration.redactedURL)", "error": "\(error)",
+            "broker": "\(configuration.redactedURL(of: configuration.nodes[currentNode]))", "error": "\(error)",
         ])
         dropSession(brokerError: error.kind == .connectionClosedByBroker ? error : nil)
+        // The node just lost is tried last.
+        currentNode = (currentNode + 1) % configuration.nodes.count
         var attempt = 0
         while true {
             attempt += 1
@@ -160,7 +164,7 @@ final class ConnectionLoop: @unchecked Sendable {
             do {
                 try openSession()
                 logger.info("reconnected to the broker", metadata: [
-                    "broker": "\(configuration.redactedURL)", "attempt": "\(attempt)",
+                    "broker": "\(configuration.redactedURL(of: configuration.nodes[currentNode]))", "attempt": "\(attempt)",
                     "resent": "\(toResend.count)",
                 ])
                 try resendUnconfirmed()

@@ -8,7 +8,7 @@ import TributaryExamples
 struct TLSTests {
     @Test("a flow runs over TLS end to end: client and worker both connect with amqps:// and verify the broker")
     func flowOverTLS() async throws {
-        try await TLSBrokerNode.with(port: 5_681) { node in
+        try await ExtraBrokerNode.with(port: 5_681, tls: true) { node in
             let url = node.url(query: "cacertfile=\(node.caCertificatePath)")
             let queue = TestBroker.uniqueQueue("tls")
             let worker = try await WorkerProcess(id: "tls-worker", queue: queue, broker: url)
@@ -29,7 +29,7 @@ struct TLSTests {
 
     @Test("certificate verification is on by default: an unknown CA or a host name the certificate does not name is refused")
     func verificationOnByDefault() async throws {
-        try await TLSBrokerNode.with(port: 5_682) { node in
+        try await ExtraBrokerNode.with(port: 5_682, tls: true) { node in
             // No CA given: the test CA is in no trust store.
             let untrusted = await connectionError(node.url())
             #expect(untrusted?.kind == .unreachable)

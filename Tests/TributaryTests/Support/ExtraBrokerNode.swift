@@ -1,33 +1,37 @@
 import Foundation
 import Glibc
 
-/// A second RabbitMQ node that serves AMQP over TLS only, with a CA and server certificate the
-/// test generates (openssl) in a directory of its own. It runs beside the suite's main node under
-/// its own name and ports, so the rest of the suite is not disturbed.
-final class TLSBrokerNode: Sendable {
+/// A second RabbitMQ node of its own (not clustered with the suite's main node), in a directory of
+/// its own, under its own name and ports, so the rest of the suite is not disturbed. It serves
+/// plain AMQP, or AMQP over TLS only, with a CA and server certificate the test generates (openssl).
+final class ExtraBrokerNode: Sendable {
     let nodeName: String
     let port: Int
+    let tls: Bool
     let directory: URL
     /// The CA that signed the server's certificate (for `cacertfile=`).
     var caCertificatePath: String { directory.appendingPathComponent("ca.pem").path }
 
-    private init(nodeName: String, port: Int, directory: URL) {
+    private init(nodeName: String, port: Int, tls: Bool, directory: URL) {
         self.nodeName = nodeName
         self.port = port
+        self.tls = tls
         self.directory = directory
     }
 
-    /// `amqps://guest:guest@HOST:PORT/` with `query` appended (e.g. `cacertfile=...`).
+    /// `amqp[s]://guest:guest@HOST:PORT/` with `query` appended (e.g. `cacertfile=...`).
     func url(host: String = "localhost", query: String? = nil) -> String {
-        "amqps://guest:guest@\(host):\(port)/" + (query.map { "?\($0)" } ?? "")
+        "\(tls ? "amqps" : "amqp")://guest:guest@\(host):\(port)/" + (query.map { "?\($0)" } ?? "")
     }
 
-    /// Generates the certificates, writes the node's configuration and starts it; returns once it serves.
-    static func start(port: Int) async throws -> TLSBrokerNode {
-        let directory = URL(fileURLWithPath: "/tmp/trib-tls-\(port)-\(UUID().uuidString.prefix(8))")
+    /// Generates the certificates (for TLS), writes the node's configuration and starts it;
+    /// returns once it serves.
+    static func start(port: Int, tls: Bool) async throws -> ExtraBrokerNode {
+        let name = "trib-\(tls ? "tls" : "extra")-\(port)"
+        let directory = URL(fileURLWithPath: "/tmp/\(name)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let node = TLSBrokerNode(nodeName: "trib-tls-\(port)@localhost", port: port, directory: directory)
-        try await node.generateCertificates()
+        let node = ExtraBrokerNode(nodeName: "\(name)@localhost", port: port, tls: tls, directory: directory)
+        if tls { try await node.generateCertificates() }
         try node.writeConfiguration()
         // The broker runs as the rabbitmq user, which must read the key and write its data directory.
         try Command.require(await Command.run(URL(fileURLWithPath: "/bin/chown"), ["-R", "rabbitmq", directory.path]))
@@ -42,7 +46,7 @@ final class TLSBrokerNode: Sendable {
         while try await node.ctl(["await_startup", "--timeout", "5"]).status != 0 {
             guard ContinuousClock.now < deadline else {
                 await node.stop()
-                throw WorkerProcessError("the TLS RabbitMQ node \(node.nodeName) did not start within 90 s")
+                throw WorkerProcessError("the RabbitMQ node \(node.nodeName) did not start within 90 s")
             }
             try await Task.sleep(for: .milliseconds(500))
         }
@@ -50,8 +54,8 @@ final class TLSBrokerNode: Sendable {
     }
 
     /// Starts a node, runs `body` with it, and stops it whatever happens.
-    static func with<T>(port: Int, _ body: (TLSBrokerNode) async throws -> T) async throws -> T {
-        let node = try await start(port: port)
+    static func with<T>(port: Int, tls: Bool, _ body: (ExtraBrokerNode) async throws -> T) async throws -> T {
+        let node = try await start(port: port, tls: tls)
         do {
             let result = try await body(node)
             await node.stop()
@@ -108,7 +112,7 @@ final class TLSBrokerNode: Sendable {
 
     private func writeConfiguration() throws {
         let dir = directory.path
-        let config = """
+        let config = tls ? """
             listeners.tcp = none
             listeners.ssl.default = \(port)
             ssl_options.cacertfile = \(dir)/ca.pem
@@ -116,6 +120,10 @@ final class TLSBrokerNode: Sendable {
             ssl_options.keyfile = \(dir)/server.key
             ssl_options.verify = verify_none
             ssl_options.fail_if_no_peer_cert = false
+
+            """ : """
+            listeners.tcp.default = \(port)
+            loopback_users = none
 
             """
         try config.write(toFile: "\(dir)/rabbitmq.conf", atomically: true, encoding: .utf8)
