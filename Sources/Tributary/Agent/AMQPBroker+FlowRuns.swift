@@ -27,9 +27,9 @@ extension AMQPBroker: FlowRunTransport {
         let name = Self.amqpQueue(forWorkQueue: workQueue)
         guard !preparedFlowRunTopology.withLock({ $0.contains(name) }) else { return }
         try await connection.declare(ExchangeDeclaration(name: Self.workQueueExchange, kind: .direct))
-        try await connection.declare(QueueDeclaration(name: name, arguments: [
+        try await queueType.declare(QueueDeclaration(name: name, arguments: [
             "x-dead-letter-exchange": .string(Self.deadLetterExchange),
-        ]))
+        ]), on: connection)
         try await connection.bind(QueueBinding(queue: name, exchange: Self.workQueueExchange, routingKey: workQueue))
         preparedFlowRunTopology.withLock { _ = $0.insert(name) }
     }

@@ -24,8 +24,12 @@ public final class AMQPBroker: Broker {
     /// Renews what this connection holds for long, clear of the broker's delivery timeout.
     let holds: HeldDeliveries
 
-    private init(connection: AMQPConnection, renewHeldAfter: Duration?, logger: Logger) {
+    /// The type of the queues that hold work (the URL's `queue_type`).
+    let queueType: QueueType
+
+    private init(connection: AMQPConnection, queueType: QueueType, renewHeldAfter: Duration?, logger: Logger) {
         self.connection = connection
+        self.queueType = queueType
         self.logger = logger
         self.holds = HeldDeliveries(connection: connection, renewAfter: renewHeldAfter, logger: logger)
     }
@@ -35,28 +39,29 @@ public final class AMQPBroker: Broker {
     public static func connect(url: String, connectionName: String? = nil,
                                logger: Logger = Logger(label: "tributary.broker")) async throws -> AMQPBroker {
         let renewHeldAfter = try HeldDeliveries.configuredRenewal()
-        var configuration = try AMQPConfiguration(url: url)
+        let (amqpURL, queueType) = try QueueType.split(brokerURL: url)
+        var configuration = try AMQPConfiguration(url: amqpURL)
         configuration.connectionName = connectionName
         let connection = try await AMQPConnection.connect(configuration, logger: logger)
         do {
             try await connection.declare(ExchangeDeclaration(name: taskExchange, kind: .direct))
             try await connection.declare(ExchangeDeclaration(name: deadLetterExchange, kind: .fanout))
             try await connection.declare(ExchangeDeclaration(name: controlExchange, kind: .fanout))
-            try await connection.declare(QueueDeclaration(name: deadLetterQueue))
+            try await queueType.declare(QueueDeclaration(name: deadLetterQueue), on: connection)
             try await connection.bind(QueueBinding(queue: deadLetterQueue, exchange: deadLetterExchange, routingKey: ""))
         } catch {
             await connection.close()
             throw error
         }
-        return AMQPBroker(connection: connection, renewHeldAfter: renewHeldAfter, logger: logger)
+        return AMQPBroker(connection: connection, queueType: queueType, renewHeldAfter: renewHeldAfter, logger: logger)
     }
 
     public func prepareTaskQueue(_ queue: String) async throws {
         if preparedQueues.withLock({ $0.contains(queue) }) { return }
         let name = Self.amqpQueue(for: queue)
-        try await connection.declare(QueueDeclaration(name: name, arguments: [
+        try await queueType.declare(QueueDeclaration(name: name, arguments: [
             "x-dead-letter-exchange": .string(Self.deadLetterExchange),
-        ]))
+        ]), on: connection)
         try await connection.bind(QueueBinding(queue: name, exchange: Self.taskExchange, routingKey: queue))
         preparedQueues.withLock { _ = $0.insert(queue) }
     }

@@ -46,13 +46,13 @@ public final class EventIngest: Service {
     public var status: IngestStatus { counters.withLock { $0 } }
 
     /// Declares the exchange and the server's queues (idempotent: the same arguments every time).
-    private func declareTopology(on connection: AMQPConnection) async throws {
+    private func declareTopology(on connection: AMQPConnection, queueType: QueueType) async throws {
         try await connection.declare(ExchangeDeclaration(name: AMQPBroker.eventExchange, kind: .topic))
         for (queue, bytes, keys) in [(stateQueue, Self.stateQueueBytes, ["flow-run", "task-run", "artifact", "heartbeat"]),
                                      (logQueue, Self.logQueueBytes, ["log"])] {
-            try await connection.declare(QueueDeclaration(name: queue, arguments: [
+            try await queueType.declare(QueueDeclaration(name: queue, arguments: [
                 "x-max-length-bytes": .int(Int64(bytes)), "x-overflow": .string("drop-head"),
-            ]))
+            ]), on: connection)
             for key in keys {
                 try await connection.bind(QueueBinding(queue: queue, exchange: AMQPBroker.eventExchange, routingKey: key))
             }
@@ -60,10 +60,11 @@ public final class EventIngest: Service {
     }
 
     public func run() async throws {
-        var configuration = try AMQPConfiguration(url: brokerURL)
+        let (amqpURL, queueType) = try QueueType.split(brokerURL: brokerURL)
+        var configuration = try AMQPConfiguration(url: amqpURL)
         configuration.connectionName = "tributary server \(ProcessInfo.processInfo.hostName)"
         let connection = try await AMQPConnection.connect(configuration, logger: logger)
-        try await declareTopology(on: connection)
+        try await declareTopology(on: connection, queueType: queueType)
         let pending = Mutex<[AMQPDelivery]>([])
         let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         var tags: [String] = []
