@@ -8,7 +8,10 @@
 #   deploy/cluster.sh status    the cluster's nodes and the processes' states
 #   deploy/cluster.sh url       the broker URL that names the three nodes (quorum queues)
 #   deploy/cluster.sh down      stop everything the lab started (by PID) and remove the namespaces
-# Needs root (ip netns). Logs and PIDs: .deploy/cluster/ in the repository.
+#   deploy/cluster.sh kill-node rN | start-node rN    kill -9 a node / start it again (it rejoins)
+#   deploy/cluster.sh leader QUEUE                    the node that leads a quorum queue now
+# Needs root (ip netns). Logs and PIDs: .deploy/cluster/ in the repository. TRIB_BIN_DIR: where a
+# built `trib` is (the tests' own build), instead of building one.
 #
 # Hosts (bridge trib-lab0, 10.214.0.0/24; the root namespace is 10.214.0.1):
 #   trib-lab-r1..r3        10.214.0.11-13   RabbitMQ nodes rabbit@10.214.0.1N (long names, own epmd each)
@@ -69,10 +72,23 @@ make_network() {
     for n in 1 2 3; do add_host "worker$n" "3$n"; done
 }
 
-# One RabbitMQ node in its namespace, tuned for three sharing 2 cores: schedulers do not
+node_dir() { echo "/var/lib/rabbitmq/tributary-lab-$1"; }
+
+# In a subshell that starts a long-lived process: closes every descriptor but 0-2 that this script
+# inherited (a caller's pipe would otherwise stay open in the node or trib process for its life,
+# and the caller would never see the end of this script's output).
+close_inherited_fds() {
+    local fd
+    for fd in $(ls /proc/$BASHPID/fd); do
+        if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+}
+
+# One RabbitMQ node's configuration, tuned for three sharing 2 cores: schedulers do not
 # busy-wait, and each may use a small share of the memory.
-start_node() {
-    local node=$1 dir=/var/lib/rabbitmq/tributary-lab-$1
+configure_node() {
+    local node=$1 dir
+    dir=$(node_dir "$1")
     rm -rf "$dir"
     mkdir -p "$dir/mnesia" "$dir/log" "$state"
     cat >"$dir/rabbitmq.conf" <<CONF
@@ -86,7 +102,14 @@ CONF
     echo "[]." >"$dir/enabled_plugins"
     : >"$dir/rabbitmq-env.conf"
     chown -R rabbitmq:rabbitmq "$dir"
+}
+
+# Starts node $1 in its namespace, with the database it has (a restarted node rejoins its cluster).
+start_node() {
+    local node=$1 dir
+    dir=$(node_dir "$1")
     (
+        close_inherited_fds
         export RABBITMQ_NODENAME
         RABBITMQ_NODENAME=$(node_name "$node")
         export RABBITMQ_USE_LONGNAME=true
@@ -94,7 +117,8 @@ CONF
         export RABBITMQ_MNESIA_BASE=$dir/mnesia RABBITMQ_LOG_BASE=$dir/log
         export RABBITMQ_ENABLED_PLUGINS_FILE=$dir/enabled_plugins RABBITMQ_PID_FILE=$dir/pid
         export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+sbwt none +sbwtdcpu none +sbwtdio none"
-        in_ns "$node" setsid rabbitmq-server >"$state/$node.log" 2>&1 </dev/null &
+        # A plain command, not a function: no shell stays behind holding this script's output.
+        ip netns exec "$(ns "$node")" setsid rabbitmq-server >"$state/$node.log" 2>&1 </dev/null &
     )
 }
 
@@ -112,6 +136,7 @@ await_node() {
 
 form_cluster() {
     local node
+    for node in "${nodes[@]}"; do configure_node "$node"; done
     for node in "${nodes[@]}"; do start_node "$node"; done
     for node in "${nodes[@]}"; do await_node "$node"; done
     for node in r2 r3; do
@@ -128,7 +153,13 @@ form_cluster() {
 # Starts `trib ARGS...` in namespace $1, its log and PID in the state directory as $2.
 start_trib() {
     local host=$1 label=$2; shift 2
-    TRIB_BROKER_URL=$(broker_url) in_ns "$host" "$trib" "$@" >"$state/$label.log" 2>&1 </dev/null &
+    # A plain command, so that $! is trib's own PID (ip netns exec execs it).
+    local url
+    url=$(broker_url)
+    (
+        close_inherited_fds
+        TRIB_BROKER_URL=$url exec ip netns exec "$(ns "$host")" "$trib" "$@" >"$state/$label.log" 2>&1 </dev/null
+    ) &
     echo $! >"$state/$label.pid"
 }
 
@@ -157,9 +188,8 @@ up() {
         note "the lab is already up (deploy/cluster.sh down removes it)"
         return 0
     fi
-    bash "$here/install.sh"
-    bash "$here/swift-build.sh" --product trib
-    trib=$(bash "$here/swift-build.sh" --show-bin-path)/trib
+    bash "$here/install.sh" iproute2
+    find_trib
     mkdir -p "$state"
     make_network
     form_cluster
@@ -167,9 +197,38 @@ up() {
     broker_url >"$state/url"
 }
 
+find_trib() {
+    if [ -n "${TRIB_BIN_DIR:-}" ]; then
+        trib=$TRIB_BIN_DIR/trib
+    else
+        bash "$here/swift-build.sh" --product trib
+        trib=$(bash "$here/swift-build.sh" --show-bin-path)/trib
+    fi
+}
+
+kill_node() {
+    require_root kill-node
+    local pid
+    pid=$(cat "$(node_dir "$1")/pid")
+    kill -KILL "$pid"
+    note "killed node $(node_name "$1") (pid $pid)"
+}
+
+leader() {
+    local node line
+    for node in "${nodes[@]}"; do
+        line=$(ctl "$node" list_queues name leader 2>/dev/null | awk -v q="$1" '$1 == q {print $2}') || continue
+        if [ -n "$line" ]; then
+            for n in "${nodes[@]}"; do [ "$(node_name "$n")" = "$line" ] && echo "$n" && return 0; done
+        fi
+    done
+    note "no running node knows queue '$1'"
+    return 1
+}
+
 demo() {
     up
-    trib=$(bash "$here/swift-build.sh" --show-bin-path)/trib
+    find_trib
     export TRIB_BROKER_URL
     TRIB_BROKER_URL=$(broker_url)
     echo "== training-pipeline across the lab: a client on this machine, tasks on the three workers"
@@ -228,5 +287,8 @@ case "${1:-}" in
     status) status ;;
     url) broker_url ;;
     down) down ;;
-    *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+    kill-node) kill_node "$2" ;;
+    start-node) require_root start-node; start_node "$2"; await_node "$2"; note "node $(node_name "$2") is back" ;;
+    leader) leader "$2" ;;
+    *) sed -n '2,15p' "$0" >&2; exit 2 ;;
 esac

@@ -106,3 +106,13 @@ run_tests --filter ServerLoadTests
 TRIB_SERIAL_TESTS=1 run_tests --filter BrokerRestartTests
 TRIB_SERIAL_TESTS=1 run_tests --filter DeliveryTimeoutTests
 TRIB_SERIAL_TESTS=1 run_tests --filter PostgresRestartTests
+# The cluster lab (deploy/cluster.sh: three RabbitMQ nodes and the other hosts, each a network
+# namespace), up once for all the cluster tests, then taken down; skipped where namespaces cannot be made.
+if ip netns add "trib-probe-$$" 2>/dev/null; then
+    ip netns del "trib-probe-$$"
+    trap 'bash deploy/cluster.sh down' EXIT
+    TRIB_BIN_DIR=$(bash deploy/swift-build.sh --show-bin-path) bash deploy/cluster.sh up
+    TRIB_CLUSTER_LAB=1 run_tests --filter ClusterTests
+else
+    echo "tributary: the cluster tests are skipped: network namespaces cannot be made here (ip netns add needs root)"
+fi

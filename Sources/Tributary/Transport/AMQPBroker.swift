@@ -81,8 +81,11 @@ public final class AMQPBroker: Broker {
         // Durable and shared, not exclusive: a broker restart or a reconnect that brings a worker back
         // before this coordinator would otherwise find no queue, and the broker would drop the
         // results it sent meanwhile (their tasks acknowledged). It outlives a coordinator that dies
-        // by `replyQueueExpiry` unused.
-        let declaration = QueueDeclaration(name: name, arguments: ["x-expires": .int(Self.replyQueueExpiry.wholeMilliseconds)])
+        // by `replyQueueExpiry` unused. Of the work queues' type: on a cluster, a quorum reply queue
+        // outlives the node it was made on.
+        let declaration = QueueDeclaration(name: name, arguments: queueType.arguments.merging([
+            "x-expires": .int(Self.replyQueueExpiry.wholeMilliseconds),
+        ]) { $1 })
         let close = try await consumeOwnQueue(named: name, boundTo: nil, what: "message on the reply queue",
                                               declaration: declaration, decode: WireFormat.decodeResult,
                                               onMessage: onResult, onMalformed: onMalformed)
@@ -92,12 +95,12 @@ public final class AMQPBroker: Broker {
     public func openJournal(named name: String, retention: Duration,
                             onResult: @escaping @Sendable (ResultMessage) -> Void,
                             onMalformed: @escaping @Sendable () -> Void) async throws -> (queue: ReplyQueue, held: Int) {
-        try await connection.declare(QueueDeclaration(name: name, arguments: [
+        try await queueType.declare(QueueDeclaration(name: name, arguments: [
             "x-expires": .int(max(1, retention.wholeMilliseconds)),
             // One coordinator reads a run's results at a time: an agent that reconnects after
             // another resumed its run waits behind it and gets none.
             "x-single-active-consumer": .bool(true),
-        ]))
+        ]), on: connection)
         // Another coordinator still reads it (an agent that lost the run and has not noticed yet):
         // its messages come back to the queue when it lets go, so wait for that before counting.
         var status = try await connection.inspect(queue: name)
