@@ -5,7 +5,7 @@ import Glibc
 
 extension ConnectionLoop {
     /// Opens a session on the first node that answers, trying them in turn from `currentNode`.
-    /// Throws the last node's error, or, with several nodes, one that names each node's.
+    /// With one node, throws its error; with several, one that names each node's.
     func openSession() throws(AMQPError) {
         let nodes = configuration.nodes, start = currentNode
         var failures: [AMQPError] = []
@@ -14,16 +14,14 @@ extension ConnectionLoop {
             do {
                 try openSession(to: nodes[currentNode])
                 return
-            } catch where error.kind == .unreachable && offset < nodes.count - 1 {
-                failures.append(error)
-                dropSession()
             } catch where error.kind == .unreachable && nodes.count > 1 {
                 failures.append(error)
-                currentNode = start
-                throw AMQPError(.unreachable, message: "cannot reach any of the \(nodes.count) broker nodes: "
-                    + failures.map(\.message).joined(separator: "; "))
+                dropSession()
             }
         }
+        currentNode = start
+        throw AMQPError(.unreachable, message: "cannot reach any of the \(nodes.count) broker nodes: "
+            + failures.map(\.message).joined(separator: "; "))
     }
 
     /// Opens the socket to `node`, logs in, opens the data channel (with confirms) and the control
