@@ -9,7 +9,13 @@
 #   deploy/cluster.sh url       the broker URL that names the three nodes (quorum queues)
 #   deploy/cluster.sh down      stop everything the lab started (by PID) and remove the namespaces
 #   deploy/cluster.sh kill-node rN | start-node rN    kill -9 a node / start it again (it rejoins)
+#   deploy/cluster.sh restart-node rN                 one step of a rolling upgrade: wait until every
+#                                                     quorum queue can lose the node, drain it, stop
+#                                                     it, start it again, wait until it is back
 #   deploy/cluster.sh leader QUEUE                    the node that leads a quorum queue now
+#   deploy/cluster.sh cut HOST | restore HOST         take a host (worker1, agent2, r3...) off the
+#                                                     network, silently both ways / bring it back
+#   deploy/cluster.sh queues COLUMNS...               list_queues COLUMNS of every running node
 # Needs root (ip netns). Logs and PIDs: .deploy/cluster/ in the repository. TRIB_BIN_DIR: where a
 # built `trib` is (the tests' own build), instead of building one.
 #
@@ -84,21 +90,20 @@ close_inherited_fds() {
     done
 }
 
-# One RabbitMQ node's configuration, tuned for three sharing 2 cores: schedulers do not
-# busy-wait, and each may use a small share of the memory.
+# One RabbitMQ node's configuration: the recipe's (deploy/rabbitmq-cluster/rabbitmq.conf), tuned
+# for three nodes sharing 2 cores: each may use a small share of the memory (and schedulers do
+# not busy-wait, in start_node).
 configure_node() {
     local node=$1 dir
     dir=$(node_dir "$1")
     rm -rf "$dir"
     mkdir -p "$dir/mnesia" "$dir/log" "$state"
-    cat >"$dir/rabbitmq.conf" <<CONF
-# Written by deploy/cluster.sh.
-listeners.tcp.default = 5672
-consumer_timeout = 86400000
-vm_memory_high_watermark.relative = 0.15
-disk_free_limit.absolute = 200MB
-cluster_partition_handling = pause_minority
-CONF
+    {
+        cat "$here/rabbitmq-cluster/rabbitmq.conf"
+        echo
+        echo "# The lab's own (deploy/cluster.sh): three nodes on one machine."
+        echo "vm_memory_high_watermark.relative = 0.15"
+    } >"$dir/rabbitmq.conf"
     echo "[]." >"$dir/enabled_plugins"
     : >"$dir/rabbitmq-env.conf"
     chown -R rabbitmq:rabbitmq "$dir"
@@ -147,6 +152,7 @@ form_cluster() {
     ctl r1 add_user "$user" "$password" >/dev/null
     ctl r1 set_user_tags "$user" administrator >/dev/null
     ctl r1 set_permissions -p / "$user" ".*" ".*" ".*" >/dev/null
+    ctl r1 import_definitions "$here/rabbitmq-cluster/definitions.json" >/dev/null
     note "RabbitMQ cluster up: $(ctl r1 eval 'rabbit_nodes:all_running().' | tr -d '\n')"
 }
 
@@ -214,15 +220,46 @@ kill_node() {
     note "killed node $(node_name "$1") (pid $pid)"
 }
 
-leader() {
-    local node line
+# The queues each running node leads, with COLUMNS (list_queues --local on each node: listing the
+# whole cluster from one namespace hangs, as the other nodes answer the command-line tool
+# directly and cannot reach it there).
+list_queues() {
+    local node
     for node in "${nodes[@]}"; do
-        line=$(ctl "$node" list_queues name leader 2>/dev/null | awk -v q="$1" '$1 == q {print $2}') || continue
-        if [ -n "$line" ]; then
-            for n in "${nodes[@]}"; do [ "$(node_name "$n")" = "$line" ] && echo "$n" && return 0; done
+        ctl "$node" -t 10 list_queues --local --no-table-headers "$@" 2>/dev/null || true
+    done
+}
+
+# One step of a rolling upgrade, as on a real cluster: the node is stopped only once every quorum
+# queue keeps a majority without it; drained first (its queue leaders move to other nodes, its
+# clients are disconnected and reconnect to another node); started again (here the same version;
+# on a real cluster, the new one) and brought back out of maintenance.
+restart_node() {
+    require_root restart-node
+    local node=$1
+    in_ns "$node" rabbitmq-upgrade --longnames -n "$(node_name "$node")" -q await_online_quorum_plus_one -t 300 >/dev/null
+    in_ns "$node" rabbitmq-upgrade --longnames -n "$(node_name "$node")" -q drain >/dev/null
+    ctl "$node" stop >/dev/null
+    start_node "$node"
+    await_node "$node"
+    in_ns "$node" rabbitmq-upgrade --longnames -n "$(node_name "$node")" -q revive >/dev/null
+    note "node $(node_name "$node") restarted"
+}
+
+# A host taken off the network: the bridge's end of its link goes down, and packets are dropped
+# both ways without a word, as when a cable or a switch fails.
+cut_host() { require_root cut; ip link set "tlab-$1" down; note "host $1 cut off"; }
+restore_host() { require_root restore; ip link set "tlab-$1" up; note "host $1 back on the network"; }
+
+leader() {
+    local node
+    for node in "${nodes[@]}"; do
+        if ctl "$node" -t 10 list_queues --local --no-table-headers name 2>/dev/null | grep -qx "$1"; then
+            echo "$node"
+            return 0
         fi
     done
-    note "no running node knows queue '$1'"
+    note "no running node leads queue '$1'"
     return 1
 }
 
@@ -238,7 +275,7 @@ demo() {
     id=$("$trib" run slow-fanout '{"count": 30, "milliseconds": 20, "queue": "default"}' --submit --work-queue lab)
     "$trib" wait "$id"
     echo "== queues: every one a quorum queue, replicated on the three nodes"
-    ctl r1 list_queues name type members | grep -E "trib\.(q|flows|dead|events)" | head -8
+    list_queues name type members | grep -E "trib\.(q|flows|dead|events)" | head -8
 }
 
 status() {
@@ -289,6 +326,10 @@ case "${1:-}" in
     down) down ;;
     kill-node) kill_node "$2" ;;
     start-node) require_root start-node; start_node "$2"; await_node "$2"; note "node $(node_name "$2") is back" ;;
+    restart-node) restart_node "$2" ;;
     leader) leader "$2" ;;
-    *) sed -n '2,15p' "$0" >&2; exit 2 ;;
+    cut) cut_host "$2" ;;
+    restore) restore_host "$2" ;;
+    queues) shift; list_queues "$@" ;;
+    *) sed -n '2,22p' "$0" >&2; exit 2 ;;
 esac

@@ -283,6 +283,10 @@ struct ServerRecordingTests {
             let tasks = try await server.get("/task-queues", as: Queues.self).items.first { $0.name == queue }
             return (work?.waiting ?? 0) >= 1 && work?.consumers == 1 && tasks?.consumers == 1
         }
+        // A run is recorded once its first event reaches the server, a moment after the POST.
+        try await waitUntil("the third run is recorded", within: .seconds(20)) {
+            try await server.request("/flow-runs/\(ids[2])").status == 200
+        }
         let waiting = try await server.get("/flow-runs/\(ids[2])", as: FlowRunDetail.self).flowRun
         #expect(waiting.state == "Pending" && waiting.workQueue == workQueue, "\(waiting)")
         for id in ids {

@@ -110,11 +110,11 @@ extension AMQPBroker: FlowRunTransport {
     public func prepareBoard(for flowRunID: String, retention: Duration) async throws {
         let name = Self.boardQueue(for: flowRunID)
         try await prepareStatusExchange()
-        try await connection.declare(QueueDeclaration(name: name, arguments: [
+        try await queueType.declare(QueueDeclaration(name: name, arguments: [
             "x-max-length": .int(1),
             "x-overflow": .string("drop-head"),
             "x-expires": .int(max(1, retention.wholeMilliseconds)),
-        ]))
+        ]), on: connection)
         try await connection.bind(QueueBinding(queue: name, exchange: Self.flowRunStatusExchange,
                                                 routingKey: flowRunID))
     }
@@ -218,10 +218,11 @@ extension AMQPBroker: FlowRunTransport {
         let setting = WorkQueueLimit(workQueue: workQueue, limit: limit,
                                      generation: (try await self.limit(of: workQueue)?.generation ?? 0) + 1,
                                      resumeLimit: resumeLimit)
-        try await connection.declare(QueueDeclaration(name: limitQueue, arguments: [
+        try await queueType.declare(QueueDeclaration(name: limitQueue, arguments: [
             "x-max-length": .int(1), "x-overflow": .string("drop-head"),
-        ]))
-        try await connection.declare(QueueDeclaration(name: slotQueue, arguments: ["x-expires": .int(86_400_000)]))
+        ]), on: connection)
+        try await queueType.declare(QueueDeclaration(name: slotQueue, arguments: ["x-expires": .int(86_400_000)]),
+                                    on: connection)
         try await connection.purge(queue: slotQueue)
         try await connection.publishConfirmed(try Self.jsonMessage(setting, type: "work-queue-limit",
                                                                    routingKey: limitQueue))

@@ -1,8 +1,8 @@
 import AMQPClient
 
 /// The type of the RabbitMQ queues that hold work Tributary must not lose: task queues, work
-/// queues of submitted flow runs, the dead-letter queue, reply queues, flow-run journals and the
-/// server's event queues. Chosen with
+/// queues of submitted flow runs, the dead-letter queue, reply queues, flow-run journals, flow-run
+/// status boards, work-queue limits and slots, and the server's event queues. Chosen with
 /// the broker URL's `queue_type` option (`amqp://host/vhost?queue_type=quorum`), so every process
 /// given the same URL declares them alike.
 ///

@@ -40,4 +40,20 @@ enum ClusterLab {
 
     /// The node (`r1`...) that leads quorum queue `queue` now.
     static func leader(of queue: String) async throws -> String { try await run(["leader", queue]) }
+
+    /// The operating-system process id of node `node`'s Erlang VM now.
+    static func pid(of node: String) throws -> String {
+        try String(contentsOfFile: "/var/lib/rabbitmq/tributary-lab-\(node)/pid", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// How many consumers quorum queue `queue` has now.
+    static func consumers(of queue: String) async throws -> Int? {
+        let listing = try await run(["queues", "name", "consumers"])
+        for line in listing.split(separator: "\n") {
+            let columns = line.split(whereSeparator: \.isWhitespace).map(String.init)
+            if columns.count == 2, columns[0] == queue { return Int(columns[1]) }
+        }
+        return nil
+    }
 }
