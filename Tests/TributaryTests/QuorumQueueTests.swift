@@ -12,21 +12,27 @@ struct QuorumQueueTests {
     static let vhost = "trib-quorum"
     static var url: String { "amqp://guest:guest@localhost:5672/\(vhost)?queue_type=quorum" }
 
-    @Test("a submitted run and its tasks go through quorum queues: work queue, task queue and dead-letter queue")
+    @Test("a submitted run and its tasks go through quorum queues: work queue and its limit and slots, the run's status board, task queue and dead-letter queue")
     func flowOnQuorumQueues() async throws {
         try await BrokerAdmin.ensureVhost(Self.vhost)
         let queue = TestBroker.uniqueQueue("quorum"), workQueue = TestBroker.uniqueQueue("quorum-wq")
         let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, broker: Self.url)
         let agent = try await WorkerProcess.agent(id: "agent-\(workQueue.suffix(6))", workQueue: workQueue,
                                                   broker: Self.url)
-        try await withWorkers([worker, agent]) {
+        let runID = try await withWorkers([worker, agent]) {
             let client = Tributary(broker: Self.url)
+            // Limited, so the agent runs it on a slot of the limit's own queue.
+            try await client.setLimit(1, ofWorkQueue: workQueue)
             let handle = try await client.submit(SlowFanout.self, SlowFanout.Input(count: 10, milliseconds: 10, queue: queue),
                                                  workQueue: workQueue)
             #expect(try await handle.result() == 55)
             await client.close()
+            return handle.id
         }
         let types = try await Self.queueTypes()
+        #expect(types[AMQPBroker.boardQueue(for: runID)] == "quorum")
+        #expect(types[AMQPBroker.limitQueue(forWorkQueue: workQueue)] == "quorum")
+        #expect(types[AMQPBroker.slotQueue(forWorkQueue: workQueue)] == "quorum")
         #expect(types["trib.q.\(queue)"] == "quorum")
         #expect(types["trib.flows.\(workQueue)"] == "quorum")
         #expect(types["trib.dead"] == "quorum")

@@ -162,16 +162,19 @@ struct BenchCommand: AsyncParsableCommand {
         var result = ModeResult(persistence: label)
         log("[\(label)] floor: 2 echo processes (plain librabbitmq), prefetch \(prefetch)")
         let floorQueue = "bench.floor.\(label)"
+        // Plain librabbitmq reads the URL alone: Tributary's own options (queue_type) left out,
+        // its queue a classic one.
+        let floorBroker = try QueueType.split(brokerURL: broker).amqpURL
         var echoes: [HelperProcess] = []
         for index in 0..<2 {
-            echoes.append(try await HelperProcess("trib-floor", ["echo", broker, floorQueue, "\(prefetch)", flag],
+            echoes.append(try await HelperProcess("trib-floor", ["echo", floorBroker, floorQueue, "\(prefetch)", flag],
                                                   readyText: "echo ready", label: "echo\(index)"))
         }
         var floorRates: [Double] = [], floorP50: [Double] = [], floorP99: [Double] = []
         for _ in 0..<repetitions {
             floorRates.append(try Self.value("tasks_per_s", in: try runToCompletion(
-                "trib-floor", ["fanout", broker, floorQueue, "\(n)", flag])))
-            let chainOutput = try runToCompletion("trib-floor", ["chain", broker, floorQueue, "\(chain)", flag])
+                "trib-floor", ["fanout", floorBroker, floorQueue, "\(n)", flag])))
+            let chainOutput = try runToCompletion("trib-floor", ["chain", floorBroker, floorQueue, "\(chain)", flag])
             floorP50.append(try Self.value("p50_us", in: chainOutput))
             floorP99.append(try Self.value("p99_us", in: chainOutput))
         }
