@@ -152,7 +152,9 @@ form_cluster() {
     ctl r1 add_user "$user" "$password" >/dev/null
     ctl r1 set_user_tags "$user" administrator >/dev/null
     ctl r1 set_permissions -p / "$user" ".*" ".*" ".*" >/dev/null
-    ctl r1 import_definitions "$here/rabbitmq-cluster/definitions.json" >/dev/null
+    # From the node's own directory: rabbitmqctl runs as user rabbitmq, who may not read this checkout.
+    install -o rabbitmq -g rabbitmq -m 0644 "$here/rabbitmq-cluster/definitions.json" "$(node_dir r1)/definitions.json"
+    ctl r1 import_definitions "$(node_dir r1)/definitions.json" >/dev/null
     note "RabbitMQ cluster up: $(ctl r1 eval 'rabbit_nodes:all_running().' | tr -d '\n')"
 }
 
