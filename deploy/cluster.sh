@@ -250,8 +250,21 @@ restart_node() {
 
 # A host taken off the network: the bridge's end of its link goes down, and packets are dropped
 # both ways without a word, as when a cable or a switch fails.
-cut_host() { require_root cut; ip link set "tlab-$1" down; note "host $1 cut off"; }
-restore_host() { require_root restore; ip link set "tlab-$1" up; note "host $1 back on the network"; }
+hosts=(r1 r2 r3 server agent1 agent2 worker1 worker2 worker3)
+require_one_of() {
+    local given=$1 what=$2; shift 2
+    local known
+    for known in "$@"; do [ "$given" = "$known" ] && return 0; done
+    echo "tributary lab: unknown $what '$given': give one of $*" >&2
+    exit 2
+}
+cut_host() { require_root cut; require_one_of "$1" host "${hosts[@]}"; ip link set "tlab-$1" down; note "host $1 cut off"; }
+restore_host() {
+    require_root restore
+    require_one_of "$1" host "${hosts[@]}"
+    ip link set "tlab-$1" up
+    note "host $1 back on the network"
+}
 
 leader() {
     local node
@@ -320,6 +333,9 @@ down() {
     note "down"
 }
 
+case "${1:-}" in
+    kill-node | start-node | restart-node) require_one_of "${2:-}" node "${nodes[@]}" ;;
+esac
 case "${1:-}" in
     up) up ;;
     demo) demo ;;
