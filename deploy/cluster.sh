@@ -46,6 +46,7 @@ ns() { echo "trib-lab-$1"; }
 in_ns() { local name=$1; shift; ip netns exec "$(ns "$name")" "$@"; }
 node_name() { echo "rabbit@$subnet.1${1#r}"; }
 ctl() { local node=$1; shift; in_ns "$node" rabbitmqctl --longnames -n "$(node_name "$node")" -q "$@"; }
+upgrade() { local node=$1; shift; in_ns "$node" rabbitmq-upgrade --longnames -n "$(node_name "$node")" -q "$@"; }
 
 require_root() {
     if [ "$(id -u)" -ne 0 ]; then
@@ -239,12 +240,12 @@ list_queues() {
 restart_node() {
     require_root restart-node
     local node=$1
-    in_ns "$node" rabbitmq-upgrade --longnames -n "$(node_name "$node")" -q await_online_quorum_plus_one -t 300 >/dev/null
-    in_ns "$node" rabbitmq-upgrade --longnames -n "$(node_name "$node")" -q drain >/dev/null
+    upgrade "$node" -t 300 await_online_quorum_plus_one >/dev/null
+    upgrade "$node" drain >/dev/null
     ctl "$node" stop >/dev/null
     start_node "$node"
     await_node "$node"
-    in_ns "$node" rabbitmq-upgrade --longnames -n "$(node_name "$node")" -q revive >/dev/null
+    upgrade "$node" revive >/dev/null
     note "node $(node_name "$node") restarted"
 }
 

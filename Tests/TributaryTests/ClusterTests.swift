@@ -12,12 +12,7 @@ struct ClusterTests {
     @Test("kill -9 the node that leads the task queue mid-way through a 5,000-task fanout: every result is right")
     func leaderKilledMidFanout() async throws {
         let queue = TestBroker.uniqueQueue("cluster")
-        var workers: [WorkerProcess] = []
-        for index in 0..<3 {
-            workers.append(try await WorkerProcess(id: "lab-w\(index)-\(queue.suffix(6))", queue: queue, concurrency: 16,
-                                                   broker: try await ClusterLab.url(first: index),
-                                                   launcher: ClusterLab.launcher("worker\(index + 1)")))
-        }
+        let workers = try await ClusterLab.workers(3, queue: queue, concurrency: 16)
         try await withWorkers(workers) {
             // The workers made the task queue: its leader is known before the fanout starts.
             let leader = try await ClusterLab.leader(of: "trib.q.\(queue)")
@@ -111,12 +106,7 @@ struct ClusterTests {
         let queue = TestBroker.uniqueQueue("labresume"), workQueue = TestBroker.uniqueQueue("labwq")
         let path = AgentResumeTests.temporaryPath("lab-resume")
         defer { try? FileManager.default.removeItem(atPath: path) }
-        var workers: [WorkerProcess] = []
-        for index in 0..<2 {
-            workers.append(try await WorkerProcess(id: "lab-rw\(index)-\(queue.suffix(6))", queue: queue, concurrency: 8,
-                                                   broker: try await ClusterLab.url(first: index),
-                                                   launcher: ClusterLab.launcher("worker\(index + 2)")))
-        }
+        let workers = try await ClusterLab.workers(2, queue: queue, concurrency: 8, firstHost: 2)
         // Each agent connects to a node of its own first (r1, r2).
         var agents: [WorkerProcess] = []
         for index in 0..<2 {
@@ -152,12 +142,7 @@ struct ClusterTests {
     @Test("restart every broker node one at a time, as a rolling upgrade does, while a flow runs batch after batch: it completes with every result right")
     func rollingRestart() async throws {
         let queue = TestBroker.uniqueQueue("labroll")
-        var workers: [WorkerProcess] = []
-        for index in 0..<3 {
-            workers.append(try await WorkerProcess(id: "lab-roll\(index)-\(queue.suffix(6))", queue: queue, concurrency: 8,
-                                                   broker: try await ClusterLab.url(first: index),
-                                                   launcher: ClusterLab.launcher("worker\(index + 1)")))
-        }
+        let workers = try await ClusterLab.workers(3, queue: queue, concurrency: 8)
         try await withWorkers(workers) {
             let client = Tributary(broker: try await ClusterLab.url(first: 0))
             let restarted = Atomic<Bool>(false)

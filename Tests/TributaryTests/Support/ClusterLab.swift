@@ -35,6 +35,18 @@ enum ClusterLab {
         return String(url[..<at.upperBound]) + rotated.joined(separator: ",") + String(url[slash...])
     }
 
+    /// Starts `count` workers on `queue`, on lab hosts `worker<firstHost>` onwards, worker `index`
+    /// given node `index` first, so their connections spread over the nodes.
+    static func workers(_ count: Int, queue: String, concurrency: Int, firstHost: Int = 1) async throws -> [WorkerProcess] {
+        var workers: [WorkerProcess] = []
+        for index in 0..<count {
+            workers.append(try await WorkerProcess(id: "lab-w\(index)-\(queue.suffix(6))", queue: queue,
+                                                   concurrency: concurrency, broker: try await url(first: index),
+                                                   launcher: launcher("worker\(firstHost + index)")))
+        }
+        return workers
+    }
+
     /// The command prefix that runs a program on lab host `host` (`worker1`, `agent2`, ...).
     static func launcher(_ host: String) -> [String] { ["/usr/sbin/ip", "netns", "exec", "trib-lab-\(host)"] }
 
