@@ -140,16 +140,31 @@ await_node() {
     done
 }
 
+# Joins node $1 to r1's cluster. Now and then a join on these loaded cores leaves the node's
+# application stopped: it is tried again (a node that joined already is told so, and starts).
+join_node() {
+    local node=$1 attempt
+    for attempt in 1 2 3 4 5; do
+        ctl "$node" stop_app >/dev/null 2>&1 || true
+        ctl "$node" join_cluster "$(node_name r1)" >/dev/null 2>&1 || true
+        ctl "$node" start_app >/dev/null 2>&1 || true
+        if ctl r1 eval "lists:member('$(node_name "$node")', rabbit_nodes:all_running())." 2>/dev/null | grep -q true; then
+            return 0
+        fi
+        note "node $(node_name "$node") did not join on attempt $attempt; trying again"
+        sleep 2
+    done
+    note "node $(node_name "$node") did not join the cluster; last lines of its log:"
+    tail -n 30 "$state/$node.log" >&2 || true
+    exit 1
+}
+
 form_cluster() {
     local node
     for node in "${nodes[@]}"; do configure_node "$node"; done
     for node in "${nodes[@]}"; do start_node "$node"; done
     for node in "${nodes[@]}"; do await_node "$node"; done
-    for node in r2 r3; do
-        ctl "$node" stop_app
-        ctl "$node" join_cluster "$(node_name r1)"
-        ctl "$node" start_app
-    done
+    for node in r2 r3; do join_node "$node"; done
     ctl r1 add_user "$user" "$password" >/dev/null
     ctl r1 set_user_tags "$user" administrator >/dev/null
     ctl r1 set_permissions -p / "$user" ".*" ".*" ".*" >/dev/null
