@@ -440,7 +440,10 @@ final class Coordinator: Sendable {
     func end(_ run: TaskRun, _ final: TaskState, output: [UInt8]? = nil, replayed: Bool = false) {
         cancelTimer(run.id)
         releaseSlots(of: run)
-        guard run.finish(final, output: output) else { return }
+        guard run.finish(final, output: output, beforeWaking: {
+            // Started before the flow can go on, so a flow that ends right after waits for it.
+            if final == .completed, let output { storeResult(of: run, output: output) }
+        }) else { return }
         environment.queueWatch.heard(run.id, on: run.options.queue)
         runs.withLock { _ = $0.removeValue(forKey: run.id) }
         pendingSubmissions.withLock { _ = $0.removeValue(forKey: run.id) }
@@ -450,8 +453,7 @@ final class Coordinator: Sendable {
                 "error": "\(failure.error)",
             ])
         }
-        if final == .completed, let output {
-            storeResult(of: run, output: output)
+        if final == .completed {
             if !replayed { runHooks(run.options.onCompletion, run, final, error: nil) }
         } else if final.isFailure {
             failedRuns.withLock { $0.append(run) }

@@ -66,11 +66,13 @@ final class TaskRun: Sendable {
         }
     }
 
-    /// Ends the run. Returns false (and changes nothing) if it had already ended.
+    /// Ends the run. Returns false (and changes nothing) if it had already ended. If it ends it,
+    /// `beforeWaking` runs first, before anyone can see the run ended (under the run's lock).
     @discardableResult
-    func finish(_ final: TaskState, output: [UInt8]? = nil) -> Bool {
+    func finish(_ final: TaskState, output: [UInt8]? = nil, beforeWaking: () -> Void = {}) -> Bool {
         let callbacks = state.withLock { state -> [@Sendable (TaskState) -> Void]? in
             guard !state.taskState.isFinal else { return nil }
+            beforeWaking()
             state.taskState = final
             state.output = output
             defer { state.onFinish.removeAll() }
