@@ -82,32 +82,37 @@ extension AMQPBroker: FlowRunTransport {
     /// the other on the channel (so the board has the status before an agent can have the run) and
     /// waits for both confirms at once.
     public func submit(_ flowRun: FlowRunMessage, pending status: FlowRunStatus, retention: Duration) async throws {
-        try await prepareBoard(for: status.flowRunID, retention: retention)
-        try await submitPrepared(flowRun, pending: status)
+        try await declareBoard(for: status.flowRunID, retention: retention)
+        try await prepareWorkQueue(flowRun.workQueue)
+        try await publishConfirmed([try statusMessage(status), try flowRunMessage(flowRun)])
     }
 
-    public func submitPrepared(_ flowRun: FlowRunMessage, pending status: FlowRunStatus) async throws {
+    public func prepareBoard(pending status: FlowRunStatus, retention: Duration) async throws {
+        try await declareBoard(for: status.flowRunID, retention: retention)
+        try await publish(status: status)
+    }
+
+    public func submitPrepared(_ flowRun: FlowRunMessage) async throws {
         try await prepareWorkQueue(flowRun.workQueue)
-        let statusMessage = try statusMessage(status), runMessage = try flowRunMessage(flowRun)
+        try await publish(flowRun: flowRun)
+    }
+
+    /// Publishes `messages` one after the other on the channel and waits for all their confirms at once.
+    private func publishConfirmed(_ messages: [OutboundMessage]) async throws {
         let connection = self.connection
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            let (confirms, confirmed) = AsyncStream.makeStream(of: Result<Void, AMQPError>.self)
-            for message in [statusMessage, runMessage] {
-                connection.publish(message) { confirmed.yield($0) }
-            }
-            group.addTask {
-                var remaining = 2
-                for await confirm in confirms {
-                    try confirm.get()
-                    remaining -= 1
-                    if remaining == 0 { return }
-                }
-            }
-            try await group.waitForAll()
+        let (confirms, confirmed) = AsyncStream.makeStream(of: Result<Void, AMQPError>.self)
+        for message in messages {
+            connection.publish(message) { confirmed.yield($0) }
+        }
+        var remaining = messages.count
+        for await confirm in confirms {
+            try confirm.get()
+            remaining -= 1
+            if remaining == 0 { return }
         }
     }
 
-    public func prepareBoard(for flowRunID: String, retention: Duration) async throws {
+    private func declareBoard(for flowRunID: String, retention: Duration) async throws {
         let name = Self.boardQueue(for: flowRunID)
         try await prepareStatusExchange()
         try await queueType.declare(QueueDeclaration(name: name, arguments: [

@@ -12,11 +12,12 @@ public protocol FlowRunTransport: Sendable {
     /// Submits a run: makes its status board (kept `retention` after its last change) with the
     /// `pending` status on it, and puts the run on its work queue; returns once the broker holds both.
     func submit(_ flowRun: FlowRunMessage, pending: FlowRunStatus, retention: Duration) async throws
-    /// Makes a run's status board ahead of its submission (kept `retention` after its last change).
-    func prepareBoard(for flowRunID: String, retention: Duration) async throws
-    /// Submits a run whose board ``prepareBoard(for:retention:)`` made: its `pending` status on the
-    /// board and the run on its work queue, published together; returns once the broker holds both.
-    func submitPrepared(_ flowRun: FlowRunMessage, pending: FlowRunStatus) async throws
+    /// Makes a run's status board ahead of its submission (kept `retention` after its last change),
+    /// with its `pending` status on it; returns once the broker holds the status.
+    func prepareBoard(pending: FlowRunStatus, retention: Duration) async throws
+    /// Submits a run whose board ``prepareBoard(pending:retention:)`` made: only the run, on its
+    /// work queue; returns once the broker holds it.
+    func submitPrepared(_ flowRun: FlowRunMessage) async throws
     /// Puts a newer status of a run on its board and tells whoever watches the run; returns once
     /// the broker holds it.
     func publish(status: FlowRunStatus) async throws

@@ -61,10 +61,12 @@ final class InMemoryFlowRuns: FlowRunTransport {
         try await publish(flowRun: flowRun)
     }
 
-    func prepareBoard(for flowRunID: String, retention: Duration) async throws {}
+    func prepareBoard(pending: FlowRunStatus, retention: Duration) async throws {
+        try await publish(status: pending)
+    }
 
-    func submitPrepared(_ flowRun: FlowRunMessage, pending: FlowRunStatus) async throws {
-        try await submit(flowRun, pending: pending, retention: .zero)
+    func submitPrepared(_ flowRun: FlowRunMessage) async throws {
+        try await publish(flowRun: flowRun)
     }
 
     func publish(status: FlowRunStatus) async throws {

@@ -23,8 +23,7 @@ extension Tributary {
 
     /// Submits a run of the flow named `name` with the id `flowRunID` (one of this client's making
     /// when nil), unless a run with that id was submitted before (while its outcome is kept): then
-    /// it returns that run's handle. The server's scheduler submits this way, so a run pushed twice
-    /// starts once.
+    /// it returns that run's handle.
     public func submit(flowNamed name: String, input: [UInt8], workQueue: String, flowRunID: String?) async throws
         -> FlowRunHandle<[UInt8]> {
         try checkSubmission(flowNamed: name, input: input, workQueue: workQueue)
@@ -40,22 +39,58 @@ extension Tributary {
         return handle
     }
 
-    /// Makes the status board of run `flowRunID` ahead of its submission, so that
-    /// ``submitPrepared(flowNamed:input:workQueue:flowRunID:)`` is one publish: the server's
-    /// scheduler prepares runs a few seconds before they are due.
-    public func prepareSubmission(flowRunID: String) async throws {
-        try await flowRunTransport().prepareBoard(for: flowRunID, retention: flowRunRetention)
+    /// Makes the status board of run `flowRunID` of the flow named `name` ahead of its submission,
+    /// with the run Pending on it, so that ``submitPrepared(flowNamed:input:workQueue:flowRunID:)``
+    /// is one publish to one queue: the server's scheduler prepares runs seconds before they are due
+    /// (a thousand runs due at once then leave in one burst to their work queue, not two). A
+    /// prepared run reads Pending from then on.
+    public func prepareSubmission(flowRunID: String, flowNamed name: String, workQueue: String) async throws {
+        if let problem = Self.workQueueNameProblem(workQueue) { throw TributaryError.badSubmission(problem) }
+        try await flowRunTransport().prepareBoard(
+            pending: FlowRunStatus(flowRunID: flowRunID, flowName: name, workQueue: workQueue, state: .pending,
+                                   sequence: 1),
+            retention: flowRunRetention)
     }
 
-    /// Submits run `flowRunID`, whose board ``prepareSubmission(flowRunID:)`` made, without first
-    /// looking whether it was submitted before: for a caller that knows it was not (the scheduler,
-    /// holding its first claim of the run).
+    /// Ends a prepared run that will not be submitted (the scheduler's run whose deployment was
+    /// paused, changed or deleted before its time) Cancelled on its board with `reason`, so that
+    /// nobody waits on its Pending. Nothing if its board says more than Pending.
+    public func withdrawPrepared(flowRunID: String, reason: String) async throws {
+        _ = try await cancelIfQueued(flowRunID, reason: reason)
+    }
+
+    /// Submits run `flowRunID`, whose board ``prepareSubmission(flowRunID:flowNamed:workQueue:)``
+    /// made, without first looking whether it was submitted before: for a caller that knows it was
+    /// not (the scheduler, holding its first claim of the run).
     public func submitPrepared(flowNamed name: String, input: [UInt8], workQueue: String, flowRunID: String) async throws
         -> FlowRunHandle<[UInt8]> {
         try checkSubmission(flowNamed: name, input: input, workQueue: workQueue)
         try await flowRunTransport().submitPrepared(
-            FlowRunMessage(flowRunID: flowRunID, flowName: name, input: input, workQueue: workQueue),
-            pending: FlowRunStatus(flowRunID: flowRunID, flowName: name, workQueue: workQueue, state: .pending, sequence: 1))
+            FlowRunMessage(flowRunID: flowRunID, flowName: name, input: input, workQueue: workQueue))
+        recordSubmitted(id: flowRunID, flowName: name, workQueue: workQueue)
+        return flowRun(id: flowRunID)
+    }
+
+    /// Submits run `flowRunID` for a caller that cannot tell whether its message went out before:
+    /// the scheduler holding a claim handed back from a server that died mid-push, the run perhaps
+    /// prepared (Pending) and perhaps pushed. It is submitted unless its board shows that an agent
+    /// took it or it ended. A run whose message goes out twice still starts once: the agents claim
+    /// each take, and a second copy of the first is dropped.
+    public func resubmit(flowNamed name: String, input: [UInt8], workQueue: String, flowRunID: String) async throws
+        -> FlowRunHandle<[UInt8]> {
+        try checkSubmission(flowNamed: name, input: input, workQueue: workQueue)
+        let transport = try await flowRunTransport()
+        let message = FlowRunMessage(flowRunID: flowRunID, flowName: name, input: input, workQueue: workQueue)
+        switch try await transport.status(of: flowRunID) {
+        case .none:
+            try await transport.submit(message, pending: FlowRunStatus(flowRunID: flowRunID, flowName: name,
+                                                                       workQueue: workQueue, state: .pending, sequence: 1),
+                                       retention: flowRunRetention)
+        case .some(let status) where status.state == .pending && status.agentID == nil:
+            try await transport.submitPrepared(message)
+        case .some:
+            return flowRun(id: flowRunID)
+        }
         recordSubmitted(id: flowRunID, flowName: name, workQueue: workQueue)
         return flowRun(id: flowRunID)
     }

@@ -134,3 +134,12 @@ public struct ScheduledRun: Codable, Sendable, Equatable {
     /// When a server last claimed it: set on a run waiting again, its claim handed back.
     public var claimedAt: Double?
 }
+
+/// A run due soon whose status board the scheduler makes ahead: what its Pending status names.
+public struct UpcomingRun: Sendable, Equatable {
+    public var flowRunID: String
+    public var flow: String
+    public var workQueue: String
+    /// When it is due (seconds since 1970).
+    public var scheduledAt: Double
+}

@@ -30,9 +30,9 @@ public protocol DeploymentStore: Sendable {
                           ifUnchanged: Bool) async throws
     /// Runs waiting to be pushed that are due at `time` or before, soonest first.
     func dueRuns(at time: Double, limit: Int) async throws -> [ScheduledRun]
-    /// The ids of waiting runs never claimed that fall due after `start` and by `end`, soonest first
-    /// (the runs whose boards the scheduler makes ahead; no parameters to decode).
-    func unclaimedRunIDs(dueAfter start: Double, through end: Double, limit: Int) async throws -> [String]
+    /// The waiting runs never claimed that fall due after `start` and by `end`, soonest first (the
+    /// runs whose boards the scheduler makes ahead; no parameters to decode).
+    func unclaimedRuns(dueAfter start: Double, through end: Double, limit: Int) async throws -> [UpcomingRun]
     /// The first time a waiting run falls due, if any.
     func nextDueTime() async throws -> Double?
     /// Claims waiting runs for `scheduler`; returns the ids it got (another scheduler may have claimed the rest).

@@ -10,8 +10,10 @@ import Tributary
 ///
 /// Exactly once: a run's id is fixed by (deployment, scheduled time); only the server whose claim
 /// of the row succeeds pushes it; and a run claimed again (its claim handed back after its server
-/// died mid-push) is pushed with an idempotent submit, so it does not start twice. On time: the
-/// boards of runs due in the next 30 s are made ahead, so a first push is one publish.
+/// died mid-push) is pushed again unless its board shows an agent took it; a copy pushed twice
+/// still starts once, since agents claim each take of a run. On time: the boards of runs due in the
+/// next 30 s are made ahead with the runs Pending on them, so at its time a first push is one
+/// publish, to its work queue.
 public struct Scheduler: Service {
     let store: any RunStore
     let pusher: Pusher?
@@ -23,7 +25,7 @@ public struct Scheduler: Service {
     /// The triggered runs this scheduler has made already, so it does not write them again each pass.
     private let fired = IDSet()
     /// The runs whose boards this scheduler has made ahead of their time.
-    private let prepared = IDSet()
+    private let prepared = PreparedBoards()
     /// The deployments as last read, and when each wants planning again.
     private let cache = DeploymentCache()
 
@@ -71,20 +73,28 @@ public struct Scheduler: Service {
         }
     }
 
-    /// Makes the boards of the runs due in the next few seconds, so that at their time each push is
-    /// one publish (what lets a thousand runs due at once leave within a second).
+    /// Makes the boards of the runs due in the next few seconds, each with its run Pending on it, so
+    /// that at their time each push is one publish (what lets a thousand runs due at once leave
+    /// within a second).
     private func prepareAhead(_ pusher: Pusher) async throws {
         while !Task.isCancelled {
             let now = Date().timeIntervalSince1970
-            if let soon = try? await store.unclaimedRunIDs(dueAfter: now, through: now + settings.prepareAhead.timeInterval,
-                                                           limit: settings.batch) {
-                let fresh = soon.filter { !prepared.contains($0) }
-                await withTaskGroup(of: String?.self) { group in
-                    for (index, flowRunID) in fresh.enumerated() {
-                        if index >= settings.parallelBoards, let id = await group.next(), let id { prepared.insert([id]) }
-                        group.addTask { (try? await pusher.prepare(flowRunID)) == nil ? nil : flowRunID }
+            let end = now + settings.prepareAhead.timeInterval
+            if let soon = try? await store.unclaimedRuns(dueAfter: now, through: end, limit: settings.batch) {
+                // A run due in the next moments may be claimed meanwhile: only later ones count as dropped.
+                let listedThrough = soon.count < settings.batch ? end : soon.last?.scheduledAt ?? end
+                let dropped = prepared.takeDropped(listed: Set(soon.map(\.flowRunID)), window: (now + 2)...listedThrough,
+                                                   forgetBefore: now - 60)
+                for run in dropped {
+                    try? await pusher.withdraw(run.flowRunID, "its deployment was paused, changed or deleted before its time")
+                }
+                let fresh = soon.filter { !prepared.holds($0) }
+                await withTaskGroup(of: UpcomingRun?.self) { group in
+                    for (index, run) in fresh.enumerated() {
+                        if index >= settings.parallelBoards, let done = await group.next(), let done { prepared.insert(done) }
+                        group.addTask { (try? await pusher.prepare(run)) == nil ? nil : run }
                     }
-                    for await id in group { if let id { prepared.insert([id]) } }
+                    for await done in group { if let done { prepared.insert(done) } }
                 }
             }
             try await Task.sleep(for: .milliseconds(500))
@@ -268,13 +278,16 @@ public struct Scheduler: Service {
                 running += 1
                 // A run claimed for the first time was never pushed: it goes without a look at its
                 // board (in one publish if its board was made ahead). A run claimed again (its claim
-                // handed back) may have been pushed already: it is submitted idempotently.
-                let first = run.claimedAt == nil, ready = prepared.contains(run.flowRunID)
+                // handed back) may have been pushed already: it goes unless its board says it was taken.
+                let first = run.claimedAt == nil
+                let upcoming = UpcomingRun(flowRunID: run.flowRunID, flow: deployment.flow,
+                                           workQueue: deployment.workQueue, scheduledAt: run.scheduledAt)
+                let ready = prepared.holds(upcoming)
                 group.addTask {
                     do {
                         let input = try JSONEncoder().encode(run.parameters)
-                        if first && !ready { try await pusher.prepare(run.flowRunID) }
-                        try await pusher.push(run.flowRunID, deployment.flow, Array(input), deployment.workQueue, first)
+                        if first && !ready { try await pusher.prepare(upcoming) }
+                        try await pusher.push(upcoming, Array(input), first)
                         return run.flowRunID
                     } catch {
                         logger.error("could not push a scheduled run; it is tried again", metadata: [
@@ -385,28 +398,38 @@ public struct SchedulerSettings: Sendable {
 
 /// How the scheduler hands runs to the broker.
 public struct Pusher: Sendable {
-    /// Makes a run's status board ahead of its time.
-    public var prepare: @Sendable (_ flowRunID: String) async throws -> Void
-    /// Puts a due run on its work queue: (flow run id, flow name, input JSON, work queue, whether it is
-    /// the run's first push, its board made: then it goes in one publish, with no look at its board).
-    public var push: @Sendable (_ flowRunID: String, _ flow: String, _ input: [UInt8], _ workQueue: String,
-                                _ ready: Bool) async throws -> Void
+    /// Makes a run's status board ahead of its time, with the run Pending on it.
+    public var prepare: @Sendable (_ run: UpcomingRun) async throws -> Void
+    /// Puts a due run on its work queue with its input JSON. On its first push its board was made:
+    /// it goes in one publish, with no look at its board. Pushed again (its claim handed back), it
+    /// goes unless its board says an agent took it.
+    public var push: @Sendable (_ run: UpcomingRun, _ input: [UInt8], _ first: Bool) async throws -> Void
+    /// Ends a prepared run that will not be pushed Cancelled on its board, with the reason.
+    public var withdraw: @Sendable (_ flowRunID: String, _ reason: String) async throws -> Void
 
-    public init(prepare: @escaping @Sendable (String) async throws -> Void,
-                push: @escaping @Sendable (String, String, [UInt8], String, Bool) async throws -> Void) {
+    public init(prepare: @escaping @Sendable (UpcomingRun) async throws -> Void,
+                push: @escaping @Sendable (UpcomingRun, [UInt8], Bool) async throws -> Void,
+                withdraw: @escaping @Sendable (String, String) async throws -> Void) {
         self.prepare = prepare
         self.push = push
+        self.withdraw = withdraw
     }
 
-    /// Pushes through `client`: a prepared run in one publish, any other with an idempotent submit.
+    /// Pushes through `client`.
     public static func client(_ client: Tributary) -> Pusher {
-        Pusher(prepare: { try await client.prepareSubmission(flowRunID: $0) }) { id, flow, input, workQueue, ready in
-            if ready {
-                _ = try await client.submitPrepared(flowNamed: flow, input: input, workQueue: workQueue, flowRunID: id)
+        Pusher(prepare: { run in
+            try await client.prepareSubmission(flowRunID: run.flowRunID, flowNamed: run.flow, workQueue: run.workQueue)
+        }, push: { run, input, first in
+            if first {
+                _ = try await client.submitPrepared(flowNamed: run.flow, input: input, workQueue: run.workQueue,
+                                                    flowRunID: run.flowRunID)
             } else {
-                _ = try await client.submit(flowNamed: flow, input: input, workQueue: workQueue, flowRunID: id)
+                _ = try await client.resubmit(flowNamed: run.flow, input: input, workQueue: run.workQueue,
+                                              flowRunID: run.flowRunID)
             }
-        }
+        }, withdraw: { flowRunID, reason in
+            try await client.withdrawPrepared(flowRunID: flowRunID, reason: reason)
+        })
     }
 }
 
@@ -417,5 +440,4 @@ final class IDSet: @unchecked Sendable {
 
     func contains(_ id: String) -> Bool { lock.withLock { ids.contains(id) } }
     func insert(_ new: [String]) { lock.withLock { ids.formUnion(new) } }
-    func remove(_ old: [String]) { lock.withLock { ids.subtract(old) } }
 }

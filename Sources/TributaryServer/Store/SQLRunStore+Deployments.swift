@@ -161,12 +161,16 @@ extension SQLRunStore {
             """, [time, limit])).map(Self.scheduledRun)
     }
 
-    public func unclaimedRunIDs(dueAfter start: Double, through end: Double, limit: Int) async throws -> [String] {
+    public func unclaimedRuns(dueAfter start: Double, through end: Double, limit: Int) async throws -> [UpcomingRun] {
         try await executor.read(SQLStatement("""
-            SELECT flow_run_id FROM scheduled_runs
-            WHERE status = 'waiting' AND claimed_at IS NULL AND scheduled_at > ? AND scheduled_at <= ?
-            ORDER BY scheduled_at LIMIT ?
-            """, [start, end, limit])).map { $0.string("flow_run_id") }
+            SELECT s.flow_run_id, s.scheduled_at, d.flow_name, d.work_queue FROM scheduled_runs s
+            JOIN deployments d ON d.id = s.deployment_id
+            WHERE s.status = 'waiting' AND s.claimed_at IS NULL AND s.scheduled_at > ? AND s.scheduled_at <= ?
+            ORDER BY s.scheduled_at LIMIT ?
+            """, [start, end, limit])).map {
+            UpcomingRun(flowRunID: $0.string("flow_run_id"), flow: $0.string("flow_name"),
+                        workQueue: $0.string("work_queue"), scheduledAt: $0["scheduled_at"]?.double ?? 0)
+        }
     }
 
     public func nextDueTime() async throws -> Double? {
