@@ -151,6 +151,37 @@ struct AgentResumeTests {
         #expect(runs.values.allSatisfy { $0 == 1 }, "no task ran twice: \(runs.filter { $0.value > 1 })")
     }
 
+    @Test("a second copy of a running run's message reaching the agent that runs it: the run goes on there once, and no copy stays held: once the agent has exited, nothing went back to the work queue")
+    func secondCopyAdopted() async throws {
+        let queue = TestBroker.uniqueQueue("adopt"), workQueue = TestBroker.uniqueQueue("wq")
+        let path = Self.temporaryPath("adopt")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let worker = try await WorkerProcess(id: "w-\(queue.suffix(6))", queue: queue, concurrency: 4)
+        let agent = try await WorkerProcess.agent(id: "a-\(workQueue.suffix(6))", workQueue: workQueue, concurrency: 2)
+        let client = Tributary(broker: TestBroker.url)
+        try await withWorkers([worker, agent]) {
+            let input = RecordedFanout.Input(count: 12, chunk: 2, milliseconds: 300, queue: queue, path: path)
+            let handle = try await client.submit(RecordedFanout.self, input, workQueue: workQueue)
+            try await waitUntil("the agent runs it", within: .seconds(30)) { try await handle.state == .running }
+            // A copy of take 1, as a submit re-sent after a reconnect leaves it.
+            let broker = try await AMQPBroker.connect(url: TestBroker.url)
+            try await broker.publish(flowRun: FlowRunMessage(flowRunID: handle.id, flowName: RecordedFanout.name,
+                                                             input: Array(try JSONEncoder().encode(input)),
+                                                             workQueue: workQueue, deliveries: 1))
+            await broker.close()
+            try await agent.waitForLog(containing: "a flow run this agent still runs; it goes on here", within: .seconds(30))
+            #expect(try await handle.result() == (0..<12).reduce(0, +))
+            await agent.stop()
+            #expect(agent.logLines(containing: "flow run started") == 1)
+        }
+        await client.close()
+        let connection = try await AMQPConnection.connect(url: TestBroker.url)
+        let left = try await connection.inspect(queue: AMQPBroker.amqpQueue(forWorkQueue: workQueue)).messages
+        await connection.close()
+        #expect(left == 0, "a copy held until the agent exited went back to the work queue")
+        #expect(Self.executions(in: path).count == 12, "no task ran twice")
+    }
+
     @Test("a resumed run whose code now makes different calls runs those calls afresh: no result of another call is handed to it")
     func changedCode() async throws {
         let queue = TestBroker.uniqueQueue("changed"), workQueue = TestBroker.uniqueQueue("wq")

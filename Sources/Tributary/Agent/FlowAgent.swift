@@ -212,13 +212,18 @@ public final class FlowAgent: Service {
         logger[metadataKey: "flow"] = "\(message.flowName)"
         logger[metadataKey: "flow-run"] = "\(message.flowRunID)"
         // This agent still runs it: the broker took back the message it held (a closed channel,
-        // a reconnect) and handed it (or a re-counted copy) here again. It is kept, not run twice.
-        let adopted = running.withLock { entries -> Bool in
-            guard entries[message.flowRunID] != nil else { return false }
+        // a reconnect) and handed it (or a re-counted copy) here again, or a second copy of its
+        // message came. It is kept, not run twice, and the new delivery holds the run from now on.
+        let replaced = running.withLock { entries -> FlowRunDelivery? in
+            guard let entry = entries[message.flowRunID] else { return nil }
             entries[message.flowRunID]!.delivery = delivery
-            return true
+            return entry.delivery
         }
-        if adopted {
+        if let replaced {
+            // Acknowledged, not held until this agent exits: a delivery of a channel the broker
+            // closed is ignored (the broker took its message back already), and a second copy
+            // still held on this channel is one too many.
+            replaced.settle(.ack)
             logger.info("the broker handed back a flow run this agent still runs; it goes on here")
             return
         }
