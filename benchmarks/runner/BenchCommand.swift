@@ -33,6 +33,9 @@ struct BenchCommand: AsyncParsableCommand {
     var takeover: Int?
     @Option(help: "Instead of the workloads: what the broker operations a submitted run makes cost, each this many times.")
     var probeBrokerOps: Int?
+    @Option(name: .customLong("probe-message-costs"),
+            help: "Instead of the workloads: the broker's CPU per message for each part of a task message, this many messages per variant (issue 15).")
+    var probeMessageCosts: Int?
     @Option(name: .customLong("events-cost"),
             help: "Instead of the workloads: what recording costs, on fanouts of this many tasks (issue 12).")
     var eventsCost: Int?
@@ -80,6 +83,14 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         if let probeBrokerOps {
             for line in try await BrokerOperationCosts(broker: broker, count: probeBrokerOps).measure() { print(line) }
+            return
+        }
+        if let probeMessageCosts {
+            guard probeMessageCosts > 0 else { throw ValidationError("--probe-message-costs takes a count above 0") }
+            for line in try await MessageCosts(broker: broker, count: probeMessageCosts, rounds: max(repetitions, 3))
+                .measure() {
+                print(line)
+            }
             return
         }
         // The measurements other than the workloads run one after the other, in one invocation.
