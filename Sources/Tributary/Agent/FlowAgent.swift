@@ -227,39 +227,16 @@ public final class FlowAgent: Service {
             logger.info("the broker handed back a flow run this agent still runs; it goes on here")
             return
         }
-        let board: FlowRunStatus?
-        do {
-            board = try await transport.status(of: message.flowRunID)
-        } catch {
-            logger.error("could not read the flow run's status; handing it back", metadata: ["error": "\(error)"])
-            delivery.settle(.requeue)
-            return
+        guard !delivery.redelivered, client.registry.flow(named: message.flowName) != nil else {
+            return await settleWithoutRunning(delivery, message, logger: logger)
         }
+        // A first delivery of this take is claimed before its board is read: the won claim's read
+        // says whether the run has ended or been taken again since, so a run starts after one
+        // read of its board, not two.
+        guard case .won(let board) = await claim(delivery, message, logger: logger) else { return }
         let status = board ?? FlowRunStatus(flowRunID: message.flowRunID, flowName: message.flowName,
                                             workQueue: message.workQueue, state: .pending, sequence: 1)
-        if status.state.isFinal {
-            logger.info("discarded a flow run that has already ended", metadata: ["state": "\(status.state.rawValue)"])
-            counters.withLock { $0.discarded += 1 }
-            delivery.settle(.ack)
-            return
-        }
-        if delivery.redelivered {
-            await recount(delivery, message, status: status, logger: logger)
-            return
-        }
-        guard client.registry.flow(named: message.flowName) != nil else {
-            let error = RemoteError(type: "UnknownFlow", message: "agent \(configuration.id) serving work queue "
-                + "'\(message.workQueue)' has no flow named '\(message.flowName)' (it has: "
-                + "\(client.registry.flowNames.joined(separator: ", "))); register it in the agent's registry",
-                retryable: false)
-            logger.error("dead-lettered a flow run of a flow this agent does not have", metadata: ["error": "\(error)"])
-            try? await transport.publish(status: status.next(.failed, agentID: configuration.id, error: error))
-            delivery.settle(.deadLetter(reason: error.message))
-            counters.withLock { $0.failed += 1 }
-            return
-        }
         let epoch = message.deliveries, transport = self.transport, flowRunID = message.flowRunID
-        guard await claim(delivery, message, logger: logger) else { return }
         client.activeFlowRuns.reserve(message.flowRunID, flowName: message.flowName)
         let now = Date(), firstStarted = status.firstStartedAt ?? now
         let journal = RunJournal(retention: client.flowRunRetention, epoch: epoch, firstStarted: firstStarted,
@@ -321,36 +298,83 @@ public final class FlowAgent: Service {
         await transport.releaseClaim(flowRunID: flowRunID, epoch: epoch)
     }
 
+    /// What became of a claim of a take.
+    private enum ClaimOutcome {
+        /// This copy runs the take; the run's board as read after the claim (nil if it has none).
+        case won(FlowRunStatus?)
+        /// This copy was dropped or handed back.
+        case settled
+    }
+
     /// Claims this take of the run (its first, or a resumed one re-counted from a message that
     /// came back with no outcome). A take's message can come in two copies: a submit published
     /// again after a reconnect lost its confirm, or an agent that died while it renewed the
     /// message. Either can reach this agent or another: only the first claimed runs, and the
-    /// other is dropped. A won claim reads the board again, in case the run ended (and released
-    /// its claim) between this copy's first read and its claim. False if this copy was dropped or
-    /// handed back.
-    private func claim(_ delivery: FlowRunDelivery, _ message: FlowRunMessage, logger: Logger) async -> Bool {
+    /// other is dropped. A won claim then reads the board: a run that has ended (a copy that came
+    /// after its twin ran to its end and released the claim, or a run cancelled while queued) or
+    /// that a later take has resumed is discarded, and the claim given back.
+    private func claim(_ delivery: FlowRunDelivery, _ message: FlowRunMessage, logger: Logger) async -> ClaimOutcome {
         let token = "\(configuration.id) \(UUID().uuidString)"
         do {
             if try await transport.claim(flowRunID: message.flowRunID, epoch: message.deliveries, token: token,
                                          retention: client.flowRunRetention) {
-                guard let board = try await transport.status(of: message.flowRunID),
-                      board.state.isFinal || board.epoch > message.deliveries else { return true }
-                logger.info("discarded a copy of a flow run that has ended or been taken again since",
-                            metadata: ["state": "\(board.state.rawValue)", "epoch": "\(board.epoch)"])
+                let board = try await transport.status(of: message.flowRunID)
+                guard let board, board.state.isFinal || board.epoch > message.deliveries else { return .won(board) }
+                if board.state.isFinal {
+                    logger.info("discarded a flow run that has already ended", metadata: ["state": "\(board.state.rawValue)"])
+                } else {
+                    logger.info("discarded a copy of a flow run that has been taken again since",
+                                metadata: ["epoch": "\(board.epoch)"])
+                }
                 counters.withLock { $0.discarded += 1 }
                 delivery.settle(.ack)
-                return false
+                await transport.releaseClaim(flowRunID: message.flowRunID, epoch: message.deliveries)
+                return .settled
             }
         } catch {
             logger.error("could not claim the flow run; handing it back", metadata: ["error": "\(error)"])
             delivery.settle(.requeue)
-            return false
+            return .settled
         }
         logger.warning("dropped a second copy of a flow run's message: its first copy runs",
                        metadata: ["epoch": "\(message.deliveries)"])
         counters.withLock { $0.discarded += 1 }
         delivery.settle(.ack)
-        return false
+        return .settled
+    }
+
+    /// A message this agent does not run as a new take, read against its run's board: a run that
+    /// has ended is discarded; a redelivered one (its agent died or lost the broker) is re-counted;
+    /// one of a flow this agent does not have ends Failed and is dead-lettered.
+    private func settleWithoutRunning(_ delivery: FlowRunDelivery, _ message: FlowRunMessage, logger: Logger) async {
+        let board: FlowRunStatus?
+        do {
+            board = try await transport.status(of: message.flowRunID)
+        } catch {
+            logger.error("could not read the flow run's status; handing it back", metadata: ["error": "\(error)"])
+            delivery.settle(.requeue)
+            return
+        }
+        let status = board ?? FlowRunStatus(flowRunID: message.flowRunID, flowName: message.flowName,
+                                            workQueue: message.workQueue, state: .pending, sequence: 1)
+        if status.state.isFinal {
+            logger.info("discarded a flow run that has already ended", metadata: ["state": "\(status.state.rawValue)"])
+            counters.withLock { $0.discarded += 1 }
+            delivery.settle(.ack)
+            return
+        }
+        if delivery.redelivered {
+            await recount(delivery, message, status: status, logger: logger)
+            return
+        }
+        let error = RemoteError(type: "UnknownFlow", message: "agent \(configuration.id) serving work queue "
+            + "'\(message.workQueue)' has no flow named '\(message.flowName)' (it has: "
+            + "\(client.registry.flowNames.joined(separator: ", "))); register it in the agent's registry",
+            retryable: false)
+        logger.error("dead-lettered a flow run of a flow this agent does not have", metadata: ["error": "\(error)"])
+        try? await transport.publish(status: status.next(.failed, agentID: configuration.id, error: error))
+        delivery.settle(.deadLetter(reason: error.message))
+        counters.withLock { $0.failed += 1 }
     }
 
     /// A run handed to an agent before, with no outcome (its agent died or lost the broker): past
