@@ -102,7 +102,17 @@ final class TaskThreadPool: TaskExecutor, @unchecked Sendable {
         thread.start()
     }
 
+    /// Linux's `SCHED_BATCH`, which Glibc's Swift module does not export.
+    private static let batchPolicy: Int32 = 3
+
     private func serveJobs() {
+        // A task thread runs under SCHED_BATCH: it keeps the fair share of a core any thread has,
+        // but once woken it waits for the running thread's time slice to end instead of preempting
+        // it (the connection thread that woke it, say). Measured: fanout a few per cent faster,
+        // nothing slower (benchmarks/RESULTS.md, session 18). A thread that cannot switch keeps
+        // the default policy.
+        var parameters = sched_param(sched_priority: 0)
+        _ = sched_setscheduler(0, Self.batchPolicy, &parameters)
         let executor = asUnownedTaskExecutor()
         let thread = PoolThread(pool: self)
         PoolThread.current = thread
