@@ -31,7 +31,8 @@ struct ScheduledPushTests {
         let scheduler: Scheduler
         let flowRunID: String
 
-        static func start(workQueue: String, label: String, firstPush: FirstPush, dueIn: Double = 0) async throws -> Setup {
+        static func start(workQueue: String, label: String, firstPush: FirstPush, dueIn: Double = 0,
+                          failFirstPush: Bool = true) async throws -> Setup {
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("trib-push-\(UUID().uuidString).db").path
             let store = try SQLiteRunStore(path: path)
             let deployment = try await store.saveDeployment(
@@ -46,14 +47,13 @@ struct ScheduledPushTests {
             let client = Tributary(broker: TestBroker.url)
             let server = Pusher.client(client)
             let pusher = Pusher(prepare: server.prepare, push: { run, input, first in
-                guard first else { return try await server.push(run, input, first) }
+                guard first && failFirstPush else { return try await server.push(run, input, first) }
                 if case .confirmLost = firstPush { try await server.push(run, input, first) }
                 throw LostPush()
-            }, withdraw: server.withdraw)
+            })
             let scheduler = Scheduler(store: store, pusher: pusher, wakeups: AsyncStream { _ in },
                                       logger: Logger(label: "test-scheduler"))
-            return Setup(store: store, path: path, client: client, scheduler: scheduler, flowRunID: flowRunID,
-                         workQueueSuffix: workQueue.suffix(6))
+            return Setup(store: store, path: path, client: client, scheduler: scheduler, flowRunID: flowRunID)
         }
 
         /// One push pass, now.
@@ -61,8 +61,6 @@ struct ScheduledPushTests {
             try await scheduler.push(now: Date().timeIntervalSince1970, missed: nil)
         }
 
-        var deploymentName: String { "push-\(workQueueSuffix)" }
-        let workQueueSuffix: Substring
 
         func dispose() async {
             await client.close()
@@ -113,19 +111,22 @@ struct ScheduledPushTests {
         }
     }
 
-    @Test("a run due in seconds reads Pending from its board before its time; its deployment paused first, it ends Cancelled there, so nobody waits on it")
-    func preparedThenDropped() async throws {
-        let workQueue = TestBroker.uniqueQueue("dropped")
-        let setup = try await Setup.start(workQueue: workQueue, label: "dropped", firstPush: .confirmLost, dueIn: 12)
+    @Test("a run due in seconds reads Pending from its board before its time, and at its time runs once")
+    func preparedAhead() async throws {
+        let workQueue = TestBroker.uniqueQueue("ahead")
+        let setup = try await Setup.start(workQueue: workQueue, label: "ahead", firstPush: .confirmLost, dueIn: 6,
+                                          failFirstPush: false)
+        let agent = try await WorkerProcess.agent(id: "a-\(workQueue.suffix(6))", workQueue: workQueue)
         try await disposing({ await setup.dispose() }) {
-            let scheduler = Task { try await setup.scheduler.run() }
-            defer { scheduler.cancel() }
-            let handle = setup.client.flowRun(id: setup.flowRunID, of: Checkpoint.self)
-            try await waitUntil("its board made ahead", within: .seconds(5)) { (try? await handle.state) == .pending }
-            _ = try await setup.store.setPaused(true, deployment: setup.deploymentName, backfill: false,
-                                                at: Date().timeIntervalSince1970)
-            try await waitUntil("its board says Cancelled", within: .seconds(5)) { try await handle.state == .cancelled }
-            await #expect(throws: FlowRunFailed.self) { _ = try await handle.result() }
+            try await withWorkers([agent]) { () async throws in
+                let scheduler = Task { try await setup.scheduler.run() }
+                defer { scheduler.cancel() }
+                let handle = setup.client.flowRun(id: setup.flowRunID, of: Checkpoint.self)
+                try await waitUntil("its board made ahead", within: .seconds(4)) { (try? await handle.state) == .pending }
+                #expect(agent.logLines(containing: "flow run started") == 0, "not before its time")
+                #expect(try await handle.result() == Checkpoint.Output(label: "ahead", ok: true))
+                #expect(agent.logLines(containing: "flow run started") == 1)
+            }
         }
     }
 }

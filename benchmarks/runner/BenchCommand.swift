@@ -81,6 +81,11 @@ struct BenchCommand: AsyncParsableCommand {
     var workloadList: [String] { workloads.split(separator: ",").map(String.init) }
 
     func run() async throws {
+        // The runs' status boards (a queue each) go 10 minutes after their last use, not a day:
+        // a broker left holding the boards of a few benchmarks' 25,000 runs took minutes and
+        // 16 GB and more to restart. Set by this process before anything reads it; its helper
+        // processes inherit it.
+        setenv("TRIB_FLOW_RUN_RETENTION", "600", 0)
         if let probeBrokerOps {
             for line in try await BrokerOperationCosts(broker: broker, count: probeBrokerOps).measure() { print(line) }
             return

@@ -230,7 +230,7 @@ public final class Tributary: Sendable {
 
     /// A submitted run still on its work queue ends Cancelled on its board, so the agent that
     /// takes it discards it; returns its flow's name. Nil if it is not a queued submitted run.
-    func cancelIfQueued(_ flowRunID: String, reason: String) async throws -> String? {
+    private func cancelIfQueued(_ flowRunID: String, reason: String) async throws -> String? {
         let transport = try await flowRunTransport()
         guard let status = try await transport.status(of: flowRunID), status.state == .pending else { return nil }
         try await transport.publish(status: status.next(.cancelled, error: RemoteError(

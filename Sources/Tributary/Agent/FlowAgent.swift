@@ -312,7 +312,8 @@ public final class FlowAgent: Service {
     /// message. Either can reach this agent or another: only the first claimed runs, and the
     /// other is dropped. A won claim then reads the board: a run that has ended (a copy that came
     /// after its twin ran to its end and released the claim, or a run cancelled while queued) or
-    /// that a later take has resumed is discarded, and the claim given back.
+    /// that a later take has resumed is discarded. Its claim is kept (until it expires with the
+    /// retention): any later copy of that take is dropped by it, whatever the board says then.
     private func claim(_ delivery: FlowRunDelivery, _ message: FlowRunMessage, logger: Logger) async -> ClaimOutcome {
         let token = "\(configuration.id) \(UUID().uuidString)"
         do {
@@ -328,7 +329,6 @@ public final class FlowAgent: Service {
                 }
                 counters.withLock { $0.discarded += 1 }
                 delivery.settle(.ack)
-                await transport.releaseClaim(flowRunID: message.flowRunID, epoch: message.deliveries)
                 return .settled
             }
         } catch {

@@ -52,13 +52,6 @@ extension Tributary {
             retention: flowRunRetention)
     }
 
-    /// Ends a prepared run that will not be submitted (the scheduler's run whose deployment was
-    /// paused, changed or deleted before its time) Cancelled on its board with `reason`, so that
-    /// nobody waits on its Pending. Nothing if its board says more than Pending.
-    public func withdrawPrepared(flowRunID: String, reason: String) async throws {
-        _ = try await cancelIfQueued(flowRunID, reason: reason)
-    }
-
     /// Submits run `flowRunID`, whose board ``prepareSubmission(flowRunID:flowNamed:workQueue:)``
     /// made, without first looking whether it was submitted before: for a caller that knows it was
     /// not (the scheduler, holding its first claim of the run).

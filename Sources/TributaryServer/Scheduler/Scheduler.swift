@@ -75,26 +75,29 @@ public struct Scheduler: Service {
 
     /// Makes the boards of the runs due in the next few seconds, each with its run Pending on it, so
     /// that at their time each push is one publish (what lets a thousand runs due at once leave
-    /// within a second).
+    /// within a second). A run due in less than ``SchedulerSettings/prepareLead`` is left to its
+    /// push, which makes its board itself: a Pending written late could land after the run's
+    /// Running.
     private func prepareAhead(_ pusher: Pusher) async throws {
         while !Task.isCancelled {
             let now = Date().timeIntervalSince1970
             let end = now + settings.prepareAhead.timeInterval
             if let soon = try? await store.unclaimedRuns(dueAfter: now, through: end, limit: settings.batch) {
-                // A run due in the next moments may be claimed meanwhile: only later ones count as dropped.
-                let listedThrough = soon.count < settings.batch ? end : soon.last?.scheduledAt ?? end
-                let dropped = prepared.takeDropped(listed: Set(soon.map(\.flowRunID)), window: (now + 2)...listedThrough,
-                                                   forgetBefore: now - 60)
-                for run in dropped {
-                    try? await pusher.withdraw(run.flowRunID, "its deployment was paused, changed or deleted before its time")
-                }
-                let fresh = soon.filter { !prepared.holds($0) }
-                await withTaskGroup(of: UpcomingRun?.self) { group in
-                    for (index, run) in fresh.enumerated() {
-                        if index >= settings.parallelBoards, let done = await group.next(), let done { prepared.insert(done) }
-                        group.addTask { (try? await pusher.prepare(run)) == nil ? nil : run }
+                prepared.forget(dueBefore: now - 60)
+                await withTaskGroup(of: Void.self) { group in
+                    var running = 0
+                    for run in soon {
+                        guard run.scheduledAt - Date().timeIntervalSince1970 >= settings.prepareLead,
+                              prepared.begin(run) else { continue }
+                        if running == settings.parallelBoards {
+                            await group.next()
+                            running -= 1
+                        }
+                        running += 1
+                        group.addTask { [prepared] in
+                            prepared.finish(run, made: (try? await pusher.prepare(run)) != nil)
+                        }
                     }
-                    for await done in group { if let done { prepared.insert(done) } }
                 }
             }
             try await Task.sleep(for: .milliseconds(500))
@@ -282,11 +285,11 @@ public struct Scheduler: Service {
                 let first = run.claimedAt == nil
                 let upcoming = UpcomingRun(flowRunID: run.flowRunID, flow: deployment.flow,
                                            workQueue: deployment.workQueue, scheduledAt: run.scheduledAt)
-                let ready = prepared.holds(upcoming)
-                group.addTask {
+                group.addTask { [prepared] in
                     do {
                         let input = try JSONEncoder().encode(run.parameters)
-                        if first && !ready { try await pusher.prepare(upcoming) }
+                        await prepared.waitWhilePreparing(run.flowRunID)
+                        if first && !prepared.holds(upcoming) { try await pusher.prepare(upcoming) }
                         try await pusher.push(upcoming, Array(input), first)
                         return run.flowRunID
                     } catch {
@@ -384,6 +387,8 @@ public struct SchedulerSettings: Sendable {
     public var claimTimeout: Double = 30
     /// Runs due this soon have their boards made ahead.
     public var prepareAhead: Duration = .seconds(30)
+    /// A run due sooner than this (seconds) is not made ahead: its push makes its board.
+    public var prepareLead: Double = 2
     /// Due runs pushed per pass.
     public var batch = 2000
     /// Due runs pushed at once. Each push waits for the broker's confirms, which come once its
@@ -404,15 +409,11 @@ public struct Pusher: Sendable {
     /// it goes in one publish, with no look at its board. Pushed again (its claim handed back), it
     /// goes unless its board says an agent took it.
     public var push: @Sendable (_ run: UpcomingRun, _ input: [UInt8], _ first: Bool) async throws -> Void
-    /// Ends a prepared run that will not be pushed Cancelled on its board, with the reason.
-    public var withdraw: @Sendable (_ flowRunID: String, _ reason: String) async throws -> Void
 
     public init(prepare: @escaping @Sendable (UpcomingRun) async throws -> Void,
-                push: @escaping @Sendable (UpcomingRun, [UInt8], Bool) async throws -> Void,
-                withdraw: @escaping @Sendable (String, String) async throws -> Void) {
+                push: @escaping @Sendable (UpcomingRun, [UInt8], Bool) async throws -> Void) {
         self.prepare = prepare
         self.push = push
-        self.withdraw = withdraw
     }
 
     /// Pushes through `client`.
@@ -427,8 +428,6 @@ public struct Pusher: Sendable {
                 _ = try await client.resubmit(flowNamed: run.flow, input: input, workQueue: run.workQueue,
                                               flowRunID: run.flowRunID)
             }
-        }, withdraw: { flowRunID, reason in
-            try await client.withdrawPrepared(flowRunID: flowRunID, reason: reason)
         })
     }
 }
