@@ -64,21 +64,10 @@ struct BrokerOperationCosts {
     /// time, and returns how many the broker confirmed per second.
     private func confirmedRate(of total: Int, persistentMessagesTo queue: String,
                                on connection: AMQPConnection) async throws -> Double {
-        let (confirms, confirmed) = AsyncStream.makeStream(of: Void.self)
         let message = OutboundMessage(routingKey: queue, properties: AMQPProperties(persistent: true),
                                       body: Array(repeating: 65, count: 300))
         let started = ContinuousClock.now
-        var sent = 0, done = 0
-        func send() {
-            connection.publish(message) { _ in confirmed.yield() }
-            sent += 1
-        }
-        while sent < min(total, 1_000) { send() }
-        for await _ in confirms {
-            done += 1
-            if sent < total { send() }
-            if done == total { break }
-        }
+        try await connection.publishPipelined(total, of: message)
         return Double(total) / started.duration(to: .now).timeInterval
     }
 }

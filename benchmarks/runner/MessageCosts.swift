@@ -63,7 +63,7 @@ struct MessageCosts {
             for (index, variant) in Self.variants.enumerated() {
                 let message = OutboundMessage(routingKey: queue, properties: variant.properties, body: body)
                 let cpuBefore = ScheduleLag.cpuSeconds(pid: beam), started = ContinuousClock.now
-                try await Self.publishConfirmed(count, of: message, on: publisher)
+                try await publisher.publishPipelined(count, of: message)
                 for _ in 0..<count { _ = await deliveries.next() }
                 let seconds = started.duration(to: .now).timeInterval
                 cpu[index].append((ScheduleLag.cpuSeconds(pid: beam) - cpuBefore) / Double(count) * 1e6)
@@ -82,24 +82,6 @@ struct MessageCosts {
         return lines
     }
 
-    /// Publishes `count` copies of `message` with up to 1,000 unconfirmed at a time.
-    private static func publishConfirmed(_ count: Int, of message: OutboundMessage, on connection: AMQPConnection)
-        async throws {
-        let (confirms, confirmed) = AsyncStream.makeStream(of: Result<Void, AMQPError>.self)
-        var sent = 0, done = 0
-        func send() {
-            connection.publish(message) { confirmed.yield($0) }
-            sent += 1
-        }
-        while sent < min(count, 1_000) { send() }
-        for await confirm in confirms {
-            try confirm.get()
-            done += 1
-            if sent < count { send() }
-            if done == count { return }
-        }
-    }
-
     private static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
         return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
@@ -116,5 +98,25 @@ struct MessageCosts {
                 + "node (beam.smp) on this machine; found \(pids.count)")
         }
         return pid
+    }
+}
+
+extension AMQPConnection {
+    /// Publishes `count` copies of `message` with up to 1,000 unconfirmed at a time, as a
+    /// coordinator sends tasks; returns once the broker confirmed them all (throws on a nack).
+    func publishPipelined(_ count: Int, of message: OutboundMessage) async throws {
+        let (confirms, confirmed) = AsyncStream.makeStream(of: Result<Void, AMQPError>.self)
+        var sent = 0, done = 0
+        func send() {
+            publish(message) { confirmed.yield($0) }
+            sent += 1
+        }
+        while sent < min(count, 1_000) { send() }
+        for await confirm in confirms {
+            try confirm.get()
+            done += 1
+            if sent < count { send() }
+            if done == count { return }
+        }
     }
 }

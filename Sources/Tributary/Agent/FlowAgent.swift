@@ -234,8 +234,7 @@ public final class FlowAgent: Service {
         // says whether the run has ended or been taken again since, so a run starts after one
         // read of its board, not two.
         guard case .won(let board) = await claim(delivery, message, logger: logger) else { return }
-        let status = board ?? FlowRunStatus(flowRunID: message.flowRunID, flowName: message.flowName,
-                                            workQueue: message.workQueue, state: .pending, sequence: 1)
+        let status = board ?? FlowRunStatus.pending(message)
         let epoch = message.deliveries, transport = self.transport, flowRunID = message.flowRunID
         client.activeFlowRuns.reserve(message.flowRunID, flowName: message.flowName)
         let now = Date(), firstStarted = status.firstStartedAt ?? now
@@ -355,8 +354,7 @@ public final class FlowAgent: Service {
             delivery.settle(.requeue)
             return
         }
-        let status = board ?? FlowRunStatus(flowRunID: message.flowRunID, flowName: message.flowName,
-                                            workQueue: message.workQueue, state: .pending, sequence: 1)
+        let status = board ?? FlowRunStatus.pending(message)
         if status.state.isFinal {
             logger.info("discarded a flow run that has already ended", metadata: ["state": "\(status.state.rawValue)"])
             counters.withLock { $0.discarded += 1 }

@@ -64,6 +64,12 @@ public struct FlowRunStatus: Codable, Sendable, Equatable {
         self.updatedAt = updatedAt
     }
 
+    /// A run's first status: on its work queue, no agent yet.
+    static func pending(_ run: FlowRunMessage) -> FlowRunStatus {
+        FlowRunStatus(flowRunID: run.flowRunID, flowName: run.flowName, workQueue: run.workQueue, state: .pending,
+                      sequence: 1)
+    }
+
     /// The next status of the same run.
     func next(_ state: FlowRunState, agentID: String? = nil, epoch: Int? = nil, output: String? = nil,
               error: RemoteError? = nil) -> FlowRunStatus {

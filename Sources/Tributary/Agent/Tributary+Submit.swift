@@ -31,10 +31,8 @@ extension Tributary {
         let id = flowRunID ?? UUID().uuidString.lowercased()
         let handle = flowRun(id: id)
         if flowRunID != nil, try await transport.status(of: id) != nil { return handle }
-        try await transport.submit(FlowRunMessage(flowRunID: id, flowName: name, input: input, workQueue: workQueue),
-                                   pending: FlowRunStatus(flowRunID: id, flowName: name, workQueue: workQueue,
-                                                          state: .pending, sequence: 1),
-                                   retention: flowRunRetention)
+        let message = FlowRunMessage(flowRunID: id, flowName: name, input: input, workQueue: workQueue)
+        try await transport.submit(message, pending: .pending(message), retention: flowRunRetention)
         recordSubmitted(id: id, flowName: name, workQueue: workQueue)
         return handle
     }
@@ -76,9 +74,7 @@ extension Tributary {
         let message = FlowRunMessage(flowRunID: flowRunID, flowName: name, input: input, workQueue: workQueue)
         switch try await transport.status(of: flowRunID) {
         case .none:
-            try await transport.submit(message, pending: FlowRunStatus(flowRunID: flowRunID, flowName: name,
-                                                                       workQueue: workQueue, state: .pending, sequence: 1),
-                                       retention: flowRunRetention)
+            try await transport.submit(message, pending: .pending(message), retention: flowRunRetention)
         case .some(let status) where status.state == .pending && status.agentID == nil:
             try await transport.submitPrepared(message)
         case .some:
