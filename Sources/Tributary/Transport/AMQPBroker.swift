@@ -185,10 +185,10 @@ public final class AMQPBroker: Broker {
         }
     }
 
-    public func consumeTasks(from queue: String, prefetch: Int,
+    public func consumeTasks(from queue: String, prefetch: Int, onDelivery: @escaping @Sendable (TaskDelivery) -> Void,
+                             onEnd: @escaping @Sendable () -> Void,
                              onLost: @escaping @Sendable (DeliveriesLost) -> Void) async throws -> any TaskConsumer {
         try await prepareTaskQueue(queue)
-        let (deliveries, continuation) = AsyncStream.makeStream(of: TaskDelivery.self)
         let connection = self.connection
         let epoch = ChannelEpoch()
         let holds = self.holds, name = Self.amqpQueue(for: queue)
@@ -196,15 +196,15 @@ public final class AMQPBroker: Broker {
                                                prefetch: UInt16(clamping: max(prefetch, 1)), onDelivery: { delivery in
             let received = epoch.current
             let held = holds.hold(delivery, from: name)
-            continuation.yield(TaskDelivery(content: WireFormat.decodeTask(delivery, queue: queue), redelivered: delivery.wasHeldBefore,
-                                            isHeld: { epoch.current == received }, claim: { held.claim() }) {
+            onDelivery(TaskDelivery(content: WireFormat.decodeTask(delivery, queue: queue), redelivered: delivery.wasHeldBefore,
+                                    isHeld: { epoch.current == received }, claim: { held.claim() }) {
                 held.settle($0, on: connection)
             })
-        }, onEnd: { continuation.finish() }, onDeliveriesLost: { error in
+        }, onEnd: onEnd, onDeliveriesLost: { error in
             epoch.advance()
             onLost(DeliveriesLost(reason: error.description, deliveryTimeout: error.deliveryAcknowledgementTimeout))
         })
-        return AMQPTaskConsumer(deliveries: deliveries, connection: connection, tag: tag)
+        return AMQPTaskConsumer(connection: connection, tag: tag)
     }
 
     public func consumerCount(of queue: String) async throws -> Int {
@@ -300,7 +300,6 @@ private final class ChannelEpoch: Sendable {
 }
 
 private struct AMQPTaskConsumer: TaskConsumer {
-    let deliveries: AsyncStream<TaskDelivery>
     let connection: AMQPConnection
     let tag: String
     func stop() async { try? await connection.cancel(consumerTag: tag) }

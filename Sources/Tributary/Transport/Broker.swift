@@ -18,10 +18,13 @@ public protocol Broker: Sendable {
                      onMalformed: @escaping @Sendable () -> Void) async throws -> (queue: ReplyQueue, held: Int)
     /// Deletes a journal and the results it holds (its run has ended).
     func deleteJournal(named name: String) async
-    /// Starts taking tasks from `queue`, at most `prefetch` unacknowledged at a time. `onLost` (on
-    /// the transport's thread: keep it short) hears when the broker took back every delivery it had
-    /// handed over and not yet had settled (RabbitMQ closed the channel); they go to workers again.
-    func consumeTasks(from queue: String, prefetch: Int,
+    /// Starts taking tasks from `queue`, at most `prefetch` unacknowledged at a time. Each is handed
+    /// to `onDelivery` on the transport's thread (RabbitMQ's connection thread, or the publisher's
+    /// in one process): keep it short, hand the work on. `onEnd` hears once that no more will come.
+    /// `onLost` (on the transport's thread too) hears when the broker took back every delivery it
+    /// had handed over and not yet had settled (RabbitMQ closed the channel); they go to workers again.
+    func consumeTasks(from queue: String, prefetch: Int, onDelivery: @escaping @Sendable (TaskDelivery) -> Void,
+                      onEnd: @escaping @Sendable () -> Void,
                       onLost: @escaping @Sendable (DeliveriesLost) -> Void) async throws -> any TaskConsumer
     /// How many consumers (workers) take tasks from `queue` now.
     func consumerCount(of queue: String) async throws -> Int
@@ -49,10 +52,9 @@ public struct ReplyQueue: Sendable {
     }
 }
 
-/// Tasks delivered to a worker.
+/// Takes tasks for a worker (see ``Broker/consumeTasks(from:prefetch:onDelivery:onEnd:onLost:)``).
 public protocol TaskConsumer: Sendable {
-    var deliveries: AsyncStream<TaskDelivery> { get }
-    /// Asks for no more deliveries; `deliveries` finishes after those already sent.
+    /// Asks for no more deliveries; the consumer's `onEnd` is called after those already sent.
     func stop() async
 }
 

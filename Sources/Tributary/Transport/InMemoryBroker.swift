@@ -7,8 +7,14 @@ import Synchronization
 public final class InMemoryBroker: Broker {
     private struct QueueState {
         var waiting: [(TaskMessage, redelivered: Bool)] = []
-        var consumers: [Int: AsyncStream<TaskDelivery>.Continuation] = [:]
+        var consumers: [Int: Consumer] = [:]
         var nextConsumer = 0
+    }
+
+    /// A worker's consumer: where its deliveries go, and whom to tell it ended.
+    private struct Consumer {
+        let onDelivery: @Sendable (TaskDelivery) -> Void
+        let onEnd: @Sendable () -> Void
     }
 
     private struct State {
@@ -36,11 +42,17 @@ public final class InMemoryBroker: Broker {
         onConfirm(nil)
     }
 
+    /// As a broker would, later: a consumer that hands a delivery back while stopping is not
+    /// handed it again on its own stack.
+    private func redeliver(_ task: TaskMessage) {
+        Task { self.deliver(task, redelivered: true) }
+    }
+
     private func deliver(_ task: TaskMessage, redelivered: Bool) {
         let delivery = TaskDelivery(content: .success(task), redelivered: redelivered) { [weak self] settlement in
             self?.settle(task, settlement)
         }
-        let target = state.withLock { state -> AsyncStream<TaskDelivery>.Continuation? in
+        let target = state.withLock { state -> Consumer? in
             for name in [task.queue, Self.anyQueue] {
                 guard var queue = state.queues[name], !queue.consumers.isEmpty else { continue }
                 let ids = queue.consumers.keys.sorted()
@@ -52,13 +64,13 @@ public final class InMemoryBroker: Broker {
             state.queues[task.queue, default: QueueState()].waiting.append((task, redelivered))
             return nil
         }
-        target?.yield(delivery)
+        target?.onDelivery(delivery)
     }
 
     private func settle(_ task: TaskMessage, _ settlement: Settlement) {
         switch settlement {
         case .ack: break
-        case .requeue: deliver(task, redelivered: true)
+        case .requeue: redeliver(task)
         case .deadLetter(let reason): state.withLock { $0.deadLetters.append((task, reason)) }
         }
     }
@@ -85,12 +97,12 @@ public final class InMemoryBroker: Broker {
         state.withLock { ($0.queues[queue]?.consumers.count ?? 0) + ($0.queues[Self.anyQueue]?.consumers.count ?? 0) }
     }
 
-    public func consumeTasks(from queue: String, prefetch: Int,
+    public func consumeTasks(from queue: String, prefetch: Int, onDelivery: @escaping @Sendable (TaskDelivery) -> Void,
+                             onEnd: @escaping @Sendable () -> Void,
                              onLost: @escaping @Sendable (DeliveriesLost) -> Void) async throws -> any TaskConsumer {
-        let (stream, continuation) = AsyncStream.makeStream(of: TaskDelivery.self)
         let (id, waiting) = state.withLock { state -> (Int, [(TaskMessage, redelivered: Bool)]) in
             state.consumerIDs += 1
-            state.queues[queue, default: QueueState()].consumers[state.consumerIDs] = continuation
+            state.queues[queue, default: QueueState()].consumers[state.consumerIDs] = Consumer(onDelivery: onDelivery, onEnd: onEnd)
             var waiting = state.queues[queue]!.waiting
             state.queues[queue]!.waiting.removeAll()
             if queue == Self.anyQueue {
@@ -102,8 +114,8 @@ public final class InMemoryBroker: Broker {
             return (state.consumerIDs, waiting)
         }
         for (task, redelivered) in waiting { deliver(task, redelivered: redelivered) }
-        return InMemoryConsumer(deliveries: stream) { [weak self] in
-            self?.state.withLock { $0.queues[queue]?.consumers.removeValue(forKey: id) }?.finish()
+        return InMemoryConsumer { [weak self] in
+            self?.state.withLock { $0.queues[queue]?.consumers.removeValue(forKey: id) }?.onEnd()
         }
     }
 
@@ -138,12 +150,11 @@ public final class InMemoryBroker: Broker {
             state.controlSubscribers.removeAll()
             return state.queues.values.flatMap { Array($0.consumers.values) }
         }
-        consumers.forEach { $0.finish() }
+        consumers.forEach { $0.onEnd() }
     }
 }
 
 private struct InMemoryConsumer: TaskConsumer {
-    let deliveries: AsyncStream<TaskDelivery>
     let stopAction: @Sendable () -> Void
     func stop() async { stopAction() }
 }

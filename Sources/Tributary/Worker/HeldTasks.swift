@@ -32,6 +32,11 @@ final class HeldTasks: Sendable {
         entries.withLock { $0.removeValue(forKey: ObjectIdentifier(execution))?.lost ?? false }
     }
 
+    /// Stops every running task at once, without waiting for its body (the worker is stopping).
+    func interruptAll() {
+        for entry in entries.withLock({ Array($0.values) }) { entry.execution.interrupt() }
+    }
+
     /// Cancels every running task whose delivery is no longer held, and returns them. With the
     /// broker's acknowledgement timeout known, a task is past it when it held its delivery for at
     /// least nine tenths of it (the broker started counting when it sent the delivery, a little

@@ -63,6 +63,11 @@ final class TaskExecution: Sendable {
         work?.cancel()
     }
 
+    /// Ends the attempt as interrupted (the worker is stopping) without waiting for the body.
+    func interrupt() {
+        decide(.interrupted)
+    }
+
     /// Runs the body in the current task. A CancellationError counts as interrupted only when this
     /// task was in fact cancelled; thrown by the task on its own, it is the task's failure.
     static func outcome(of body: @Sendable () async throws -> [UInt8]) async -> ExecutionOutcome {

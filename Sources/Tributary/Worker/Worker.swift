@@ -70,6 +70,7 @@ public final class Worker: Service {
     private let configuration: Configuration
     private let logger: Logger
     private let draining = Atomic<Bool>(false)
+    private let interrupted = Atomic<Bool>(false)
     private let consumers = Mutex<[any TaskConsumer]>([])
     private let counters = Mutex(Counters())
     private let cancellations = FlowRunCancellations()
@@ -82,6 +83,8 @@ public final class Worker: Service {
     private let workingFor = Mutex<[String: Int]>([:])
     /// The threads task bodies run on: `concurrency` of them, plus one for each stuck task.
     private let taskThreads: TaskThreadPool
+    /// Hands deliveries to the task threads while ``run()`` runs.
+    private let dispatch = Mutex<DeliveryDispatch?>(nil)
 
     public init(broker: any Broker, registry: Registry, configuration: Configuration = .init(),
                 logger: Logger = Logger(label: "tributary.worker")) {
@@ -95,33 +98,38 @@ public final class Worker: Service {
     }
 
     public func run() async throws {
-        let slots = AsyncSemaphore(permits: max(1, configuration.concurrency))
+        let queues = configuration.queues
+        let dispatch = DeliveryDispatch(concurrency: configuration.concurrency,
+                                        limits: queues.map { configuration.queueLimits[$0] },
+                                        executor: taskThreads) { [self] in await process($0) }
+        self.dispatch.withLock { $0 = dispatch }
         // Heard before any task arrives, so no cancellation sent meanwhile is missed.
         let control = try await broker.subscribeControl { [weak self] in self?.hear($0) }
-        var started: [(consumer: any TaskConsumer, limit: AsyncSemaphore?)] = []
-        for queue in configuration.queues {
-            let limit = configuration.queueLimits[queue]
+        var started: [any TaskConsumer] = []
+        for (index, queue) in queues.enumerated() {
             var prefetch = configuration.prefetch ?? configuration.concurrency * 2
-            if let limit { prefetch = min(prefetch, limit * 2) }
-            let consumer = try await broker.consumeTasks(from: queue, prefetch: prefetch) { [weak self] in
+            if let limit = configuration.queueLimits[queue] { prefetch = min(prefetch, limit * 2) }
+            started.append(try await broker.consumeTasks(from: queue, prefetch: prefetch, onDelivery: { [self] in
+                arrive($0, from: index, dispatch)
+            }, onEnd: {
+                dispatch.consumerEnded()
+            }, onLost: { [weak self] in
                 self?.deliveriesLost($0)
-            }
-            started.append((consumer,
-                            limit.map { AsyncSemaphore(permits: max(1, $0)) }))
+            }))
         }
-        consumers.withLock { $0 = started.map(\.consumer) }
+        consumers.withLock { $0 = started }
         logger.info("worker ready", metadata: [
-            "queues": "\(configuration.queues.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
+            "queues": "\(queues.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
             "tasks": "\(registry.taskNames.joined(separator: ","))",
         ])
-        await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                for (consumer, queueSlots) in started {
-                    group.addTask { await self.serve(consumer, slots: slots, queueSlots: queueSlots) }
-                }
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await dispatch.finished()
+            } onGracefulShutdown: {
+                self.beginDrain()
             }
-        } onGracefulShutdown: {
-            self.beginDrain()
+        } onCancel: {
+            self.interrupt()
         }
         await unsettled.drained()
         taskThreads.shutdown()
@@ -166,43 +174,30 @@ public final class Worker: Service {
     public func beginDrain() {
         guard !draining.exchange(true, ordering: .relaxed) else { return }
         logger.info("draining: no new tasks; finishing the ones running")
+        for delivery in dispatch.withLock({ $0 })?.drain() ?? [] { handBack(delivery) }
         let toStop = consumers.withLock { $0 }
         Task { for consumer in toStop { await consumer.stop() } }
     }
 
-    /// Runs the consumer's deliveries, each once a slot of the worker (and of the queue's own
-    /// limit, if it has one) is free.
-    private func serve(_ consumer: any TaskConsumer, slots: AsyncSemaphore, queueSlots: AsyncSemaphore?) async {
-        await withDiscardingTaskGroup { group in
-            for await delivery in consumer.deliveries {
-                // Prefetched before the broker took its deliveries back: it goes to a worker again.
-                guard delivery.isHeld else { continue }
-                if draining.load(ordering: .relaxed) {
-                    handBack(delivery)
-                    continue
-                }
-                if delivery.redelivered, case .success(let message) = delivery.content {
-                    group.addTask { await self.recountAfterGrace(delivery, message) }
-                    continue
-                }
-                await queueSlots?.wait()
-                await slots.wait()
-                if draining.load(ordering: .relaxed) {
-                    slots.signal()
-                    queueSlots?.signal()
-                    handBack(delivery)
-                    continue
-                }
-                // On the task threads from the start: the body's own task then runs on the thread
-                // that created it, and its result goes out from there, with no hop through the
-                // cooperative pool between them.
-                group.addTask(executorPreference: taskThreads) {
-                    await self.process(delivery)
-                    slots.signal()
-                    queueSlots?.signal()
-                }
-            }
+    /// Stops at once (``run()`` was cancelled): drains, and the running tasks are cancelled and
+    /// handed back to their queues, without waiting for their bodies.
+    private func interrupt() {
+        interrupted.store(true, ordering: .sequentiallyConsistent)
+        beginDrain()
+        held.interruptAll()
+    }
+
+    /// A delivery from consumer `index`, on the transport's thread: a redelivered attempt waits
+    /// out its grace without taking a slot; the others run once a slot of the worker (and of the
+    /// queue's own limit, if it has one) is free.
+    private func arrive(_ delivery: TaskDelivery, from index: Int, _ dispatch: DeliveryDispatch) {
+        // Prefetched before the broker took its deliveries back: it goes to a worker again.
+        guard delivery.isHeld else { return }
+        if delivery.redelivered, case .success(let message) = delivery.content, !draining.load(ordering: .relaxed) {
+            dispatch.runAside { await self.recountAfterGrace(delivery, message) }
+            return
         }
+        if !dispatch.submit(delivery, from: index) { handBack(delivery) }
     }
 
     private func handBack(_ delivery: TaskDelivery) {
@@ -266,6 +261,8 @@ public final class Worker: Service {
         }
         defer { cancellations.unregister(execution, flowRunID: message.flowRunID) }
         held.insert(execution, delivery: delivery, message: message)
+        // Inserted after `interrupt()` went through the held tasks.
+        if interrupted.load(ordering: .sequentiallyConsistent) { execution.interrupt() }
         // Taken back before it was recorded, so `deliveriesLost` could not see it.
         guard delivery.isHeld else {
             _ = held.remove(execution)
