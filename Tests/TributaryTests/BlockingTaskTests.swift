@@ -49,6 +49,21 @@ struct BlockingTaskTests {
                 "blocking tasks at once: \(ConcurrencyLimitTests.peakOverlap(reports))")
     }
 
+    @Test("a flow that fails while its task blocks the embedded worker's only thread returns without waiting for that task")
+    func embeddedStopsPastBlockedThread() async throws {
+        let client = Tributary.local(Examples.registry, concurrency: 1)
+        let started = Date().timeIntervalSince1970
+        await #expect(throws: FlowGaveUp.self) {
+            try await client.run(flowNamed: "blocked-at-end") { flow in
+                _ = await flow.submit(BlockingNap.self, Nap.Input(milliseconds: 20_000))
+                try await Task.sleep(for: .milliseconds(300))
+                throw FlowGaveUp()
+            }
+        }
+        // The body blocks its thread for 20 s and ignores cancellation; the worker stops without it.
+        #expect(Date().timeIntervalSince1970 - started < 19, "the run waited for the blocked task")
+    }
+
     @Test("while blocking tasks hold every task thread, a result still arrives and a cancellation reaches the worker")
     func workerStaysResponsive() async throws {
         let queue = TestBroker.uniqueQueue("blockcancel")
@@ -84,3 +99,6 @@ struct BlockingTaskTests {
         }
     }
 }
+
+/// A flow body's own failure.
+private struct FlowGaveUp: Error {}

@@ -148,6 +148,8 @@ public final class InMemoryBroker: Broker {
         let consumers = state.withLock { state in
             state.replies.removeAll()
             state.controlSubscribers.removeAll()
+            // Removed, so a consumer stopped later does not end twice.
+            defer { for name in state.queues.keys { state.queues[name]!.consumers.removeAll() } }
             return state.queues.values.flatMap { Array($0.consumers.values) }
         }
         consumers.forEach { $0.onEnd() }

@@ -67,7 +67,7 @@ final class DeliveryDispatch: Sendable {
 
     /// A consumer's deliveries ended (it was stopped, or its connection closed for good).
     func consumerEnded() {
-        settled { $0.openConsumers -= 1 }
+        settled { $0.openConsumers = max(0, $0.openConsumers - 1) }
     }
 
     /// Starts nothing more; returns the deliveries that were waiting, for the caller to hand back.
@@ -79,10 +79,12 @@ final class DeliveryDispatch: Sendable {
         }
     }
 
-    /// Returns once every consumer has ended and nothing submitted is still running or waiting.
-    func finished() async {
+    /// Returns once every consumer has ended and nothing submitted is still running or waiting;
+    /// `ignoringConsumers`: whether or not consumers ended (they were stopped, and may never say so).
+    func finished(ignoringConsumers: Bool = false) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let done = state.withLock { state -> Bool in
+                if ignoringConsumers { state.openConsumers = 0 }
                 if state.isDone { return true }
                 state.waiters.append(continuation)
                 return false

@@ -33,8 +33,11 @@ final class HeldTasks: Sendable {
     }
 
     /// Stops every running task at once, without waiting for its body (the worker is stopping).
-    func interruptAll() {
-        for entry in entries.withLock({ Array($0.values) }) { entry.execution.interrupt() }
+    /// Returns how many it stopped: each body may still hold its thread.
+    func interruptAll() -> Int {
+        let running = entries.withLock { Array($0.values) }
+        for entry in running { entry.execution.interrupt() }
+        return running.count
     }
 
     /// Cancels every running task whose delivery is no longer held, and returns them. With the

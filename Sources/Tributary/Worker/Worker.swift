@@ -105,19 +105,30 @@ public final class Worker: Service {
         self.dispatch.withLock { $0 = dispatch }
         // Heard before any task arrives, so no cancellation sent meanwhile is missed.
         let control = try await broker.subscribeControl { [weak self] in self?.hear($0) }
-        var started: [any TaskConsumer] = []
-        for (index, queue) in queues.enumerated() {
-            var prefetch = configuration.prefetch ?? configuration.concurrency * 2
-            if let limit = configuration.queueLimits[queue] { prefetch = min(prefetch, limit * 2) }
-            started.append(try await broker.consumeTasks(from: queue, prefetch: prefetch, onDelivery: { [self] in
-                arrive($0, from: index, dispatch)
-            }, onEnd: {
-                dispatch.consumerEnded()
-            }, onLost: { [weak self] in
-                self?.deliveriesLost($0)
-            }))
+        do {
+            for (index, queue) in queues.enumerated() {
+                var prefetch = configuration.prefetch ?? configuration.concurrency * 2
+                if let limit = configuration.queueLimits[queue] { prefetch = min(prefetch, limit * 2) }
+                let consumer = try await broker.consumeTasks(from: queue, prefetch: prefetch, onDelivery: { [self] in
+                    arrive($0, from: index, dispatch)
+                }, onEnd: {
+                    dispatch.consumerEnded()
+                }, onLost: { [weak self] in
+                    self?.deliveriesLost($0)
+                })
+                consumers.withLock { $0.append(consumer) }
+            }
+        } catch {
+            // The consumers already started take nothing more; what they brought goes back.
+            stopTaking()
+            await dispatch.finished(ignoringConsumers: true)
+            await unsettled.drained()
+            taskThreads.shutdown()
+            await control.close()
+            throw error
         }
-        consumers.withLock { $0 = started }
+        // Asked to drain while it was starting: the consumers started since then stop too.
+        if draining.load(ordering: .relaxed) { stopTaking() }
         logger.info("worker ready", metadata: [
             "queues": "\(queues.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
             "tasks": "\(registry.taskNames.joined(separator: ","))",
@@ -174,6 +185,11 @@ public final class Worker: Service {
     public func beginDrain() {
         guard !draining.exchange(true, ordering: .relaxed) else { return }
         logger.info("draining: no new tasks; finishing the ones running")
+        stopTaking()
+    }
+
+    /// Hands back what waits for a slot and stops the consumers started so far.
+    private func stopTaking() {
         for delivery in dispatch.withLock({ $0 })?.drain() ?? [] { handBack(delivery) }
         let toStop = consumers.withLock { $0 }
         Task { for consumer in toStop { await consumer.stop() } }
@@ -184,7 +200,8 @@ public final class Worker: Service {
     private func interrupt() {
         interrupted.store(true, ordering: .sequentiallyConsistent)
         beginDrain()
-        held.interruptAll()
+        // A body that ignores cancellation keeps its thread: its task's last steps get another.
+        for _ in 0..<held.interruptAll() { taskThreads.addThread() }
     }
 
     /// A delivery from consumer `index`, on the transport's thread: a redelivered attempt waits
