@@ -106,25 +106,12 @@ public final class Worker: Service {
         // Heard before any task arrives, so no cancellation sent meanwhile is missed.
         let control = try await broker.subscribeControl { [weak self] in self?.hear($0) }
         do {
-            for (index, queue) in queues.enumerated() {
-                var prefetch = configuration.prefetch ?? configuration.concurrency * 2
-                if let limit = configuration.queueLimits[queue] { prefetch = min(prefetch, limit * 2) }
-                let consumer = try await broker.consumeTasks(from: queue, prefetch: prefetch, onDelivery: { [self] in
-                    arrive($0, from: index, dispatch)
-                }, onEnd: {
-                    dispatch.consumerEnded()
-                }, onLost: { [weak self] in
-                    self?.deliveriesLost($0)
-                })
-                consumers.withLock { $0.append(consumer) }
-            }
+            try await startConsumers(dispatch)
         } catch {
             // The consumers already started take nothing more; what they brought goes back.
             stopTaking()
             await dispatch.finished(ignoringConsumers: true)
-            await unsettled.drained()
-            taskThreads.shutdown()
-            await control.close()
+            await release(control)
             throw error
         }
         // Asked to drain while it was starting: the consumers started since then stop too.
@@ -142,14 +129,36 @@ public final class Worker: Service {
         } onCancel: {
             self.interrupt()
         }
-        await unsettled.drained()
-        taskThreads.shutdown()
-        await control.close()
+        await release(control)
         let c = counters.withLock { $0 }
         logger.info("worker stopped", metadata: [
             "completed": "\(c.completed)", "failed": "\(c.failed)", "rejected": "\(c.rejected)",
             "handed-back": "\(c.requeued)", "cancelled": "\(c.cancelled)", "discarded": "\(c.discarded)",
         ])
+    }
+
+    /// One consumer per queue, each handing its deliveries to `dispatch`.
+    private func startConsumers(_ dispatch: DeliveryDispatch) async throws {
+        for (index, queue) in configuration.queues.enumerated() {
+            var prefetch = configuration.prefetch ?? configuration.concurrency * 2
+            if let limit = configuration.queueLimits[queue] { prefetch = min(prefetch, limit * 2) }
+            let consumer = try await broker.consumeTasks(from: queue, prefetch: prefetch, onDelivery: { [self] in
+                arrive($0, from: index, dispatch)
+            }, onEnd: {
+                dispatch.consumerEnded()
+            }, onLost: { [weak self] in
+                self?.deliveriesLost($0)
+            })
+            consumers.withLock { $0.append(consumer) }
+        }
+    }
+
+    /// Once the results still unconfirmed are settled, lets the task threads and the control
+    /// queue go.
+    private func release(_ control: ControlSubscription) async {
+        await unsettled.drained()
+        taskThreads.shutdown()
+        await control.close()
     }
 
     /// A control message: a cancelled flow run's (or flow-run attempt's) running tasks are
