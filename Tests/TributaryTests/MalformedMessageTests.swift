@@ -8,8 +8,10 @@ struct MalformedMessageTests {
     @Test("a malformed message published straight onto a task queue is dead-lettered with its reason",
           arguments: [
               ("no Tributary headers", AMQPTable(), "missing header x-trib-wire"),
-              ("a wire version from the future", ["x-trib-wire": .int(99)], "unsupported wire version"),
-              ("no task name", ["x-trib-wire": .int(1), "x-trib-attempt": .int(1)], "missing type"),
+              ("a wire version from the future", ["x-trib-wire": .int(99)], "unsupported wire version 99"),
+              ("a task message of wire version 1 (fields in headers)", ["x-trib-wire": .int(1), "x-trib-attempt": .int(1)],
+               "unsupported wire version 1"),
+              ("a body that is not an envelope", ["x-trib-wire": .int(2)], "the body is not a task envelope"),
           ])
     func deadLettered(label: String, headers: AMQPTable, reason: String) async throws {
         let queue = TestBroker.uniqueQueue("malformed")
@@ -19,10 +21,10 @@ struct MalformedMessageTests {
             let id = "malformed-\(UUID().uuidString)"
             try await connection.publishConfirmed(OutboundMessage(
                 exchange: AMQPBroker.taskExchange, routingKey: queue,
-                properties: AMQPProperties(messageID: id, headers: headers),
+                properties: AMQPProperties(correlationID: id, replyTo: "test-nowhere", headers: headers),
                 body: Array("\u{FF}not json".utf8)))
             await connection.close()
-            let dead = try #require(try await deadLetters.find(messageID: id), "\(label): not found in trib.dead")
+            let dead = try #require(try await deadLetters.find(id: id), "\(label): not found in trib.dead")
             await deadLetters.stop()
             #expect(dead.properties.headers["x-trib-dead-reason"]?.stringValue?.contains(reason) == true)
             #expect(dead.body == Array("\u{FF}not json".utf8), "the body is kept as it came")

@@ -125,7 +125,7 @@ struct RabbitMQFlowTests {
             #expect(state.name == "Failed")
             #expect(state.failure?.remoteType == "Rejected")
             #expect(state.failure?.message.contains("no task named 'not-registered'") == true)
-            let dead = try await deadLetters.find(messageID: runID)
+            let dead = try await deadLetters.find(id: runID)
             #expect(dead?.properties.headers["x-trib-dead-reason"]?.stringValue?.contains("not-registered") == true)
             await deadLetters.stop()
             await client.close()

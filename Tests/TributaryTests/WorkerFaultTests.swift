@@ -72,7 +72,7 @@ struct WorkerFaultTests {
         #expect(others == Array(1...20))
         let crashed = pool.crashedProcesses
         #expect(crashed >= 2, "the poison task really crashed worker processes (\(crashed))")
-        let dead = try await deadLetters.find(messageID: poisonID)
+        let dead = try await deadLetters.find(id: poisonID)
         await deadLetters.stop()
         #expect(dead?.properties.headers["x-trib-dead-reason"]?.stringValue?.contains("crash the worker") == true)
     }

@@ -18,7 +18,8 @@ struct MessageCosts {
         let properties: AMQPProperties
     }
 
-    /// From a bare message to the task message the coordinator sends (`WireFormat.encode`).
+    /// From a bare message to the task message of wire version 1, then the frames of version 2
+    /// (`WireFormat.encode`; the body is the same 12 bytes in every variant).
     static let variants: [Variant] = {
         let taskRunID = "3f1c2a9e-5b7d-4c11-9e2f-0a6b8c4d2e10.0123456789abcdef-1"
         let flowRunID = "3f1c2a9e-5b7d-4c11-9e2f-0a6b8c4d2e10"
@@ -32,15 +33,23 @@ struct MessageCosts {
                           "x-trib-worker": .string("worker-1"), "x-trib-started": .double(1_764_936_000.123)]
         var transientTask = task
         transientTask.persistent = false
+        let version2Task = AMQPProperties(correlationID: taskRunID, replyTo: replyTo, persistent: true,
+                                          headers: ["x-trib-wire": .int(2)])
+        var transientVersion2Task = version2Task
+        transientVersion2Task.persistent = false
+        let version2Result = AMQPProperties(correlationID: taskRunID, persistent: true, headers: ["x-trib-wire": .int(2)])
         return [
             Variant(label: "body only (transient, no properties)", properties: AMQPProperties()),
-            Variant(label: "a transient task message as sent today (every property, 3 headers)", properties: transientTask),
+            Variant(label: "a transient task message of wire version 1 (every property, 3 headers)", properties: transientTask),
             Variant(label: "persistent", properties: AMQPProperties(persistent: true)),
             Variant(label: "persistent + routing properties (correlation id, reply-to)",
                     properties: AMQPProperties(correlationID: taskRunID, replyTo: replyTo, persistent: true)),
             Variant(label: "persistent + every property a task sets (+ content type, message id, type)", properties: named),
-            Variant(label: "a task message as sent today (+ 3 headers)", properties: task),
-            Variant(label: "a result message as sent today (5 headers)", properties: result),
+            Variant(label: "a task message of wire version 1 (+ 3 headers)", properties: task),
+            Variant(label: "a result message of wire version 1 (5 headers)", properties: result),
+            Variant(label: "a task message of wire version 2 (correlation id, reply-to, one header)", properties: version2Task),
+            Variant(label: "a transient task message of wire version 2", properties: transientVersion2Task),
+            Variant(label: "a result message of wire version 2 (correlation id, one header)", properties: version2Result),
         ]
     }()
 

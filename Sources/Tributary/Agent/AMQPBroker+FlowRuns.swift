@@ -305,8 +305,8 @@ extension AMQPBroker: FlowRunTransport {
             .failure(MalformedTask(reason: reason, replyTo: nil, taskRunID: nil, attempt: 0))
         }
         let p = delivery.properties
-        guard p.headers[WireFormat.Header.wire]?.intValue == WireFormat.version else {
-            return malformed("missing or unsupported \(WireFormat.Header.wire)")
+        if let problem = WireFormat.versionProblem(p, expected: WireFormat.version, what: type) {
+            return malformed(problem)
         }
         guard p.type == type else { return malformed("type '\(p.type ?? "")' is not \(type)") }
         do {

@@ -23,9 +23,7 @@ extension WireFormat {
         func malformed(_ reason: String) -> Result<ControlMessage, MalformedTask> {
             .failure(MalformedTask(reason: reason, replyTo: nil, taskRunID: nil, attempt: 0))
         }
-        guard p.headers[Header.wire]?.intValue == version else {
-            return malformed("missing or unsupported \(Header.wire)")
-        }
+        if let problem = versionProblem(p, expected: version, what: "control message") { return malformed(problem) }
         guard let kindText = p.type, let kind = ControlMessage.Kind(rawValue: kindText) else {
             return malformed("missing or unknown type (the control message's kind)")
         }

@@ -3,109 +3,141 @@ import AMQPClient
 /// Maps task and result messages to AMQP messages and back (docs/wire-format.md). Decoding never
 /// traps: a message that is not valid says why.
 enum WireFormat {
+    /// The version of the control, flow-run, status and event messages.
     static let version: Int64 = 1
+    /// The version of task and result messages. 2: their fields are in a body envelope
+    /// (``WireEnvelope``) rather than in AMQP properties and headers.
+    static let taskVersion: Int64 = 2
     static let contentType = "application/json"
 
     enum Header {
         static let wire = "x-trib-wire"
         static let attempt = "x-trib-attempt"
         static let flowRun = "x-trib-flow-run"
-        static let timeoutMs = "x-trib-timeout-ms"
-        static let reportRunning = "x-trib-report-running"
-        static let deliveries = "x-trib-deliveries"
-        static let status = "x-trib-status"
-        static let worker = "x-trib-worker"
-        static let logs = "x-trib-logs"
-        static let artifacts = "x-trib-artifacts"
-        static let started = "x-trib-started"
         static let taskRun = "x-trib-task-run"
         static let epoch = "x-trib-epoch"
     }
 
+    /// The fields of a task message's envelope (``WireEnvelope``).
+    enum TaskField {
+        static let name: UInt8 = 1
+        static let flowRun: UInt8 = 2
+        static let attempt: UInt8 = 3
+        static let timeoutMs: UInt8 = 4
+        static let reportRunning: UInt8 = 5
+        static let deliveries: UInt8 = 6
+        static let epoch: UInt8 = 7
+        static let all: ClosedRange<UInt8> = 1...7
+    }
+
+    /// The fields of a result message's envelope.
+    enum ResultField {
+        static let status: UInt8 = 1
+        static let attempt: UInt8 = 2
+        static let worker: UInt8 = 3
+        static let started: UInt8 = 4
+        static let logs: UInt8 = 5
+        static let artifacts: UInt8 = 6
+        static let all: ClosedRange<UInt8> = 1...6
+    }
+
+    /// The frame carries only what routing, results and dead letters need (the task-run id, where
+    /// results go, persistence) and the wire version; the rest travels in the body's envelope.
     static func encode(_ task: TaskMessage, exchange: String) -> OutboundMessage {
-        var headers: AMQPTable = [
-            Header.wire: .int(version),
-            Header.attempt: .int(Int64(task.attempt)),
-            Header.flowRun: .string(task.flowRunID),
-        ]
-        if let timeout = task.timeout { headers[Header.timeoutMs] = .int(timeout.wholeMilliseconds) }
-        if task.reportRunning { headers[Header.reportRunning] = .bool(true) }
-        if task.deliveries > 1 { headers[Header.deliveries] = .int(Int64(task.deliveries)) }
-        if let epoch = task.epoch { headers[Header.epoch] = .int(Int64(epoch)) }
-        let properties = AMQPProperties(contentType: contentType, correlationID: task.taskRunID,
-                                        replyTo: task.replyTo, messageID: task.taskRunID, type: task.taskName,
-                                        persistent: task.persistent, headers: headers)
+        var envelope = WireEnvelope.Writer(capacity: 48 + task.taskName.utf8.count + task.flowRunID.utf8.count
+                                               + task.input.count)
+        envelope.text(TaskField.name, task.taskName)
+        envelope.text(TaskField.flowRun, task.flowRunID)
+        envelope.integer(TaskField.attempt, UInt64(task.attempt))
+        if let timeout = task.timeout { envelope.integer(TaskField.timeoutMs, UInt64(max(1, timeout.wholeMilliseconds))) }
+        if task.reportRunning { envelope.flag(TaskField.reportRunning) }
+        if task.deliveries > 1 { envelope.integer(TaskField.deliveries, UInt64(task.deliveries)) }
+        if let epoch = task.epoch { envelope.integer(TaskField.epoch, UInt64(epoch)) }
+        let properties = AMQPProperties(correlationID: task.taskRunID, replyTo: task.replyTo, persistent: task.persistent,
+                                        headers: versionHeader)
         // A submitted run's coordinator re-checks that the run is still its own before it re-sends.
-        return OutboundMessage(exchange: exchange, routingKey: task.queue, properties: properties, body: task.input,
-                               resendAfterReconnect: task.epoch == nil)
+        return OutboundMessage(exchange: exchange, routingKey: task.queue, properties: properties,
+                               body: envelope.finish(payload: task.input), resendAfterReconnect: task.epoch == nil)
+    }
+
+    /// The one header of a task or result message.
+    private static let versionHeader: AMQPTable = [Header.wire: .int(taskVersion)]
+
+    /// Why a message of another wire version (or none) cannot be read here, or nil: `expected` is
+    /// the version this process writes for `what`.
+    static func versionProblem(_ properties: AMQPProperties, expected: Int64, what: String) -> String? {
+        guard let wire = properties.headers[Header.wire] else {
+            return "missing header \(Header.wire); not a Tributary \(what)"
+        }
+        guard wire.intValue == expected else {
+            return "unsupported wire version \(wire.intValue.map(String.init) ?? "\(wire)") (header \(Header.wire)); this process reads version \(expected) "
+                + "of a \(what): run workers, agents and clients of the same Tributary release"
+                + "run workers, agents and clients of the same Tributary release"
+        }
+        return nil
     }
 
     /// Decodes a task taken from Tributary queue `queue` (its routing key when published; a held
     /// copy that came back carries another).
     static func decodeTask(_ delivery: AMQPDelivery, queue: String) -> Result<TaskMessage, MalformedTask> {
         let p = delivery.properties
-        let runID = p.messageID ?? p.correlationID
+        let runID = p.correlationID ?? p.messageID
+        var attempt = 1
         func malformed(_ reason: String) -> Result<TaskMessage, MalformedTask> {
-            .failure(MalformedTask(reason: reason, replyTo: p.replyTo, taskRunID: runID,
-                                   attempt: Int(p.headers[Header.attempt]?.intValue ?? 1)))
+            .failure(MalformedTask(reason: reason, replyTo: p.replyTo, taskRunID: runID, attempt: attempt))
         }
-        guard let wire = p.headers[Header.wire] else {
-            return malformed("missing header \(Header.wire); not a Tributary task message")
-        }
-        guard wire.intValue == version else {
-            return malformed("unsupported wire version \(wire); this worker speaks version \(version)")
-        }
-        guard let runID, !runID.isEmpty else { return malformed("missing message_id (the task-run id)") }
-        guard let name = p.type, !name.isEmpty else { return malformed("missing type (the task name)") }
+        if let problem = versionProblem(p, expected: taskVersion, what: "task message") { return malformed(problem) }
+        guard let runID, !runID.isEmpty else { return malformed("missing correlation_id (the task-run id)") }
         guard let replyTo = p.replyTo, !replyTo.isEmpty else { return malformed("missing reply_to") }
-        guard let attempt = p.headers[Header.attempt]?.intValue, (1...1_000_000).contains(attempt) else {
-            return malformed("header \(Header.attempt) must be an integer from 1")
-        }
-        var timeout: Duration?
-        if let value = p.headers[Header.timeoutMs] {
-            guard let ms = value.intValue, ms > 0 else {
-                return malformed("header \(Header.timeoutMs) must be a positive integer")
+        do throws(WireEnvelope.Problem) {
+            let envelope = try WireEnvelope(parsing: delivery.body, known: TaskField.all)
+            guard let number = try envelope.integer(TaskField.attempt, "the attempt"), (1...1_000_000).contains(number) else {
+                return malformed("the attempt (envelope field \(TaskField.attempt)) must be an integer from 1 to 1000000")
             }
-            timeout = .milliseconds(ms)
-        }
-        if let type = p.contentType, type != contentType {
-            return malformed("content type '\(type)' is not \(contentType)")
-        }
-        let reportRunning: Bool
-        if case .bool(let b)? = p.headers[Header.reportRunning] { reportRunning = b } else { reportRunning = false }
-        let deliveries = Int(clamping: p.headers[Header.deliveries]?.intValue ?? 1)
-        guard (1...1_000_000).contains(deliveries) else {
-            return malformed("header \(Header.deliveries) must be an integer from 1 to 1000000")
-        }
-        var epoch: Int?
-        if let value = p.headers[Header.epoch] {
-            guard let number = value.intValue, number >= 1 else {
-                return malformed("header \(Header.epoch) must be an integer from 1")
+            attempt = Int(number)
+            guard let name = try envelope.text(TaskField.name, "the task name"), !name.isEmpty else {
+                return malformed("missing the task name (envelope field \(TaskField.name))")
             }
-            epoch = Int(clamping: number)
+            var timeout: Duration?
+            if let ms = try envelope.integer(TaskField.timeoutMs, "the timeout") {
+                guard (1...UInt64(Int64.max / 1_000_000)).contains(ms) else {
+                    return malformed("the timeout (envelope field \(TaskField.timeoutMs)) must be a positive number of milliseconds")
+                }
+                timeout = .milliseconds(Int64(ms))
+            }
+            let deliveries = try envelope.integer(TaskField.deliveries, "the delivery count") ?? 1
+            guard (1...1_000_000).contains(deliveries) else {
+                return malformed("the delivery count (envelope field \(TaskField.deliveries)) must be an integer from 1 to 1000000")
+            }
+            var epoch: Int?
+            if let number = try envelope.integer(TaskField.epoch, "the epoch") {
+                guard (1...UInt64(Int.max)).contains(number) else {
+                    return malformed("the epoch (envelope field \(TaskField.epoch)) must be an integer from 1")
+                }
+                epoch = Int(number)
+            }
+            return .success(TaskMessage(taskRunID: runID, flowRunID: try envelope.text(TaskField.flowRun, "the flow-run id") ?? "",
+                                        taskName: name, queue: queue, attempt: attempt,
+                                        timeout: timeout, replyTo: replyTo, persistent: p.persistent,
+                                        reportRunning: envelope.has(TaskField.reportRunning),
+                                        deliveries: Int(deliveries), epoch: epoch, input: envelope.payload))
+        } catch {
+            return malformed("the body is not a task envelope: \(error.reason)")
         }
-        return .success(TaskMessage(taskRunID: runID, flowRunID: p.headers[Header.flowRun]?.stringValue ?? "",
-                                    taskName: name, queue: queue, attempt: Int(attempt),
-                                    timeout: timeout, replyTo: replyTo, persistent: p.persistent,
-                                    reportRunning: reportRunning, deliveries: deliveries, epoch: epoch,
-                                    input: delivery.body))
     }
 
     static func encode(_ result: ResultMessage, replyTo: String) -> OutboundMessage {
-        var properties = AMQPProperties(contentType: contentType, correlationID: result.taskRunID, headers: [
-            Header.wire: .int(version),
-            Header.status: .string(result.status.rawValue),
-            Header.attempt: .int(Int64(result.attempt)),
-            Header.worker: .string(result.workerID),
-        ])
-        if !result.logs.isEmpty, let logs = try? WireJSON.encode(result.logs) {
-            properties.headers[Header.logs] = .bytes(logs)
-        }
+        var envelope = WireEnvelope.Writer(capacity: 48 + result.workerID.utf8.count + result.body.count)
+        envelope.text(ResultField.status, result.status.rawValue)
+        envelope.integer(ResultField.attempt, UInt64(result.attempt))
+        envelope.text(ResultField.worker, result.workerID)
+        if let startedAt = result.startedAt { envelope.double(ResultField.started, startedAt) }
+        if !result.logs.isEmpty, let logs = try? WireJSON.encode(result.logs) { envelope.bytes(ResultField.logs, logs) }
         if !result.artifacts.isEmpty, let artifacts = try? WireJSON.encode(result.artifacts) {
-            properties.headers[Header.artifacts] = .bytes(artifacts)
+            envelope.bytes(ResultField.artifacts, artifacts)
         }
-        if let startedAt = result.startedAt { properties.headers[Header.started] = .double(startedAt) }
-        return OutboundMessage(routingKey: replyTo, properties: properties, body: result.body)
+        let properties = AMQPProperties(correlationID: result.taskRunID, headers: versionHeader)
+        return OutboundMessage(routingKey: replyTo, properties: properties, body: envelope.finish(payload: result.body))
     }
 
     static func decodeResult(_ delivery: AMQPDelivery) -> Result<ResultMessage, MalformedTask> {
@@ -113,28 +145,26 @@ enum WireFormat {
         func malformed(_ reason: String) -> Result<ResultMessage, MalformedTask> {
             .failure(MalformedTask(reason: reason, replyTo: nil, taskRunID: p.correlationID, attempt: 0))
         }
-        guard p.headers[Header.wire]?.intValue == version else {
-            return malformed("missing or unsupported \(Header.wire)")
-        }
+        if let problem = versionProblem(p, expected: taskVersion, what: "result message") { return malformed(problem) }
         guard let runID = p.correlationID, !runID.isEmpty else { return malformed("missing correlation_id") }
-        guard let statusText = p.headers[Header.status]?.stringValue, let status = ResultStatus(rawValue: statusText)
-        else { return malformed("missing or unknown \(Header.status)") }
-        guard let attempt = p.headers[Header.attempt]?.intValue, attempt >= 1 else {
-            return malformed("missing \(Header.attempt)")
+        do throws(WireEnvelope.Problem) {
+            let envelope = try WireEnvelope(parsing: delivery.body, known: ResultField.all)
+            guard let statusText = try envelope.text(ResultField.status, "the status"),
+                  let status = ResultStatus(rawValue: statusText)
+            else { return malformed("missing or unknown status (envelope field \(ResultField.status))") }
+            guard let attempt = try envelope.integer(ResultField.attempt, "the attempt"), (1...1_000_000).contains(attempt) else {
+                return malformed("the attempt (envelope field \(ResultField.attempt)) must be an integer from 1 to 1000000")
+            }
+            // Logs and artifacts are a courtesy: a field that does not decode loses them, not the result.
+            let logs = envelope.bytes(ResultField.logs).flatMap { try? WireJSON.decode([TaskLogRecord].self, from: $0) } ?? []
+            let artifacts = envelope.bytes(ResultField.artifacts)
+                .flatMap { try? WireJSON.decode([PublishedArtifact].self, from: $0) } ?? []
+            let startedAt = try envelope.double(ResultField.started, "the start time").flatMap { $0.isFinite ? $0 : nil }
+            return .success(ResultMessage(taskRunID: runID, attempt: Int(attempt), status: status,
+                                          workerID: try envelope.text(ResultField.worker, "the worker id") ?? "unknown",
+                                          body: envelope.payload, logs: logs, artifacts: artifacts, startedAt: startedAt))
+        } catch {
+            return malformed("the body is not a result envelope: \(error.reason)")
         }
-        // Logs are a courtesy: a header that does not decode loses them, not the result.
-        var logs: [TaskLogRecord] = []
-        if case .bytes(let bytes)? = p.headers[Header.logs] {
-            logs = (try? WireJSON.decode([TaskLogRecord].self, from: bytes)) ?? []
-        }
-        var startedAt: Double?
-        if case .double(let seconds)? = p.headers[Header.started], seconds.isFinite { startedAt = seconds }
-        var artifacts: [PublishedArtifact] = []
-        if case .bytes(let bytes)? = p.headers[Header.artifacts] {
-            artifacts = (try? WireJSON.decode([PublishedArtifact].self, from: bytes)) ?? []
-        }
-        return .success(ResultMessage(taskRunID: runID, attempt: Int(attempt), status: status,
-                                      workerID: p.headers[Header.worker]?.stringValue ?? "unknown", body: delivery.body,
-                                      logs: logs, artifacts: artifacts, startedAt: startedAt))
     }
 }

@@ -23,12 +23,13 @@ final class DeadLetterWatch: Sendable {
         return DeadLetterWatch(connection: connection, queue: queue)
     }
 
-    /// The dead letter with `messageID`, waiting up to `limit` for it.
-    func find(messageID: String, within limit: Duration = .seconds(15)) async throws -> AMQPDelivery? {
+    /// The dead letter whose message id or correlation id (a task message's task-run id) is `id`,
+    /// waiting up to `limit` for it.
+    func find(id: String, within limit: Duration = .seconds(15)) async throws -> AMQPDelivery? {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             if let message = try await next() {
-                if message.properties.messageID == messageID { return message }
+                if (message.properties.messageID ?? message.properties.correlationID) == id { return message }
                 continue
             }
             try await Task.sleep(for: .milliseconds(100))

@@ -14,56 +14,88 @@ struct WireFuzzer {
 
     /// A broken task message for `queue`, numbered `number`.
     mutating func task(number: String, queue: String) -> OutboundMessage {
-        var properties = AMQPProperties(contentType: "application/json", replyTo: "test-fuzz-nowhere",
-                                        messageID: "fuzz-run.\(number)", type: "inc", headers: [
-                                            "x-trib-wire": .int(1), "x-trib-attempt": .int(1),
-                                            "x-trib-flow-run": .string("fuzz-run"),
-                                        ])
-        var body = Array("41".utf8)
+        var properties = AMQPProperties(correlationID: "fuzz-run.\(number)", replyTo: "test-fuzz-nowhere",
+                                        headers: ["x-trib-wire": .int(2)])
+        var fields: [(tag: UInt8, value: [UInt8])] = [
+            (1, Array("inc".utf8)), (2, Array("fuzz-run".utf8)), (3, [1]),
+        ]
+        var payload = Array("41".utf8)
+        var cut = false
         var breaks = Set<Int>()
-        while breaks.count < Int.random(in: 1...3, using: &random) { breaks.insert(Int.random(in: 0..<11, using: &random)) }
+        while breaks.count < Int.random(in: 1...3, using: &random) { breaks.insert(Int.random(in: 0..<12, using: &random)) }
         for kind in breaks.sorted() {
             switch kind {
             case 0: properties.headers["x-trib-wire"] = nil
-            case 1: properties.headers["x-trib-wire"] = wrongValue(excluding: 1)
-            case 2: properties.messageID = nil; properties.correlationID = nil
-            case 3: properties.type = Bool.random(using: &random) ? nil : ""
-            case 4: properties.type = "no-such-task-" + randomText(length: Int.random(in: 1...200, using: &random))
+            case 1: properties.headers["x-trib-wire"] = wrongValue(excluding: 2)
+            case 2: properties.messageID = nil; properties.correlationID = Bool.random(using: &random) ? nil : ""
+            case 3: fields[0].value = Bool.random(using: &random) ? invalidUTF8() : []
+            case 4: fields[0].value = Array(("no-such-task-" + randomText(length: Int.random(in: 1...200, using: &random))).utf8)
             case 5: properties.replyTo = Bool.random(using: &random) ? nil : ""
-            case 6: properties.headers["x-trib-attempt"] = invalidAttempt()
-            case 7: properties.headers["x-trib-timeout-ms"] = wrongPositive()
-            case 8: properties.contentType = "text/" + randomText(length: Int.random(in: 1...30, using: &random))
-            case 9: properties.headers["x-trib-deliveries"] = Bool.random(using: &random) ? .int(0) : .int(Int64.max)
-            default: body = undecodableBody()
+            case 6: fields[2].value = invalidInteger(above: 1_000_000)
+            case 7: fields.append((4, Bool.random(using: &random) ? [0] : invalidInteger(above: UInt64(Int64.max / 1_000_000))))
+            case 8: fields.append((6, Bool.random(using: &random) ? [0] : invalidInteger(above: 1_000_000)))
+            case 9: fields.append(Bool.random(using: &random) ? (UInt8.random(in: 8...255, using: &random), [1]) : fields[1])
+            case 10: cut = true
+            default: payload = undecodableBody()
             }
         }
         addNoise(to: &properties)
         properties.headers[Self.caseHeader] = .string(number)
+        var body = Self.envelope(fields, payload: payload)
+        if cut { body = Array(body.prefix(Int.random(in: 0..<max(1, body.count - payload.count - 1), using: &random))) }
         return OutboundMessage(exchange: "trib.tasks", routingKey: queue, properties: properties, body: body)
     }
 
     /// A broken result message for the reply queue `replyQueue`, numbered `number`.
     mutating func result(number: String, replyQueue: String) -> OutboundMessage {
-        var properties = AMQPProperties(correlationID: "fuzz-run.\(number)", headers: [
-            "x-trib-wire": .int(1), "x-trib-status": .string("completed"), "x-trib-attempt": .int(1),
-            "x-trib-worker": .string("fuzzer"),
-        ])
+        var properties = AMQPProperties(correlationID: "fuzz-run.\(number)", headers: ["x-trib-wire": .int(2)])
+        var fields: [(tag: UInt8, value: [UInt8])] = [
+            (1, Array("completed".utf8)), (2, [1]), (3, Array("fuzzer".utf8)),
+        ]
         var breaks = Set<Int>()
-        while breaks.count < Int.random(in: 1...3, using: &random) { breaks.insert(Int.random(in: 0..<5, using: &random)) }
+        while breaks.count < Int.random(in: 1...3, using: &random) { breaks.insert(Int.random(in: 0..<6, using: &random)) }
         for kind in breaks.sorted() {
             switch kind {
             case 0: properties.headers["x-trib-wire"] = nil
-            case 1: properties.headers["x-trib-wire"] = wrongValue(excluding: 1)
+            case 1: properties.headers["x-trib-wire"] = wrongValue(excluding: 2)
             case 2: properties.correlationID = Bool.random(using: &random) ? nil : ""
-            case 3: properties.headers["x-trib-status"] = Bool.random(using: &random)
-                ? .string("done-" + randomText(length: 8)) : wrongValue(excluding: nil)
-            default: properties.headers["x-trib-attempt"] = Bool.random(using: &random) ? nil : .int(-Int64.random(in: 0...Int64.max, using: &random))
+            case 3: fields[0].value = Bool.random(using: &random) ? Array(("done-" + randomText(length: 8)).utf8) : invalidUTF8()
+            case 4: fields[1].value = invalidInteger(above: 1_000_000)
+            default: fields.append((UInt8.random(in: 7...255, using: &random), [1]))
             }
         }
         addNoise(to: &properties)
         properties.headers[Self.caseHeader] = .string(number)
-        let body = Bool.random(using: &random) ? undecodableBody() : Array("42".utf8)
-        return OutboundMessage(routingKey: replyQueue, properties: properties, body: body)
+        let payload = Bool.random(using: &random) ? undecodableBody() : Array("42".utf8)
+        return OutboundMessage(routingKey: replyQueue, properties: properties, body: Self.envelope(fields, payload: payload))
+    }
+
+    /// An envelope (docs/wire-format.md) of `fields` as given, duplicates and unknown tags included.
+    private static func envelope(_ fields: [(tag: UInt8, value: [UInt8])], payload: [UInt8]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for field in fields {
+            bytes.append(field.tag)
+            var length = field.value.count
+            while length >= 0x80 { bytes.append(UInt8(length & 0x7F) | 0x80); length >>= 7 }
+            bytes.append(UInt8(length))
+            bytes += field.value
+        }
+        return bytes + [0] + payload
+    }
+
+    /// A LEB128 integer field's bytes that are not an integer from 1 to `limit`: zero, too large,
+    /// cut short, followed by junk, or empty.
+    private mutating func invalidInteger(above limit: UInt64) -> [UInt8] {
+        switch Int.random(in: 0..<5, using: &random) {
+        case 0: return [0]
+        case 1:
+            var value = UInt64.random(in: (limit + 1)...UInt64.max, using: &random), bytes: [UInt8] = []
+            while value >= 0x80 { bytes.append(UInt8(value & 0x7F) | 0x80); value >>= 7 }
+            return bytes + [UInt8(value)]
+        case 2: return [0x81]
+        case 3: return [1, 1]
+        default: return []
+        }
     }
 
     /// A value of a wrong type, or an integer that is not `excluded`.
@@ -78,22 +110,6 @@ struct WireFuzzer {
             let value = Int64.random(in: -1_000_000...1_000_000, using: &random)
             return .int(value == excluded ? value + 2 : value)
         }
-    }
-
-    /// Missing, of a wrong type, or outside 1...1,000,000.
-    private mutating func invalidAttempt() -> AMQPFieldValue? {
-        switch Int.random(in: 0..<5, using: &random) {
-        case 0: return nil
-        case 1: return .int(0)
-        case 2: return .int(-Int64.random(in: 1...Int64.max, using: &random))
-        case 3: return .int(Int64.random(in: 1_000_001...Int64.max, using: &random))
-        default: return .string("1")
-        }
-    }
-
-    private mutating func wrongPositive() -> AMQPFieldValue {
-        Bool.random(using: &random) ? .int(-Int64.random(in: 0...Int64.max, using: &random)) : wrongValue(excluding: nil)
-            .asNonPositiveInt
     }
 
     private mutating func undecodableBody() -> [UInt8] {
@@ -124,13 +140,5 @@ struct WireFuzzer {
 
     private mutating func randomText(length: Int) -> String {
         String((0..<length).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789-.".randomElement(using: &random)! })
-    }
-}
-
-private extension AMQPFieldValue {
-    /// Integers become zero or less; other values stay (they are of the wrong type anyway).
-    var asNonPositiveInt: AMQPFieldValue {
-        if case .int(let value) = self { return .int(value > 0 ? -value : value) }
-        return self
     }
 }

@@ -1,0 +1,60 @@
+@testable import AMQPClient
+import Testing
+@testable import Tributary
+
+@Suite("Task and result messages on the wire (version 2: a body envelope)")
+struct WireFormatTests {
+    static func delivery(_ message: OutboundMessage) -> AMQPDelivery {
+        AMQPDelivery(tag: DeliveryTag(value: 1, generation: 0), redelivered: false, exchange: message.exchange,
+                     routingKey: message.routingKey, properties: message.properties, body: message.body)
+    }
+
+    @Test("a task message keeps every field through encoding, with one header and no properties the broker need not read")
+    func taskRoundTrip() throws {
+        let task = TaskMessage(taskRunID: "run-1.abc-1", flowRunID: "run-1", taskName: "päckchen", queue: "q",
+                               attempt: 3, timeout: .milliseconds(2_500), replyTo: "trib.reply.run-1", persistent: true,
+                               reportRunning: true, deliveries: 4, epoch: 7, input: Array(#"{"x":[1,2,3]}"#.utf8))
+        let message = WireFormat.encode(task, exchange: "trib.tasks")
+        #expect(message.properties.headers.count == 1)
+        #expect(message.properties.headers["x-trib-wire"]?.intValue == 2)
+        #expect(message.properties.type == nil && message.properties.messageID == nil && message.properties.contentType == nil)
+        #expect(try WireFormat.decodeTask(Self.delivery(message), queue: "q").get() == task)
+
+        var bare = task
+        bare.timeout = nil; bare.reportRunning = false; bare.deliveries = 1; bare.epoch = nil; bare.input = []
+        #expect(try WireFormat.decodeTask(Self.delivery(WireFormat.encode(bare, exchange: "trib.tasks")), queue: "q").get() == bare)
+    }
+
+    @Test("a result message keeps its status, attempt, worker, start time, logs and body")
+    func resultRoundTrip() throws {
+        var result = ResultMessage(taskRunID: "run-1.abc-1", attempt: 2, status: .failed, workerID: "w-1",
+                                   body: Array(#"{"type":"E","message":"m","retryable":true}"#.utf8))
+        result.startedAt = 1_764_936_000.125
+        result.logs = [TaskLogRecord(level: "info", message: "hello", at: 1_764_936_000.5)]
+        let decoded = try WireFormat.decodeResult(Self.delivery(WireFormat.encode(result, replyTo: "r"))).get()
+        #expect(decoded == result)
+    }
+
+    @Test("a broken envelope is refused with a reason that names what is wrong",
+          arguments: [
+              ([UInt8](), "has no end"),
+              ([1, 3, 0x61], "longer than the message"),
+              ([1, 1, 0x61, 1, 1, 0x62, 0], "field 1 appears twice"),
+              ([9, 0, 0], "unknown field 9"),
+              ([3, 1, 0x81, 0], "the attempt is cut short"),
+              ([1, 1, 0x61, 3, 2, 1, 1, 0], "the attempt is not one integer"),
+              ([1, 2, 0xC0, 0x80, 3, 1, 1, 0], "the task name is not valid UTF-8"),
+              ([1, 1, 0x61, 3, 1, 0, 0], "must be an integer from 1"),
+              ([1, 1, 0x61, 3, 11, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0], "out of range"),
+          ] as [([UInt8], String)])
+    func brokenEnvelope(body: [UInt8], reason: String) {
+        let properties = AMQPProperties(correlationID: "run-1.1", replyTo: "r", headers: ["x-trib-wire": .int(2)])
+        let message = OutboundMessage(routingKey: "q", properties: properties, body: body)
+        guard case .failure(let malformed) = WireFormat.decodeTask(Self.delivery(message), queue: "q") else {
+            Issue.record("accepted \(body)")
+            return
+        }
+        #expect(malformed.reason.contains(reason), "\(malformed.reason)")
+        #expect(malformed.taskRunID == "run-1.1" && malformed.replyTo == "r", "the rejection can still be answered")
+    }
+}
