@@ -64,6 +64,13 @@ public final class AMQPConnection: Sendable {
         loop.submit(.publish(message, onConfirm))
     }
 
+    /// Publishes a message that the connection may merge with others published with the same
+    /// `packer` while its thread was busy (see ``MessagePacker``); `onConfirm` hears the confirm of
+    /// the message that carried it.
+    public func publish(_ message: OutboundMessage, packer: MessagePacker, onConfirm: ConfirmHandler? = nil) {
+        loop.submit(.publishPacked(message, packer, onConfirm))
+    }
+
     /// Publishes a message only if the delivery `held` is still this connection's to settle (no
     /// reconnect or channel closure has handed it back since); otherwise, and if the connection
     /// breaks before the confirm, `onConfirm` gets a `connectionLost` error and nothing is re-sent.

@@ -4,6 +4,8 @@ public typealias ConfirmHandler = @Sendable (Result<Void, AMQPError>) -> Void
 /// Work handed to the connection thread.
 enum ConnectionCommand: Sendable {
     case publish(OutboundMessage, ConfirmHandler?)
+    /// A publish that may be merged with others queued with it (see ``MessagePacker``).
+    case publishPacked(OutboundMessage, MessagePacker, ConfirmHandler?)
     /// Publishes only while the delivery is still held on this connection (no reconnect since).
     case publishWhileHolding(DeliveryTag, OutboundMessage, ConfirmHandler)
     case ack(DeliveryTag, multiple: Bool)
@@ -23,7 +25,7 @@ enum ConnectionCommand: Sendable {
     /// publish has already been kept for re-sending (or failed) by the publish itself.
     var isRetriedAfterReconnect: Bool {
         switch self {
-        case .publish, .publishWhileHolding: false
+        case .publish, .publishPacked, .publishWhileHolding: false
         default: true
         }
     }
@@ -31,7 +33,7 @@ enum ConnectionCommand: Sendable {
     /// Ends the command's waiter with `error`, for commands that can no longer run.
     func fail(_ error: AMQPError) {
         switch self {
-        case .publish(_, let handler): handler?(.failure(error))
+        case .publish(_, let handler), .publishPacked(_, _, let handler): handler?(.failure(error))
         case .publishWhileHolding(_, _, let handler): handler(.failure(error))
         case .ack, .nack, .reject: break
         case .declare(_, let c): c.resume(throwing: error)

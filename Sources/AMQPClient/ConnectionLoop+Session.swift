@@ -139,7 +139,7 @@ extension ConnectionLoop {
     func execute(_ command: ConnectionCommand) throws(AMQPError) {
         guard let state = connection else { throw AMQPError(.connectionLost, message: "not connected") }
         switch command {
-        case .publish(let message, let handler):
+        case .publish(let message, let handler), .publishPacked(let message, _, let handler):
             try publish(PendingPublish(message: message, onConfirm: handler))
         case .publishWhileHolding(let tag, var message, let handler):
             guard tag.generation == generation else {

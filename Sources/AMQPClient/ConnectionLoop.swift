@@ -103,8 +103,11 @@ final class ConnectionLoop: @unchecked Sendable {
                 return batch
             }
             if batch.isEmpty { return false }
-            var remaining = batch[...]
-            while let command = remaining.popFirst() {
+            var remaining = batch
+            while var command = remaining.popFirst() {
+                if case .publishPacked(let message, let packer, let handler) = command {
+                    command = packing(message, packer, handler, from: &remaining)
+                }
                 if case .close(let continuation) = command {
                     closeSession()
                     end(with: AMQPError(.closed, message: "the connection was closed"))
@@ -123,6 +126,37 @@ final class ConnectionLoop: @unchecked Sendable {
                     throw error
                 }
             }
+        }
+    }
+
+    /// One publish for `first` and the publishes queued after it that `packer` may merge with it
+    /// (acks, nacks and rejects between them stay where they are; anything else ends the run).
+    private func packing(_ first: OutboundMessage, _ packer: MessagePacker, _ handler: ConfirmHandler?,
+                         from remaining: inout Deque<ConnectionCommand>) -> ConnectionCommand {
+        var messages = [first], handlers = [handler], bytes = first.body.count
+        var passed: [ConnectionCommand] = []
+        var index = remaining.startIndex
+        scan: while index < remaining.endIndex, messages.count < packer.maxMessages {
+            switch remaining[index] {
+            case .publishPacked(let next, let nextPacker, let nextHandler)
+                where nextPacker === packer && packer.fits(next, with: first) && bytes + next.body.count <= packer.maxBytes:
+                messages.append(next)
+                handlers.append(nextHandler)
+                bytes += next.body.count
+            case .ack, .nack, .reject:
+                passed.append(remaining[index])
+            default:
+                break scan
+            }
+            index += 1
+        }
+        guard messages.count > 1 else { return .publish(first, handler) }
+        var rest = Deque(passed)
+        rest.append(contentsOf: remaining[index...])
+        remaining = rest
+        let confirmHandlers = handlers
+        return .publish(packer.merge(messages)) { result in
+            for handler in confirmHandlers { handler?(result) }
         }
     }
 

@@ -1,5 +1,6 @@
 import AMQPClient
 import Foundation
+import Synchronization
 import Testing
 
 @Suite("AMQPConnection against a real RabbitMQ", .serialized)
@@ -67,6 +68,54 @@ struct AMQPConnectionTests {
             if seen.count == count { break }
         }
         #expect(seen.count == count)
+        await connection.close()
+    }
+
+    @Test("publishes queued together with one packer go as fewer messages: none lost, none reordered, each confirmed once; a lone one goes unchanged")
+    func packedPublishes() async throws {
+        let connection = try await TestBroker.connect()
+        let queue = TestBroker.uniqueQueue("packed")
+        try await connection.declare(QueueDeclaration(name: queue, durable: false, autoDelete: true))
+        let merges = Mutex<[Int]>([])
+        let packer = MessagePacker(maxMessages: 16, maxBytes: 1 << 20) { messages in
+            merges.withLock { $0.append(messages.count) }
+            return OutboundMessage(routingKey: messages[0].routingKey,
+                                   body: Array(messages.map { String(decoding: $0.body, as: UTF8.self) }.joined(separator: ",").utf8))
+        }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            connection.publish(OutboundMessage(routingKey: queue, body: Array("solo".utf8)), packer: packer) {
+                continuation.resume(with: $0)
+            }
+        }
+        let count = 2_000
+        let confirms = Mutex<[Int]>(Array(repeating: 0, count: count))
+        let (confirmed, confirm) = AsyncStream.makeStream(of: Void.self)
+        // From one thread in a loop: they queue up faster than the connection's thread sends them.
+        for i in 0..<count {
+            connection.publish(OutboundMessage(routingKey: queue, body: Array(String(i).utf8)), packer: packer) { result in
+                if case .success = result { confirms.withLock { $0[i] += 1 } }
+                confirm.yield()
+            }
+        }
+        var heard = 0
+        for await _ in confirmed {
+            heard += 1
+            if heard == count { break }
+        }
+        #expect(confirms.withLock { $0 }.allSatisfy { $0 == 1 }, "every publish is confirmed once")
+
+        let consumer = try await connection.consume(queue: queue, prefetch: 100)
+        var bodies: [String] = []
+        var messages = 0
+        for await delivery in consumer.deliveries {
+            messages += 1
+            bodies += String(decoding: delivery.body, as: UTF8.self).split(separator: ",").map(String.init)
+            connection.ack(delivery.tag)
+            if bodies.count == count + 1 { break }
+        }
+        #expect(bodies == ["solo"] + (0..<count).map(String.init), "in order, each once")
+        #expect(messages < count / 2, "packed: \(count + 1) publishes went as \(messages) messages")
+        #expect(merges.withLock { $0 }.allSatisfy { (2...16).contains($0) }, "the packer merges 2 to maxMessages at a time")
         await connection.close()
     }
 

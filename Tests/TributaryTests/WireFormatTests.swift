@@ -31,8 +31,50 @@ struct WireFormatTests {
                                    body: Array(#"{"type":"E","message":"m","retryable":true}"#.utf8))
         result.startedAt = 1_764_936_000.125
         result.logs = [TaskLogRecord(level: "info", message: "hello", at: 1_764_936_000.5)]
-        let decoded = try WireFormat.decodeResult(Self.delivery(WireFormat.encode(result, replyTo: "r"))).get()
-        #expect(decoded == result)
+        let decoded = WireFormat.decodeResults(Self.delivery(WireFormat.encode(result, replyTo: "r")))
+        #expect(decoded.count == 1)
+        #expect(try decoded.first?.get() == result)
+    }
+
+    static func results(_ count: Int) -> [ResultMessage] {
+        (1...count).map { n in
+            var result = ResultMessage(taskRunID: "run-1.\(n)", attempt: 1, status: .completed, workerID: "w-\(n % 2)",
+                                       body: Array("\(n * n)".utf8))
+            if n.isMultiple(of: 2) { result.startedAt = Double(n) }
+            return result
+        }
+    }
+
+    @Test("results packed into one message come out as the same results, in order")
+    func resultPack() throws {
+        let results = Self.results(5)
+        let pack = WireFormat.packResults(results.map { WireFormat.encode($0, replyTo: "trib.reply.run-1") })
+        #expect(pack.routingKey == "trib.reply.run-1")
+        #expect(pack.properties.correlationID == nil && pack.properties.headers["x-trib-wire"]?.intValue == 2)
+        #expect(try WireFormat.decodeResults(Self.delivery(pack)).map { try $0.get() } == results)
+    }
+
+    @Test("a bad result inside a pack is refused alone, with its place in the pack; its neighbours are decoded")
+    func badResultInPack() throws {
+        var messages = Self.results(3).map { WireFormat.encode($0, replyTo: "r") }
+        messages[1].body = [2, 3, 0x61, 0x62, 0x63, 0]  // status field holding an attempt-less "abc"
+        let decoded = WireFormat.decodeResults(Self.delivery(WireFormat.packResults(messages)))
+        #expect(decoded.count == 3)
+        #expect(try decoded[0].get().taskRunID == "run-1.1" && decoded[2].get().taskRunID == "run-1.3")
+        guard case .failure(let problem) = decoded[1] else { Issue.record("accepted a bad result"); return }
+        #expect(problem.reason.hasPrefix("result 2 of a pack of 3: "), "\(problem.reason)")
+        #expect(problem.taskRunID == "run-1.2")
+    }
+
+    @Test("a pack whose count does not match what it holds is refused whole")
+    func packCountMismatch() {
+        let pack = WireFormat.packResults(Self.results(3).map { WireFormat.encode($0, replyTo: "r") })
+        var body = pack.body
+        body[2] = 4  // the count field's value: 3 -> 4
+        let message = OutboundMessage(routingKey: "r", properties: pack.properties, body: body)
+        let decoded = WireFormat.decodeResults(Self.delivery(message))
+        guard decoded.count == 1, case .failure(let problem) = decoded[0] else { Issue.record("\(decoded)"); return }
+        #expect(problem.reason.contains("says it holds 4 results and holds 3"))
     }
 
     @Test("a broken envelope is refused with a reason that names what is wrong",

@@ -288,7 +288,7 @@ extension AMQPBroker: FlowRunTransport {
         try await prepareStatusExchange()
         let close = try await consumeOwnQueue(
             named: "trib.watch.\(UUID().uuidString.lowercased())", boundTo: Self.flowRunStatusExchange,
-            routingKey: flowRunID, what: "flow-run status", decode: Self.decodeStatus, onMessage: onStatus)
+            routingKey: flowRunID, what: "flow-run status", decode: { [Self.decodeStatus($0)] }, onMessage: onStatus)
         return FlowRunWatch(close: close)
     }
 

@@ -87,7 +87,7 @@ public final class AMQPBroker: Broker {
             "x-expires": .int(Self.replyQueueExpiry.wholeMilliseconds),
         ]) { $1 })
         let close = try await consumeOwnQueue(named: name, boundTo: nil, what: "message on the reply queue",
-                                              declaration: declaration, decode: WireFormat.decodeResult,
+                                              declaration: declaration, decode: WireFormat.decodeResults,
                                               onMessage: onResult, onMalformed: onMalformed)
         return ReplyQueue(name: name, close: close)
     }
@@ -119,17 +119,22 @@ public final class AMQPBroker: Broker {
         let holds = self.holds
         // Prefetch 0: no limit, since nothing is acknowledged until the run ends.
         let tag = try await connection.consume(queue: name, prefetch: 0, onDelivery: { delivery in
-            switch WireFormat.decodeResult(delivery) {
-            case .success(let result):
-                taken.withLock { $0.append(holds.hold(delivery, from: name, claimed: true)) }
-                onResult(result)
-            case .failure(let problem):
+            let decoded = WireFormat.decodeResults(delivery)
+            let results = decoded.compactMap { try? $0.get() }
+            // A message with a result in it stays held (a pack with a bad result too); one with none is dead-lettered.
+            if !results.isEmpty { taken.withLock { $0.append(holds.hold(delivery, from: name, claimed: true)) } }
+            for case .failure(let problem) in decoded {
                 logger.error("dead-lettered a malformed message on the journal", metadata: [
                     "reason": "\(problem.reason)", "queue": "\(name)",
                 ])
                 onMalformed()
-                Self.settle(delivery, .deadLetter(reason: problem.reason), from: name, on: connection)
+                if results.isEmpty {
+                    Self.settle(delivery, .deadLetter(reason: problem.reason), from: name, on: connection)
+                } else {
+                    connection.publish(Self.deadLetterCopy(of: delivery, from: name, reason: problem.reason))
+                }
             }
+            for result in results { onResult(result) }
         }, onEnd: {})
         // Closing lets go of the journal: what this coordinator read goes back on the queue, for
         // whoever reads it next (the agent that resumed the run, or nobody before it is deleted).
@@ -152,12 +157,12 @@ public final class AMQPBroker: Broker {
 
     /// Declares a queue of this process's own (exclusive and auto-delete unless `declaration` says
     /// otherwise; bound to `exchange` with `routingKey` if given) and consumes it without acks: a
-    /// message it cannot take is moot. A message that does not decode is dead-lettered with the
-    /// reason. Returns what stops consuming and removes it.
+    /// message it cannot take is moot. `decode` gives what a message holds (several for a pack);
+    /// for each part that does not decode, a copy of the message is dead-lettered with the reason. Returns what stops consuming and removes it.
     func consumeOwnQueue<Message>(
         named name: String, boundTo exchange: String?, routingKey: String = "", what: String,
         declaration: QueueDeclaration? = nil,
-        decode: @escaping @Sendable (AMQPDelivery) -> Result<Message, MalformedTask>,
+        decode: @escaping @Sendable (AMQPDelivery) -> [Result<Message, MalformedTask>],
         onMessage: @escaping @Sendable (Message) -> Void, onMalformed: @escaping @Sendable () -> Void = {}
     ) async throws -> @Sendable () async -> Void {
         try await connection.declare(declaration
@@ -168,15 +173,17 @@ public final class AMQPBroker: Broker {
         let logger = self.logger
         let connection = self.connection
         let tag = try await connection.consume(queue: name, prefetch: 0, noAck: true, onDelivery: { delivery in
-            switch decode(delivery) {
-            case .success(let message): onMessage(message)
-            case .failure(let problem):
-                logger.error("dead-lettered a malformed \(what)", metadata: [
-                    "reason": "\(problem.reason)", "queue": "\(name)",
-                ])
-                // Counted before the copy is published, so whoever sees the dead letter sees the count.
-                onMalformed()
-                connection.publish(Self.deadLetterCopy(of: delivery, from: name, reason: problem.reason))
+            for decoded in decode(delivery) {
+                switch decoded {
+                case .success(let message): onMessage(message)
+                case .failure(let problem):
+                    logger.error("dead-lettered a malformed \(what)", metadata: [
+                        "reason": "\(problem.reason)", "queue": "\(name)",
+                    ])
+                    // Counted before the copy is published, so whoever sees the dead letter sees the count.
+                    onMalformed()
+                    connection.publish(Self.deadLetterCopy(of: delivery, from: name, reason: problem.reason))
+                }
             }
         }, onEnd: {})
         return {
@@ -234,7 +241,7 @@ public final class AMQPBroker: Broker {
 
     /// `delivery` addressed to the dead-letter exchange, with why it is there and the queue it was
     /// taken from.
-    private static func deadLetterCopy(of delivery: AMQPDelivery, from queue: String, reason: String) -> OutboundMessage {
+    static func deadLetterCopy(of delivery: AMQPDelivery, from queue: String, reason: String) -> OutboundMessage {
         var properties = HeldDeliveries.withoutRouting(delivery.properties)
         properties.headers["x-trib-dead-reason"] = .string(reason)
         properties.headers["x-trib-original-queue"] = .string(queue)
@@ -244,7 +251,8 @@ public final class AMQPBroker: Broker {
 
     public func publish(result: ResultMessage, to replyQueue: String,
                         onConfirm: @escaping @Sendable ((any Error)?) -> Void) {
-        connection.publish(WireFormat.encode(result, replyTo: replyQueue)) { outcome in
+        // Results that queue up together for one coordinator go as one message (a pack).
+        connection.publish(WireFormat.encode(result, replyTo: replyQueue), packer: WireFormat.resultPacker) { outcome in
             switch outcome {
             case .success: onConfirm(nil)
             case .failure(let error): onConfirm(error)
@@ -256,7 +264,7 @@ public final class AMQPBroker: Broker {
         -> ControlSubscription {
         let name = "trib.control.\(UUID().uuidString.lowercased())"
         let close = try await consumeOwnQueue(named: name, boundTo: Self.controlExchange, what: "control message",
-                                              decode: WireFormat.decodeControl, onMessage: onMessage)
+                                              decode: { [WireFormat.decodeControl($0)] }, onMessage: onMessage)
         return ControlSubscription(queueName: name, close: close)
     }
 

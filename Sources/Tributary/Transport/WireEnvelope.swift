@@ -81,6 +81,27 @@ struct WireEnvelope {
         fields[Int(tag)].map { Array(body[$0]) }
     }
 
+    /// Splits a list of entries, each a LEB128 length and that many bytes (a pack's payload).
+    static func entries(in bytes: [UInt8]) throws(Problem) -> [ArraySlice<UInt8>] {
+        var entries: [ArraySlice<UInt8>] = []
+        var index = 0
+        while index < bytes.count {
+            let length = try varint(in: bytes, at: &index, end: bytes.count, what: "the length of entry \(entries.count + 1)")
+            guard length <= UInt64(bytes.count - index) else {
+                throw Problem(reason: "entry \(entries.count + 1) is longer than the message")
+            }
+            entries.append(bytes[index..<(index + Int(length))])
+            index += Int(length)
+        }
+        return entries
+    }
+
+    /// Appends `entry` to a list of entries (see ``entries(in:)``).
+    static func appendEntry(_ entry: [UInt8], to bytes: inout [UInt8]) {
+        Writer.appendVarint(UInt64(entry.count), to: &bytes)
+        bytes.append(contentsOf: entry)
+    }
+
     /// Reads a LEB128 integer from `bytes[index..<end]`, moving `index` past it.
     private static func varint(in bytes: [UInt8], at index: inout Int, end: Int, what: String) throws(Problem) -> UInt64 {
         var value: UInt64 = 0
@@ -145,7 +166,7 @@ struct WireEnvelope {
             Self.appendVarint(UInt64(length), to: &bytes)
         }
 
-        private static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
+        static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
             var value = value
             while value >= 0x80 {
                 bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)

@@ -38,7 +38,32 @@ enum WireFormat {
         static let started: UInt8 = 4
         static let logs: UInt8 = 5
         static let artifacts: UInt8 = 6
-        static let all: ClosedRange<UInt8> = 1...6
+        /// A pack of results: how many it holds (the only field of a pack's own envelope).
+        static let pack: UInt8 = 7
+        /// A result in a pack: its task-run id (a single result has it as its correlation id).
+        static let taskRun: UInt8 = 8
+        static let all: ClosedRange<UInt8> = 1...8
+    }
+
+    /// Packs results for one reply queue that a worker published at the same time (see
+    /// ``MessagePacker``): up to 64, and 256 KiB of bodies.
+    static let resultPacker = MessagePacker(maxMessages: 64, maxBytes: 256 * 1024) { packResults($0) }
+
+    /// Several result messages (from ``encode(_:replyTo:)``, to one reply queue) as one: a pack's
+    /// envelope holds only the count, and its payload the results, each a length and a result's
+    /// body with its task-run id added to its envelope.
+    static func packResults(_ messages: [OutboundMessage]) -> OutboundMessage {
+        var entries: [UInt8] = []
+        entries.reserveCapacity(messages.reduce(0) { $0 + $1.body.count + 64 })
+        for message in messages {
+            var entry = WireEnvelope.Writer(capacity: 48 + message.body.count)
+            entry.text(ResultField.taskRun, message.properties.correlationID ?? "")
+            WireEnvelope.appendEntry(entry.bytes + message.body, to: &entries)
+        }
+        var envelope = WireEnvelope.Writer(capacity: 8 + entries.count)
+        envelope.integer(ResultField.pack, UInt64(messages.count))
+        return OutboundMessage(exchange: messages[0].exchange, routingKey: messages[0].routingKey,
+                               properties: AMQPProperties(headers: versionHeader), body: envelope.finish(payload: entries))
     }
 
     /// The frame carries only what routing, results and dead letters need (the task-run id, where
@@ -140,15 +165,55 @@ enum WireFormat {
         return OutboundMessage(routingKey: replyTo, properties: properties, body: envelope.finish(payload: result.body))
     }
 
-    static func decodeResult(_ delivery: AMQPDelivery) -> Result<ResultMessage, MalformedTask> {
+    /// Decodes a result message, or each result of a pack: a pack's result that is not valid is
+    /// refused alone, its neighbours decoded.
+    static func decodeResults(_ delivery: AMQPDelivery) -> [Result<ResultMessage, MalformedTask>] {
         let p = delivery.properties
-        func malformed(_ reason: String) -> Result<ResultMessage, MalformedTask> {
-            .failure(MalformedTask(reason: reason, replyTo: nil, taskRunID: p.correlationID, attempt: 0))
+        func malformed(_ reason: String) -> [Result<ResultMessage, MalformedTask>] {
+            [.failure(MalformedTask(reason: reason, replyTo: nil, taskRunID: p.correlationID, attempt: 0))]
         }
         if let problem = versionProblem(p, expected: taskVersion, what: "result message") { return malformed(problem) }
-        guard let runID = p.correlationID, !runID.isEmpty else { return malformed("missing correlation_id") }
         do throws(WireEnvelope.Problem) {
             let envelope = try WireEnvelope(parsing: delivery.body, known: ResultField.all)
+            guard let count = try envelope.integer(ResultField.pack, "the pack's count") else {
+                guard let runID = p.correlationID, !runID.isEmpty else { return malformed("missing correlation_id") }
+                return [result(from: envelope, taskRunID: runID, where: "")]
+            }
+            guard (ResultField.all.lowerBound...ResultField.all.upperBound).allSatisfy({ $0 == ResultField.pack || !envelope.has($0) })
+            else { return malformed("a result pack's envelope holds only its count (field \(ResultField.pack))") }
+            let entries = try WireEnvelope.entries(in: envelope.payload)
+            guard count == entries.count else {
+                return malformed("the result pack says it holds \(count) results and holds \(entries.count)")
+            }
+            return entries.enumerated().map { index, entry in
+                let place = "result \(index + 1) of a pack of \(entries.count): "
+                do throws(WireEnvelope.Problem) {
+                    let inner = try WireEnvelope(parsing: Array(entry), known: ResultField.all)
+                    guard !inner.has(ResultField.pack) else {
+                        return .failure(MalformedTask(reason: place + "a pack inside a pack", replyTo: nil, taskRunID: nil, attempt: 0))
+                    }
+                    guard let runID = try inner.text(ResultField.taskRun, "the task-run id"), !runID.isEmpty else {
+                        return .failure(MalformedTask(reason: place + "missing the task-run id (envelope field \(ResultField.taskRun))",
+                                                      replyTo: nil, taskRunID: nil, attempt: 0))
+                    }
+                    return result(from: inner, taskRunID: runID, where: place)
+                } catch {
+                    return .failure(MalformedTask(reason: place + "not a result envelope: \(error.reason)",
+                                                  replyTo: nil, taskRunID: nil, attempt: 0))
+                }
+            }
+        } catch {
+            return malformed("the body is not a result envelope: \(error.reason)")
+        }
+    }
+
+    /// The result in `envelope`; `place` starts a refusal's reason (which result of a pack).
+    private static func result(from envelope: WireEnvelope, taskRunID runID: String,
+                               where place: String) -> Result<ResultMessage, MalformedTask> {
+        func malformed(_ reason: String) -> Result<ResultMessage, MalformedTask> {
+            .failure(MalformedTask(reason: place + reason, replyTo: nil, taskRunID: runID, attempt: 0))
+        }
+        do throws(WireEnvelope.Problem) {
             guard let statusText = try envelope.text(ResultField.status, "the status"),
                   let status = ResultStatus(rawValue: statusText)
             else { return malformed("missing or unknown status (envelope field \(ResultField.status))") }

@@ -61,13 +61,41 @@ struct WireFuzzer {
             case 2: properties.correlationID = Bool.random(using: &random) ? nil : ""
             case 3: fields[0].value = Bool.random(using: &random) ? Array(("done-" + randomText(length: 8)).utf8) : invalidUTF8()
             case 4: fields[1].value = invalidInteger(above: 1_000_000)
-            default: fields.append((UInt8.random(in: 7...255, using: &random), [1]))
+            default: fields.append((UInt8.random(in: 9...255, using: &random), [1]))
             }
         }
         addNoise(to: &properties)
         properties.headers[Self.caseHeader] = .string(number)
         let payload = Bool.random(using: &random) ? undecodableBody() : Array("42".utf8)
+        if Int.random(in: 0..<3, using: &random) == 0 {
+            return OutboundMessage(routingKey: replyQueue, properties: properties,
+                                   body: packWithValidNeighbour(fields, payload: payload, number: number,
+                                                                alreadyBroken: !breaks.isDisjoint(with: [0, 1, 3, 4, 5])))
+        }
         return OutboundMessage(routingKey: replyQueue, properties: properties, body: Self.envelope(fields, payload: payload))
+    }
+
+    /// A result pack (docs/wire-format.md) of a valid result for a run the flow does not have
+    /// (ignored as a stale duplicate) and the broken one, in either order: only the broken one is
+    /// refused. It lacks its task-run id (which only a pack's results carry) when nothing else
+    /// breaks it inside a pack (`alreadyBroken`: its envelope is broken, or the pack's header), and
+    /// may lack it anyway.
+    private mutating func packWithValidNeighbour(_ fields: [(tag: UInt8, value: [UInt8])], payload: [UInt8],
+                                                 number: String, alreadyBroken: Bool) -> [UInt8] {
+        let neighbour = Self.envelope([(8, Array("fuzz-neighbour.\(number)".utf8)), (1, Array("completed".utf8)), (2, [1])],
+                                      payload: Array("7".utf8))
+        let keepsRunID = alreadyBroken && Bool.random(using: &random)
+        let runField: (tag: UInt8, value: [UInt8]) = (8, Array("fuzz-run.\(number)".utf8))
+        let runID = keepsRunID ? [runField] : []
+        let broken = Self.envelope(runID + fields, payload: payload)
+        let entries = Bool.random(using: &random) ? [neighbour, broken] : [broken, neighbour]
+        return Self.envelope([(7, [2])], payload: entries.flatMap { Self.lengthPrefixed($0) })
+    }
+
+    private static func lengthPrefixed(_ bytes: [UInt8]) -> [UInt8] {
+        var prefix: [UInt8] = [], length = bytes.count
+        while length >= 0x80 { prefix.append(UInt8(length & 0x7F) | 0x80); length >>= 7 }
+        return prefix + [UInt8(length)] + bytes
     }
 
     /// An envelope (docs/wire-format.md) of `fields` as given, duplicates and unknown tags included.
