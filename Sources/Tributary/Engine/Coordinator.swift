@@ -80,8 +80,7 @@ final class Coordinator: Sendable {
     /// runs); results are handled as they arrive, on the transport's thread.
     func start() async throws {
         let statistics = self.statistics
-        let onMalformed: @Sendable () -> Void = { [replay] in
-            replay?.counted()
+        let onMalformed: @Sendable () -> Void = {
             statistics.malformedReplies.add(1, ordering: .relaxed)
         }
         guard let journal, let replay else {
@@ -91,10 +90,8 @@ final class Coordinator: Sendable {
             return
         }
         let (queue, held) = try await broker.openJournal(named: replyQueueName, retention: journal.retention,
-                                                         onResult: { [weak self] in
-                                                             replay.counted()
-                                                             self?.handle($0)
-                                                         }, onMalformed: onMalformed)
+                                                         onResult: { [weak self] in self?.handle($0) },
+                                                         onMalformed: onMalformed, onRead: { replay.counted() })
         journal.record(replyQueueName, on: broker)
         replyQueue.withLock { $0 = queue }
         if journal.epoch > 1 {

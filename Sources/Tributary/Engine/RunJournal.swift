@@ -110,7 +110,7 @@ final class JournalReplay: Sendable {
         results.withLock { $0.removeValue(forKey: taskRunID) }
     }
 
-    /// Counts a message read from the journal (a result or a malformed one).
+    /// Counts a message read from the journal (a result, a pack of them, or a malformed one).
     func counted() {
         received.add(1, ordering: .relaxed)
     }

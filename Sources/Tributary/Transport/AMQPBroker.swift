@@ -94,7 +94,8 @@ public final class AMQPBroker: Broker {
 
     public func openJournal(named name: String, retention: Duration,
                             onResult: @escaping @Sendable (ResultMessage) -> Void,
-                            onMalformed: @escaping @Sendable () -> Void) async throws -> (queue: ReplyQueue, held: Int) {
+                            onMalformed: @escaping @Sendable () -> Void,
+                            onRead: @escaping @Sendable () -> Void) async throws -> (queue: ReplyQueue, held: Int) {
         try await queueType.declare(QueueDeclaration(name: name, arguments: [
             "x-expires": .int(max(1, retention.wholeMilliseconds)),
             // One coordinator reads a run's results at a time: an agent that reconnects after
@@ -135,6 +136,7 @@ public final class AMQPBroker: Broker {
                 }
             }
             for result in results { onResult(result) }
+            onRead()
         }, onEnd: {})
         // Closing lets go of the journal: what this coordinator read goes back on the queue, for
         // whoever reads it next (the agent that resumed the run, or nobody before it is deleted).

@@ -13,9 +13,11 @@ public protocol Broker: Sendable {
     /// Opens a flow run's journal `name`: a durable queue of its results that outlives this process
     /// (kept until `deleteJournal`, or `retention` after its last use), consumed without
     /// acknowledging anything, so that when this process dies everything it held goes back on the
-    /// queue for the agent that resumes the run. `held` is how many results it had when opened.
+    /// queue for the agent that resumes the run. `held` is how many messages it had when opened;
+    /// `onRead` hears once per message read, after its results (a pack holds several).
     func openJournal(named name: String, retention: Duration, onResult: @escaping @Sendable (ResultMessage) -> Void,
-                     onMalformed: @escaping @Sendable () -> Void) async throws -> (queue: ReplyQueue, held: Int)
+                     onMalformed: @escaping @Sendable () -> Void,
+                     onRead: @escaping @Sendable () -> Void) async throws -> (queue: ReplyQueue, held: Int)
     /// Deletes a journal and the results it holds (its run has ended).
     func deleteJournal(named name: String) async
     /// Starts taking tasks from `queue`, at most `prefetch` unacknowledged at a time. Each is handed

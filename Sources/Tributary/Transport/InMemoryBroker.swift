@@ -86,7 +86,8 @@ public final class InMemoryBroker: Broker {
     /// In one process a journal cannot outlive its run: it is a reply queue.
     public func openJournal(named name: String, retention: Duration,
                             onResult: @escaping @Sendable (ResultMessage) -> Void,
-                            onMalformed: @escaping @Sendable () -> Void) async throws -> (queue: ReplyQueue, held: Int) {
+                            onMalformed: @escaping @Sendable () -> Void,
+                            onRead: @escaping @Sendable () -> Void) async throws -> (queue: ReplyQueue, held: Int) {
         (try await openReplyQueue(named: name, onResult: onResult, onMalformed: onMalformed), 0)
     }
 
