@@ -129,8 +129,9 @@ final class ConnectionLoop: @unchecked Sendable {
         }
     }
 
-    /// One publish for `first` and the publishes queued after it that `packer` may merge with it
-    /// (acks, nacks and rejects between them stay where they are; anything else ends the run).
+    /// One publish for `first` and the publishes queued after it that `packer` may merge with it.
+    /// Acks, nacks and rejects between them are passed over (they then run after the merged
+    /// publish, in their order); any other command ends the run.
     private func packing(_ first: OutboundMessage, _ packer: MessagePacker, _ handler: ConfirmHandler?,
                          from remaining: inout Deque<ConnectionCommand>) -> ConnectionCommand {
         var messages = [first], handlers = [handler], bytes = first.body.count

@@ -84,15 +84,17 @@ struct NetworkCutTests {
             await client.close()
             let redelivered = outcome.reports.filter { $0.deliveries > 1 }
             print("network cut: \(redelivered.count) tasks redelivered to the other worker; the cut-off worker "
-                + "re-sent \(outcome.resent) late results on reconnecting, \(outcome.late) absorbed as duplicates")
+                + "re-sent \(outcome.resent) messages of late results on reconnecting, \(outcome.late) results absorbed as duplicates")
 
             #expect(outcome.reports.count == n, "one result per task")
             #expect(!redelivered.isEmpty, "tasks the cut-off worker held were handed out again")
             #expect(redelivered.allSatisfy { $0.workerID == otherWorker.id }, "and the other worker ran them")
             // The cut-off worker usually comes back with results of tasks that finished during the
-            // cut (re-sent on reconnecting); on a loaded machine it can notice the cut first, cancel
-            // those tasks (their deliveries are gone) and have none. Either way none may count twice.
-            #expect(outcome.late == outcome.resent, "every late result was absorbed")
+            // cut (re-sent on reconnecting: a re-sent message may be a pack of several results); on a
+            // loaded machine it can notice the cut first, cancel those tasks (their deliveries are
+            // gone) and have none. Either way none may count twice.
+            #expect(outcome.late >= outcome.resent && (outcome.late == 0) == (outcome.resent == 0),
+                    "every late result was absorbed")
             #expect(outcome.after == outcome.reports, "late results changed nothing")
             #expect(otherWorker.process.isRunning && cutWorker.process.isRunning, "neither worker crashed")
         }

@@ -66,15 +66,16 @@ struct WireFormatTests {
         #expect(problem.taskRunID == "run-1.2")
     }
 
-    @Test("a pack whose count does not match what it holds is refused whole")
-    func packCountMismatch() {
+    @Test("a pack whose count is below 2 or does not match what it holds is refused whole",
+          arguments: [(4, "says it holds 4 results and holds 3"), (1, "holds 2 results or more"), (0, "holds 2 results or more")])
+    func packCountMismatch(count: UInt8, reason: String) {
         let pack = WireFormat.packResults(Self.results(3).map { WireFormat.encode($0, replyTo: "r") })
         var body = pack.body
-        body[2] = 4  // the count field's value: 3 -> 4
+        body[2] = count  // the count field's value, 3
         let message = OutboundMessage(routingKey: "r", properties: pack.properties, body: body)
         let decoded = WireFormat.decodeResults(Self.delivery(message))
         guard decoded.count == 1, case .failure(let problem) = decoded[0] else { Issue.record("\(decoded)"); return }
-        #expect(problem.reason.contains("says it holds 4 results and holds 3"))
+        #expect(problem.reason.contains(reason), "\(problem.reason)")
     }
 
     @Test("a broken envelope is refused with a reason that names what is wrong",

@@ -100,7 +100,7 @@ final class Coordinator: Sendable {
                                     epoch: journal.epoch))
         }
         if held > 0 || journal.epoch > 1 {
-            logger.info("resuming the flow run from its journal", metadata: ["results": "\(held)"])
+            logger.info("resuming the flow run from its journal", metadata: ["messages": "\(held)"])
             await replay.waitForReplay(of: held)
         }
     }

@@ -122,18 +122,24 @@ public final class AMQPBroker: Broker {
         let tag = try await connection.consume(queue: name, prefetch: 0, onDelivery: { delivery in
             let decoded = WireFormat.decodeResults(delivery)
             let results = decoded.compactMap { try? $0.get() }
-            // A message with a result in it stays held (a pack with a bad result too); one with none is dead-lettered.
-            if !results.isEmpty { taken.withLock { $0.append(holds.hold(delivery, from: name, claimed: true)) } }
-            for case .failure(let problem) in decoded {
+            let problems = decoded.compactMap { part -> String? in
+                if case .failure(let problem) = part { problem.reason } else { nil }
+            }
+            for reason in problems {
                 logger.error("dead-lettered a malformed message on the journal", metadata: [
-                    "reason": "\(problem.reason)", "queue": "\(name)",
+                    "reason": "\(reason)", "queue": "\(name)",
                 ])
                 onMalformed()
-                if results.isEmpty {
-                    Self.settle(delivery, .deadLetter(reason: problem.reason), from: name, on: connection)
-                } else {
-                    connection.publish(Self.deadLetterCopy(of: delivery, from: name, reason: problem.reason))
+            }
+            if results.isEmpty {
+                Self.settle(delivery, .deadLetter(reason: problems.joined(separator: "; ")), from: name, on: connection)
+            } else {
+                // A pack with a bad result stays held for its good ones; its copy in the dead letters
+                // is made when it is first read, not again each time the journal is read back.
+                if !problems.isEmpty, !delivery.redelivered, !delivery.wasHeldBefore {
+                    connection.publish(Self.deadLetterCopy(of: delivery, from: name, reason: problems.joined(separator: "; ")))
                 }
+                taken.withLock { $0.append(holds.hold(delivery, from: name, claimed: true)) }
             }
             for result in results { onResult(result) }
             onRead()

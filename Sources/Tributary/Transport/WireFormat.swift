@@ -63,7 +63,8 @@ enum WireFormat {
         var envelope = WireEnvelope.Writer(capacity: 8 + entries.count)
         envelope.integer(ResultField.pack, UInt64(messages.count))
         return OutboundMessage(exchange: messages[0].exchange, routingKey: messages[0].routingKey,
-                               properties: AMQPProperties(headers: versionHeader), body: envelope.finish(payload: entries))
+                               properties: AMQPProperties(persistent: messages[0].properties.persistent, headers: versionHeader),
+                               body: envelope.finish(payload: entries), resendAfterReconnect: messages[0].resendAfterReconnect)
     }
 
     /// The frame carries only what routing, results and dead letters need (the task-run id, where
@@ -95,9 +96,9 @@ enum WireFormat {
             return "missing header \(Header.wire); not a Tributary \(what)"
         }
         guard wire.intValue == expected else {
-            return "unsupported wire version \(wire.intValue.map(String.init) ?? "\(wire)") (header \(Header.wire)); this process reads version \(expected) "
-                + "of a \(what): run workers, agents and clients of the same Tributary release"
-                + "run workers, agents and clients of the same Tributary release"
+            return "unsupported wire version \(wire.intValue.map(String.init) ?? "\(wire)") (header \(Header.wire)); "
+                + "this process reads version \(expected) of a \(what): run workers, agents and clients of the same "
+                + "Tributary release"
         }
         return nil
     }
@@ -181,6 +182,7 @@ enum WireFormat {
             }
             guard (ResultField.all.lowerBound...ResultField.all.upperBound).allSatisfy({ $0 == ResultField.pack || !envelope.has($0) })
             else { return malformed("a result pack's envelope holds only its count (field \(ResultField.pack))") }
+            guard count >= 2 else { return malformed("a result pack holds 2 results or more; this one says \(count)") }
             let entries = try WireEnvelope.entries(in: envelope.payload)
             guard count == entries.count else {
                 return malformed("the result pack says it holds \(count) results and holds \(entries.count)")
