@@ -79,6 +79,7 @@ struct MessageCosts {
                 rates[index].append(Double(count) / seconds)
             }
         }
+        let packs = try await measurePacks(publisher: publisher, queue: queue, deliveries: &deliveries, beam: beam)
         try await publisher.delete(queue: queue)
         await consumer.close()
         await publisher.close()
@@ -88,7 +89,34 @@ struct MessageCosts {
             lines.append("  \(variant.label): broker \(format(Self.median(cpu[index]), 1)) µs CPU per message, "
                 + "\(format(Self.median(rates[index]), 0)) messages/s")
         }
-        return lines
+        return lines + packs
+    }
+
+    /// Task messages per pack in the pack variants.
+    static let packSizes = [1, 4, 8, 16, 64]
+
+    /// The broker's CPU per task when `size` task messages of wire version 2 travel as one
+    /// (persistent, the version-2 frame; each entry an 80-byte envelope and input, as a pack of
+    /// tasks would carry): what packing tasks could save the broker (issue 15 item 1).
+    private func measurePacks(publisher: AMQPConnection, queue: String, deliveries: inout AsyncStream<Void>.Iterator,
+                              beam: Int32) async throws -> [String] {
+        let properties = Self.variants.first { $0.label.hasPrefix("a task message of wire version 2") }!.properties
+        var cpu: [[Double]] = Array(repeating: [], count: Self.packSizes.count)
+        for _ in 0..<rounds {
+            for (index, size) in Self.packSizes.enumerated() {
+                let messages = max(1, count / size)
+                let body = [UInt8](repeating: 0x61, count: 80 * size)
+                let message = OutboundMessage(routingKey: queue, properties: properties, body: body)
+                let cpuBefore = ScheduleLag.cpuSeconds(pid: beam)
+                try await publisher.publishPipelined(messages, of: message)
+                for _ in 0..<messages { _ = await deliveries.next() }
+                cpu[index].append((ScheduleLag.cpuSeconds(pid: beam) - cpuBefore) / Double(messages * size) * 1e6)
+            }
+        }
+        return ["packs of persistent task messages (wire version 2's frame, 80 bytes per task); medians of \(rounds) rounds"]
+            + Self.packSizes.enumerated().map { index, size in
+                "  \(size) per message: broker \(format(Self.median(cpu[index]), 1)) µs CPU per task"
+            }
     }
 
     private static func median(_ values: [Double]) -> Double {
