@@ -20,21 +20,23 @@ struct MessageCosts {
 
     /// From a bare message to the task message of wire version 1, then the frames of version 2
     /// (`WireFormat.encode`; the body is the same 12 bytes in every variant).
+    private static let taskRunID = "3f1c2a9e-5b7d-4c11-9e2f-0a6b8c4d2e10.0123456789abcdef-1"
+    private static let replyTo = "trib.reply.6c1d0e2f-8a3b-4c5d-9e7f-1a2b3c4d5e6f"
+    /// The frame of a persistent task message of wire version 2.
+    private static let version2Task = AMQPProperties(correlationID: taskRunID, replyTo: replyTo, persistent: true,
+                                                     headers: ["x-trib-wire": .int(2)])
+
     static let variants: [Variant] = {
-        let taskRunID = "3f1c2a9e-5b7d-4c11-9e2f-0a6b8c4d2e10.0123456789abcdef-1"
         let flowRunID = "3f1c2a9e-5b7d-4c11-9e2f-0a6b8c4d2e10"
-        let replyTo = "trib.reply.6c1d0e2f-8a3b-4c5d-9e7f-1a2b3c4d5e6f"
         let named = AMQPProperties(contentType: "application/json", correlationID: taskRunID, replyTo: replyTo,
                                    messageID: taskRunID, type: "increment", persistent: true)
         var task = named
-        task.headers = ["x-trib-wire": .int(2), "x-trib-attempt": .int(1), "x-trib-flow-run": .string(flowRunID)]
+        task.headers = ["x-trib-wire": .int(1), "x-trib-attempt": .int(1), "x-trib-flow-run": .string(flowRunID)]
         var result = AMQPProperties(contentType: "application/json", correlationID: taskRunID, persistent: true)
-        result.headers = ["x-trib-wire": .int(2), "x-trib-status": .string("completed"), "x-trib-attempt": .int(1),
+        result.headers = ["x-trib-wire": .int(1), "x-trib-status": .string("completed"), "x-trib-attempt": .int(1),
                           "x-trib-worker": .string("worker-1"), "x-trib-started": .double(1_764_936_000.123)]
         var transientTask = task
         transientTask.persistent = false
-        let version2Task = AMQPProperties(correlationID: taskRunID, replyTo: replyTo, persistent: true,
-                                          headers: ["x-trib-wire": .int(2)])
         var transientVersion2Task = version2Task
         transientVersion2Task.persistent = false
         let version2Result = AMQPProperties(correlationID: taskRunID, persistent: true, headers: ["x-trib-wire": .int(2)])
@@ -100,13 +102,12 @@ struct MessageCosts {
     /// tasks would carry): what packing tasks could save the broker (issue 15 item 1).
     private func measurePacks(publisher: AMQPConnection, queue: String, deliveries: inout AsyncStream<Void>.Iterator,
                               beam: Int32) async throws -> [String] {
-        let properties = Self.variants.first { $0.label.hasPrefix("a task message of wire version 2") }!.properties
         var cpu: [[Double]] = Array(repeating: [], count: Self.packSizes.count)
         for _ in 0..<rounds {
             for (index, size) in Self.packSizes.enumerated() {
                 let messages = max(1, count / size)
                 let body = [UInt8](repeating: 0x61, count: 80 * size)
-                let message = OutboundMessage(routingKey: queue, properties: properties, body: body)
+                let message = OutboundMessage(routingKey: queue, properties: Self.version2Task, body: body)
                 let cpuBefore = ScheduleLag.cpuSeconds(pid: beam)
                 try await publisher.publishPipelined(messages, of: message)
                 for _ in 0..<messages { _ = await deliveries.next() }

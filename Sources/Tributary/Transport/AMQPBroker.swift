@@ -136,7 +136,7 @@ public final class AMQPBroker: Broker {
             } else {
                 // A pack with a bad result stays held for its good ones; its copy in the dead letters
                 // is made when it is first read, not again each time the journal is read back.
-                if !problems.isEmpty, !delivery.redelivered, !delivery.wasHeldBefore {
+                if !problems.isEmpty, !delivery.wasHeldBefore {
                     connection.publish(Self.deadLetterCopy(of: delivery, from: name, reason: problems.joined(separator: "; ")))
                 }
                 taken.withLock { $0.append(holds.hold(delivery, from: name, claimed: true)) }
@@ -166,7 +166,8 @@ public final class AMQPBroker: Broker {
     /// Declares a queue of this process's own (exclusive and auto-delete unless `declaration` says
     /// otherwise; bound to `exchange` with `routingKey` if given) and consumes it without acks: a
     /// message it cannot take is moot. `decode` gives what a message holds (several for a pack);
-    /// for each part that does not decode, a copy of the message is dead-lettered with the reason. Returns what stops consuming and removes it.
+    /// for each part that does not decode, a copy of the message is dead-lettered with the reason.
+    /// Returns what stops consuming and removes it.
     func consumeOwnQueue<Message>(
         named name: String, boundTo exchange: String?, routingKey: String = "", what: String,
         declaration: QueueDeclaration? = nil,
@@ -249,7 +250,7 @@ public final class AMQPBroker: Broker {
 
     /// `delivery` addressed to the dead-letter exchange, with why it is there and the queue it was
     /// taken from.
-    static func deadLetterCopy(of delivery: AMQPDelivery, from queue: String, reason: String) -> OutboundMessage {
+    private static func deadLetterCopy(of delivery: AMQPDelivery, from queue: String, reason: String) -> OutboundMessage {
         var properties = HeldDeliveries.withoutRouting(delivery.properties)
         properties.headers["x-trib-dead-reason"] = .string(reason)
         properties.headers["x-trib-original-queue"] = .string(queue)

@@ -15,24 +15,26 @@ struct WireEnvelope {
         let reason: String
     }
 
-    private let body: [UInt8]
+    private let body: ArraySlice<UInt8>
+    /// Each field's bytes, as indices of `body`.
     private let fields: [Range<Int>?]
     /// Where the payload starts in the body.
     private let payloadStart: Int
 
-    /// Splits `body` into its fields and payload; `known` is the set of tags the message kind has.
-    init(parsing body: [UInt8], known: ClosedRange<UInt8>) throws(Problem) {
+    /// Splits `body` (a message's, or an entry of a pack's: read in place, not copied) into its
+    /// fields and payload; `known` is the set of tags the message kind has.
+    init(parsing body: ArraySlice<UInt8>, known: ClosedRange<UInt8>) throws(Problem) {
         var fields = [Range<Int>?](repeating: nil, count: Int(Self.maxTag) + 1)
-        var index = 0
+        var index = body.startIndex
         while true {
-            guard index < body.count else { throw Problem(reason: "the field list has no end (a zero byte)") }
+            guard index < body.endIndex else { throw Problem(reason: "the field list has no end (a zero byte)") }
             let tag = body[index]
             index += 1
             if tag == 0 { break }
             guard known.contains(tag) else { throw Problem(reason: "unknown field \(tag)") }
             guard fields[Int(tag)] == nil else { throw Problem(reason: "field \(tag) appears twice") }
-            let length = try Self.varint(in: body, at: &index, end: body.count, what: "the length of field \(tag)")
-            guard length <= UInt64(body.count - index) else {
+            let length = try Self.varint(in: body, at: &index, end: body.endIndex, what: "the length of field \(tag)")
+            guard length <= UInt64(body.endIndex - index) else {
                 throw Problem(reason: "field \(tag) is longer than the message")
             }
             fields[Int(tag)] = index..<(index + Int(length))
@@ -43,8 +45,11 @@ struct WireEnvelope {
         self.payloadStart = index
     }
 
+    /// The bytes after the field list, in place.
+    var payloadBytes: ArraySlice<UInt8> { body[payloadStart...] }
+
     /// The bytes after the field list.
-    var payload: [UInt8] { Array(body[payloadStart...]) }
+    var payload: [UInt8] { Array(payloadBytes) }
 
     /// Whether field `tag` is present.
     func has(_ tag: UInt8) -> Bool { fields[Int(tag)] != nil }
@@ -82,12 +87,12 @@ struct WireEnvelope {
     }
 
     /// Splits a list of entries, each a LEB128 length and that many bytes (a pack's payload).
-    static func entries(in bytes: [UInt8]) throws(Problem) -> [ArraySlice<UInt8>] {
+    static func entries(in bytes: ArraySlice<UInt8>) throws(Problem) -> [ArraySlice<UInt8>] {
         var entries: [ArraySlice<UInt8>] = []
-        var index = 0
-        while index < bytes.count {
-            let length = try varint(in: bytes, at: &index, end: bytes.count, what: "the length of entry \(entries.count + 1)")
-            guard length <= UInt64(bytes.count - index) else {
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let length = try varint(in: bytes, at: &index, end: bytes.endIndex, what: "the length of entry \(entries.count + 1)")
+            guard length <= UInt64(bytes.endIndex - index) else {
                 throw Problem(reason: "entry \(entries.count + 1) is longer than the message")
             }
             entries.append(bytes[index..<(index + Int(length))])
@@ -96,14 +101,15 @@ struct WireEnvelope {
         return entries
     }
 
-    /// Appends `entry` to a list of entries (see ``entries(in:)``).
-    static func appendEntry(_ entry: [UInt8], to bytes: inout [UInt8]) {
-        Writer.appendVarint(UInt64(entry.count), to: &bytes)
-        bytes.append(contentsOf: entry)
+    /// Appends an entry made of `head` then `rest` to a list of entries (see ``entries(in:)``).
+    static func appendEntry(_ head: [UInt8], _ rest: [UInt8], to bytes: inout [UInt8]) {
+        Writer.appendVarint(UInt64(head.count + rest.count), to: &bytes)
+        bytes.append(contentsOf: head)
+        bytes.append(contentsOf: rest)
     }
 
     /// Reads a LEB128 integer from `bytes[index..<end]`, moving `index` past it.
-    private static func varint(in bytes: [UInt8], at index: inout Int, end: Int, what: String) throws(Problem) -> UInt64 {
+    private static func varint(in bytes: ArraySlice<UInt8>, at index: inout Int, end: Int, what: String) throws(Problem) -> UInt64 {
         var value: UInt64 = 0
         var shift: UInt64 = 0
         while index < end {

@@ -58,7 +58,7 @@ enum WireFormat {
         for message in messages {
             var entry = WireEnvelope.Writer(capacity: 48 + message.body.count)
             entry.text(ResultField.taskRun, message.properties.correlationID ?? "")
-            WireEnvelope.appendEntry(entry.bytes + message.body, to: &entries)
+            WireEnvelope.appendEntry(entry.bytes, message.body, to: &entries)
         }
         var envelope = WireEnvelope.Writer(capacity: 8 + entries.count)
         envelope.integer(ResultField.pack, UInt64(messages.count))
@@ -116,7 +116,7 @@ enum WireFormat {
         guard let runID, !runID.isEmpty else { return malformed("missing correlation_id (the task-run id)") }
         guard let replyTo = p.replyTo, !replyTo.isEmpty else { return malformed("missing reply_to") }
         do throws(WireEnvelope.Problem) {
-            let envelope = try WireEnvelope(parsing: delivery.body, known: TaskField.all)
+            let envelope = try WireEnvelope(parsing: delivery.body[...], known: TaskField.all)
             guard let number = try envelope.integer(TaskField.attempt, "the attempt"), (1...1_000_000).contains(number) else {
                 return malformed("the attempt (envelope field \(TaskField.attempt)) must be an integer from 1 to 1000000")
             }
@@ -175,33 +175,32 @@ enum WireFormat {
         }
         if let problem = versionProblem(p, expected: taskVersion, what: "result message") { return malformed(problem) }
         do throws(WireEnvelope.Problem) {
-            let envelope = try WireEnvelope(parsing: delivery.body, known: ResultField.all)
+            let envelope = try WireEnvelope(parsing: delivery.body[...], known: ResultField.all)
             guard let count = try envelope.integer(ResultField.pack, "the pack's count") else {
                 guard let runID = p.correlationID, !runID.isEmpty else { return malformed("missing correlation_id") }
                 return [result(from: envelope, taskRunID: runID, where: "")]
             }
-            guard (ResultField.all.lowerBound...ResultField.all.upperBound).allSatisfy({ $0 == ResultField.pack || !envelope.has($0) })
+            guard ResultField.all.allSatisfy({ $0 == ResultField.pack || !envelope.has($0) })
             else { return malformed("a result pack's envelope holds only its count (field \(ResultField.pack))") }
             guard count >= 2 else { return malformed("a result pack holds 2 results or more; this one says \(count)") }
-            let entries = try WireEnvelope.entries(in: envelope.payload)
+            let entries = try WireEnvelope.entries(in: envelope.payloadBytes)
             guard count == entries.count else {
                 return malformed("the result pack says it holds \(count) results and holds \(entries.count)")
             }
             return entries.enumerated().map { index, entry in
                 let place = "result \(index + 1) of a pack of \(entries.count): "
+                func refused(_ reason: String) -> Result<ResultMessage, MalformedTask> {
+                    .failure(MalformedTask(reason: place + reason, replyTo: nil, taskRunID: nil, attempt: 0))
+                }
                 do throws(WireEnvelope.Problem) {
-                    let inner = try WireEnvelope(parsing: Array(entry), known: ResultField.all)
-                    guard !inner.has(ResultField.pack) else {
-                        return .failure(MalformedTask(reason: place + "a pack inside a pack", replyTo: nil, taskRunID: nil, attempt: 0))
-                    }
+                    let inner = try WireEnvelope(parsing: entry, known: ResultField.all)
+                    guard !inner.has(ResultField.pack) else { return refused("a pack inside a pack") }
                     guard let runID = try inner.text(ResultField.taskRun, "the task-run id"), !runID.isEmpty else {
-                        return .failure(MalformedTask(reason: place + "missing the task-run id (envelope field \(ResultField.taskRun))",
-                                                      replyTo: nil, taskRunID: nil, attempt: 0))
+                        return refused("missing the task-run id (envelope field \(ResultField.taskRun))")
                     }
                     return result(from: inner, taskRunID: runID, where: place)
                 } catch {
-                    return .failure(MalformedTask(reason: place + "not a result envelope: \(error.reason)",
-                                                  replyTo: nil, taskRunID: nil, attempt: 0))
+                    return refused("not a result envelope: \(error.reason)")
                 }
             }
         } catch {

@@ -93,9 +93,14 @@ struct WireFuzzer {
     }
 
     private static func lengthPrefixed(_ bytes: [UInt8]) -> [UInt8] {
-        var prefix: [UInt8] = [], length = bytes.count
-        while length >= 0x80 { prefix.append(UInt8(length & 0x7F) | 0x80); length >>= 7 }
-        return prefix + [UInt8(length)] + bytes
+        leb128(UInt64(bytes.count)) + bytes
+    }
+
+    /// `value` as an unsigned LEB128 integer.
+    private static func leb128(_ value: UInt64) -> [UInt8] {
+        var value = value, bytes: [UInt8] = []
+        while value >= 0x80 { bytes.append(UInt8(value & 0x7F) | 0x80); value >>= 7 }
+        return bytes + [UInt8(value)]
     }
 
     /// An envelope (docs/wire-format.md) of `fields` as given, duplicates and unknown tags included.
@@ -103,10 +108,7 @@ struct WireFuzzer {
         var bytes: [UInt8] = []
         for field in fields {
             bytes.append(field.tag)
-            var length = field.value.count
-            while length >= 0x80 { bytes.append(UInt8(length & 0x7F) | 0x80); length >>= 7 }
-            bytes.append(UInt8(length))
-            bytes += field.value
+            bytes += lengthPrefixed(field.value)
         }
         return bytes + [0] + payload
     }
@@ -116,10 +118,7 @@ struct WireFuzzer {
     private mutating func invalidInteger(above limit: UInt64) -> [UInt8] {
         switch Int.random(in: 0..<5, using: &random) {
         case 0: return [0]
-        case 1:
-            var value = UInt64.random(in: (limit + 1)...UInt64.max, using: &random), bytes: [UInt8] = []
-            while value >= 0x80 { bytes.append(UInt8(value & 0x7F) | 0x80); value >>= 7 }
-            return bytes + [UInt8(value)]
+        case 1: return Self.leb128(UInt64.random(in: (limit + 1)...UInt64.max, using: &random))
         case 2: return [0x81]
         case 3: return [1, 1]
         default: return []
