@@ -68,14 +68,16 @@ done
 export TRIB_API_URL=http://127.0.0.1:4299/api
 "$trib" deploy
 echo "(waiting for the first scheduled retraining and its report, up to 60 s)"
+# A completed run of the report flow (its deployment's settings also say "Completed": its trigger).
+report_completed() { "$trib" flow-run ls --flow report --state Completed 2>/dev/null | grep -qw report; }
 for _ in $(seq 120); do
-    "$trib" deployment inspect retrain-report 2>/dev/null | grep -q "Completed" && break
+    report_completed && break
     sleep 0.5
 done
 "$trib" deployment ls
 "$trib" deployment inspect retrain-report
 "$trib" flow-run ls --limit 6 --state Completed
-if ! "$trib" deployment inspect retrain-report | grep -q "Completed"; then
+if ! report_completed; then
     echo "the report never ran: see .deploy/demo-server.log and .deploy/demo-agent.log" >&2
     exit 1
 fi
