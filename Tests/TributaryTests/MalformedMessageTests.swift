@@ -2,6 +2,7 @@ import AMQPClient
 import Foundation
 import Testing
 import Tributary
+import TributaryExamples
 
 @Suite("Messages that are not valid tasks, on a real broker", .serialized)
 struct MalformedMessageTests {
@@ -30,6 +31,31 @@ struct MalformedMessageTests {
             #expect(dead.body == Array("\u{FF}not json".utf8), "the body is kept as it came")
             #expect(workers[0].process.isRunning, "the worker stays up")
         }
+    }
+
+    @Test("a worker of wire version 1 answers a task: the task ends Failed with the reason, and the flow does not wait for ever")
+    func answerOfAnotherVersion() async throws {
+        let queue = TestBroker.uniqueQueue("oldworker")
+        let client = Tributary(broker: TestBroker.url)
+        let state = try await client.run(flowNamed: "old-worker") { flow in
+            // Nobody serves the queue: the only answer is the one published below, as a worker of
+            // the previous release sends it (its fields in headers) when it refuses a version-2 task.
+            let future = await flow.submit(Increment.self, 1, options: TaskOptions(queue: queue))
+            let connection = try await AMQPConnection.connect(url: TestBroker.url)
+            try await connection.publishConfirmed(OutboundMessage(
+                routingKey: "trib.reply.\(flow.flowRunID)",
+                properties: AMQPProperties(contentType: "application/json", correlationID: "\(flow.flowRunID).1", headers: [
+                    "x-trib-wire": .int(1), "x-trib-status": .string("rejected"), "x-trib-attempt": .int(1),
+                    "x-trib-worker": .string("old-worker"),
+                ]),
+                body: Array(#"{"type":"Rejected","message":"unsupported wire version 2","retryable":false}"#.utf8)))
+            await connection.close()
+            return await future.state
+        }
+        #expect(state.name == "Failed")
+        #expect(state.failure?.message.contains("unsupported wire version 1") == true, "\(String(describing: state.failure))")
+        #expect(client.statistics.malformedRepliesDeadLettered == 1)
+        await client.close()
     }
 
     @Test("a task whose input is not valid JSON for it is rejected to the flow and dead-lettered")

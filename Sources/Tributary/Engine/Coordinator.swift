@@ -80,8 +80,9 @@ final class Coordinator: Sendable {
     /// runs); results are handled as they arrive, on the transport's thread.
     func start() async throws {
         let statistics = self.statistics
-        let onMalformed: @Sendable () -> Void = {
+        let onMalformed: @Sendable (MalformedTask) -> Void = { [weak self] problem in
             statistics.malformedReplies.add(1, ordering: .relaxed)
+            self?.handleUnreadable(problem)
         }
         guard let journal, let replay else {
             let queue = try await broker.openReplyQueue(named: replyQueueName, onResult: { [weak self] in self?.handle($0) },
@@ -299,6 +300,17 @@ final class Coordinator: Sendable {
     private func releaseSlots(of run: TaskRun) {
         for limiter in limiters { limiter.release(runID: run.id) }
         environment.rateLimiter.settle(runID: run.id)
+    }
+
+    /// A reply that could not be read but names an attempt this flow waits for (a worker of another
+    /// wire version answered it): no answer this process can read will come, so the attempt ends
+    /// rejected with the reason instead of the flow waiting for ever.
+    private func handleUnreadable(_ problem: MalformedTask) {
+        guard problem.attempt >= 1, let id = problem.taskRunID,
+              let run = runs.withLock({ $0[id] }), !run.currentState.isFinal, run.attempt == problem.attempt else { return }
+        let error = RemoteError(type: "UnreadableResult", message: problem.reason, retryable: false)
+        handle(ResultMessage(taskRunID: id, attempt: problem.attempt, status: .rejected, workerID: "unknown",
+                             body: (try? WireJSON.encode(error)) ?? []))
     }
 
     func handle(_ result: ResultMessage) {

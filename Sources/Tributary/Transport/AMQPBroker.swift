@@ -77,7 +77,7 @@ public final class AMQPBroker: Broker {
     }
 
     public func openReplyQueue(named name: String, onResult: @escaping @Sendable (ResultMessage) -> Void,
-                               onMalformed: @escaping @Sendable () -> Void) async throws -> ReplyQueue {
+                               onMalformed: @escaping @Sendable (MalformedTask) -> Void) async throws -> ReplyQueue {
         // Durable and shared, not exclusive: a broker restart or a reconnect that brings a worker back
         // before this coordinator would otherwise find no queue, and the broker would drop the
         // results it sent meanwhile (their tasks acknowledged). It outlives a coordinator that dies
@@ -94,7 +94,7 @@ public final class AMQPBroker: Broker {
 
     public func openJournal(named name: String, retention: Duration,
                             onResult: @escaping @Sendable (ResultMessage) -> Void,
-                            onMalformed: @escaping @Sendable () -> Void,
+                            onMalformed: @escaping @Sendable (MalformedTask) -> Void,
                             onRead: @escaping @Sendable () -> Void) async throws -> (queue: ReplyQueue, held: Int) {
         try await queueType.declare(QueueDeclaration(name: name, arguments: [
             "x-expires": .int(max(1, retention.wholeMilliseconds)),
@@ -122,22 +122,23 @@ public final class AMQPBroker: Broker {
         let tag = try await connection.consume(queue: name, prefetch: 0, onDelivery: { delivery in
             let decoded = WireFormat.decodeResults(delivery)
             let results = decoded.compactMap { try? $0.get() }
-            let problems = decoded.compactMap { part -> String? in
-                if case .failure(let problem) = part { problem.reason } else { nil }
+            let problems = decoded.compactMap { part -> MalformedTask? in
+                if case .failure(let problem) = part { problem } else { nil }
             }
-            for reason in problems {
+            for problem in problems {
                 logger.error("dead-lettered a malformed message on the journal", metadata: [
-                    "reason": "\(reason)", "queue": "\(name)",
+                    "reason": "\(problem.reason)", "queue": "\(name)",
                 ])
-                onMalformed()
+                onMalformed(problem)
             }
             if results.isEmpty {
-                Self.settle(delivery, .deadLetter(reason: problems.joined(separator: "; ")), from: name, on: connection)
+                Self.settle(delivery, .deadLetter(reason: problems.map(\.reason).joined(separator: "; ")), from: name, on: connection)
             } else {
                 // A pack with a bad result stays held for its good ones; its copy in the dead letters
                 // is made when it is first read, not again each time the journal is read back.
                 if !problems.isEmpty, !delivery.wasHeldBefore {
-                    connection.publish(Self.deadLetterCopy(of: delivery, from: name, reason: problems.joined(separator: "; ")))
+                    connection.publish(Self.deadLetterCopy(of: delivery, from: name,
+                                                           reason: problems.map(\.reason).joined(separator: "; ")))
                 }
                 taken.withLock { $0.append(holds.hold(delivery, from: name, claimed: true)) }
             }
@@ -172,7 +173,7 @@ public final class AMQPBroker: Broker {
         named name: String, boundTo exchange: String?, routingKey: String = "", what: String,
         declaration: QueueDeclaration? = nil,
         decode: @escaping @Sendable (AMQPDelivery) -> [Result<Message, MalformedTask>],
-        onMessage: @escaping @Sendable (Message) -> Void, onMalformed: @escaping @Sendable () -> Void = {}
+        onMessage: @escaping @Sendable (Message) -> Void, onMalformed: @escaping @Sendable (MalformedTask) -> Void = { _ in }
     ) async throws -> @Sendable () async -> Void {
         try await connection.declare(declaration
             ?? QueueDeclaration(name: name, durable: false, exclusive: true, autoDelete: true))
@@ -190,7 +191,7 @@ public final class AMQPBroker: Broker {
                         "reason": "\(problem.reason)", "queue": "\(name)",
                     ])
                     // Counted before the copy is published, so whoever sees the dead letter sees the count.
-                    onMalformed()
+                    onMalformed(problem)
                     connection.publish(Self.deadLetterCopy(of: delivery, from: name, reason: problem.reason))
                 }
             }

@@ -7,16 +7,17 @@ public protocol Broker: Sendable {
     func publish(task: TaskMessage, onConfirm: @escaping @Sendable ((any Error)?) -> Void)
     /// Opens a queue of this process's own for results, named `name`; it goes away with the process.
     /// `onResult` is called for each result as it arrives (on the transport's thread: keep it short);
-    /// `onMalformed` for each message that is not a valid result, after it was dead-lettered.
+    /// `onMalformed` for each message (or result of a pack) that is not a valid result, after it was
+    /// dead-lettered, with why and what it says of itself.
     func openReplyQueue(named name: String, onResult: @escaping @Sendable (ResultMessage) -> Void,
-                        onMalformed: @escaping @Sendable () -> Void) async throws -> ReplyQueue
+                        onMalformed: @escaping @Sendable (MalformedTask) -> Void) async throws -> ReplyQueue
     /// Opens a flow run's journal `name`: a durable queue of its results that outlives this process
     /// (kept until `deleteJournal`, or `retention` after its last use), consumed without
     /// acknowledging anything, so that when this process dies everything it held goes back on the
     /// queue for the agent that resumes the run. `held` is how many messages it had when opened;
     /// `onRead` hears once per message read, after its results (a pack holds several).
     func openJournal(named name: String, retention: Duration, onResult: @escaping @Sendable (ResultMessage) -> Void,
-                     onMalformed: @escaping @Sendable () -> Void,
+                     onMalformed: @escaping @Sendable (MalformedTask) -> Void,
                      onRead: @escaping @Sendable () -> Void) async throws -> (queue: ReplyQueue, held: Int)
     /// Deletes a journal and the results it holds (its run has ended).
     func deleteJournal(named name: String) async

@@ -76,7 +76,7 @@ public final class InMemoryBroker: Broker {
     }
 
     public func openReplyQueue(named name: String, onResult: @escaping @Sendable (ResultMessage) -> Void,
-                               onMalformed: @escaping @Sendable () -> Void) async throws -> ReplyQueue {
+                               onMalformed: @escaping @Sendable (MalformedTask) -> Void) async throws -> ReplyQueue {
         state.withLock { $0.replies[name] = onResult }
         return ReplyQueue(name: name) { [weak self] in
             _ = self?.state.withLock { $0.replies.removeValue(forKey: name) }
@@ -86,7 +86,7 @@ public final class InMemoryBroker: Broker {
     /// In one process a journal cannot outlive its run: it is a reply queue.
     public func openJournal(named name: String, retention: Duration,
                             onResult: @escaping @Sendable (ResultMessage) -> Void,
-                            onMalformed: @escaping @Sendable () -> Void,
+                            onMalformed: @escaping @Sendable (MalformedTask) -> Void,
                             onRead: @escaping @Sendable () -> Void) async throws -> (queue: ReplyQueue, held: Int) {
         (try await openReplyQueue(named: name, onResult: onResult, onMalformed: onMalformed), 0)
     }

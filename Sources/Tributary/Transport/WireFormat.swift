@@ -173,7 +173,12 @@ enum WireFormat {
         func malformed(_ reason: String) -> [Result<ResultMessage, MalformedTask>] {
             [.failure(MalformedTask(reason: reason, replyTo: nil, taskRunID: p.correlationID, attempt: 0))]
         }
-        if let problem = versionProblem(p, expected: taskVersion, what: "result message") { return malformed(problem) }
+        if let problem = versionProblem(p, expected: taskVersion, what: "result message") {
+            // Version 1 named the attempt in a header: the coordinator can end that attempt with the
+            // reason (its worker, of another release, will not answer in a way it can read).
+            let attempt = Int(clamping: p.headers[Header.attempt]?.intValue ?? 0)
+            return [.failure(MalformedTask(reason: problem, replyTo: nil, taskRunID: p.correlationID, attempt: attempt))]
+        }
         do throws(WireEnvelope.Problem) {
             let envelope = try WireEnvelope(parsing: delivery.body[...], known: ResultField.all)
             guard let count = try envelope.integer(ResultField.pack, "the pack's count") else {
