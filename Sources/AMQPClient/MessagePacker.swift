@@ -1,6 +1,6 @@
 /// Merges publishes that queued up on a connection at the same time into one message: the
 /// connection's thread, when it takes a batch of commands, sends a run of publishes made with the
-/// same packer, to the same exchange and routing key and with the same persistence, as the one
+/// same packer, to the same exchange and routing key and with the same persistence and reply-to, as the one
 /// message `merge` makes of them. A publish that finds the thread idle goes out alone and
 /// unchanged, so packing never delays a message. Every merged publish's confirm handler gets the
 /// merged message's confirm.
@@ -23,6 +23,7 @@ public final class MessagePacker: Sendable {
     func fits(_ next: OutboundMessage, with first: OutboundMessage) -> Bool {
         next.exchange == first.exchange && next.routingKey == first.routingKey
             && next.properties.persistent == first.properties.persistent
+            && next.properties.replyTo == first.properties.replyTo
             && next.resendAfterReconnect == first.resendAfterReconnect
     }
 }

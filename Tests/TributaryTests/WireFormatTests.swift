@@ -100,4 +100,52 @@ struct WireFormatTests {
         #expect(malformed.reason.contains(reason), "\(malformed.reason)")
         #expect(malformed.taskRunID == "run-1.1" && malformed.replyTo == "r", "the rejection can still be answered")
     }
+
+    static func tasks(_ count: Int) -> [TaskMessage] {
+        (1...count).map { n in
+            TaskMessage(taskRunID: "run-1.\(n)", flowRunID: "run-1", taskName: "inc", queue: "q", attempt: n % 2 + 1,
+                        timeout: n == 2 ? .seconds(3) : nil, replyTo: "trib.reply.run-1", persistent: true,
+                        reportRunning: n == 2, deliveries: 1, epoch: nil, input: Array("\(n)".utf8))
+        }
+    }
+
+    @Test("tasks packed into one message (version 3, on the queue's pack queue) come out as the same tasks, in order")
+    func taskPack() throws {
+        let tasks = Self.tasks(4)
+        let pack = WireFormat.packTasks(tasks.map { WireFormat.encode($0, exchange: "trib.tasks") })
+        #expect(pack.exchange == "" && pack.routingKey == "trib.pack.q")
+        #expect(pack.properties.headers["x-trib-wire"]?.intValue == 3 && pack.properties.replyTo == "trib.reply.run-1")
+        let decoded = try WireFormat.decodeTaskPack(Self.delivery(pack), queue: "q").get()
+        #expect(try decoded.entries.map { try $0.content.get() } == tasks)
+    }
+
+    @Test("a bad task inside a pack is refused alone, with its place in the pack and its task-run id; its neighbours are decoded")
+    func badTaskInPack() throws {
+        var messages = Self.tasks(3).map { WireFormat.encode($0, exchange: "trib.tasks") }
+        messages[1].body = [1, 3, 0x69, 0x6E, 0x63, 3, 1, 0, 0]  // "inc", attempt 0
+        let decoded = try WireFormat.decodeTaskPack(Self.delivery(WireFormat.packTasks(messages)), queue: "q").get()
+        #expect(try decoded.entries[0].content.get().taskRunID == "run-1.1" && decoded.entries[2].content.get().taskRunID == "run-1.3")
+        guard case .failure(let problem) = decoded.entries[1].content else { Issue.record("accepted a bad task"); return }
+        #expect(problem.reason.hasPrefix("task 2 of a pack of 3: the attempt"), "\(problem.reason)")
+        #expect(problem.taskRunID == "run-1.2" && problem.replyTo == "trib.reply.run-1", "the rejection can be answered")
+    }
+
+    @Test("a pack and a single task are each refused by a reader of the other, with the version it reads")
+    func packAndSingleVersions() {
+        let single = WireFormat.encode(Self.tasks(1)[0], exchange: "trib.tasks")
+        let pack = WireFormat.packTasks(Self.tasks(2).map { WireFormat.encode($0, exchange: "trib.tasks") })
+        guard case .failure(let asSingle) = WireFormat.decodeTask(Self.delivery(pack), queue: "q"),
+              case .failure(let asPack) = WireFormat.decodeTaskPack(Self.delivery(single), queue: "q") else {
+            Issue.record("misread a message of the other version")
+            return
+        }
+        #expect(asSingle.reason.contains("unsupported wire version 3"), "\(asSingle.reason)")
+        #expect(asPack.reason.contains("unsupported wire version 2"), "\(asPack.reason)")
+    }
+
+    @Test("a returned attempt keeps its delivery count")
+    func returnedAttempt() throws {
+        let returned = ResultMessage(taskRunID: "run-1.7", attempt: 2, status: .returned, workerID: "", body: [], deliveries: 3)
+        #expect(try WireFormat.decodeResults(Self.delivery(WireFormat.encode(returned, replyTo: "r"))).first?.get() == returned)
+    }
 }

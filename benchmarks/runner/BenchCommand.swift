@@ -18,6 +18,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Prefetch of each worker and each echo process.") var prefetch = 200
     @Option(help: "Repetitions of each workload.") var repetitions = 3
     @Option(help: "Message persistence: on, off or both.") var persistence = "both"
+    @Option(help: "Task packing (several tasks in one message, issue 15): on, off or both, side by side.")
+    var packing = "both"
     @Option(help: "Workloads, comma-separated: fanout,chain,mapreduce,retry,cpu,blocking,flows,agent-fanout.")
     var workloads = "fanout,chain,mapreduce,retry,cpu,blocking,flows,agent-fanout"
     @Option(help: "Flow runs submitted at once in the flows workload.") var flowRuns = 1_000
@@ -66,6 +68,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     mutating func validate() throws {
         guard ["on", "off", "both"].contains(persistence) else { throw ValidationError("--persistence is on, off or both") }
+        guard ["on", "off", "both"].contains(packing) else { throw ValidationError("--packing is on, off or both") }
         let known: Set = ["fanout", "chain", "mapreduce", "retry", "cpu", "blocking", "flows", "agent-fanout"]
         for name in workloadList where !known.contains(name) {
             throw ValidationError("unknown workload '\(name)'; choose from \(known.sorted().joined(separator: ","))")
@@ -202,8 +205,8 @@ struct BenchCommand: AsyncParsableCommand {
         let queue = "bench-\(label)"
         var pool = try await startWorkers(queue: queue)
         let client = Tributary(broker: broker, registry: Examples.registry, logger: Self.quietLogger)
-        let workloads = Workloads(client: client, queue: queue, persistent: persistent)
-        _ = try await workloads.fanout(min(n, 500))
+        let packings = packing == "both" ? [true, false] : [packing == "on"]
+        _ = try await Workloads(client: client, queue: queue, persistent: persistent).fanout(min(n, 500))
         let workQueue = "bench-flows-\(label)"
         var agentPool: [HelperProcess] = []
         if workloadList.contains("flows") || workloadList.contains("agent-fanout") {
@@ -216,47 +219,54 @@ struct BenchCommand: AsyncParsableCommand {
         }
         let iterations = Workloads.calibrateBurn()
         for workload in workloadList {
-            log("[\(label)] \(workload) × \(repetitions)")
-            var values: [Double] = [], p99: [Double] = []
-            for _ in 0..<repetitions {
-                switch workload {
-                case "fanout": values.append(try await workloads.fanout(n))
-                case "chain":
-                    let latencies = try await workloads.chain(chain)
-                    values.append(percentile(latencies, 0.5))
-                    p99.append(percentile(latencies, 0.99))
-                case "mapreduce": values.append(try await workloads.mapReduce(smoke ? 200 : 2_000, chunk: smoke ? 20 : 100))
-                case "retry": values.append(try await workloads.retry(smoke ? 200 : 2_000))
-                case "flows":
-                    let (rate, latencies) = try await workloads.flows(flowRuns, workQueue: workQueue)
-                    values.append(rate)
-                    result.workloads["flows-p50", default: Summary([])].append(percentile(latencies, 0.5))
-                    result.workloads["flows-p99", default: Summary([])].append(percentile(latencies, 0.99))
-                    let idle = try await workloads.flowLatency(smoke ? 5 : 50, workQueue: workQueue)
-                    result.workloads["flow-idle-p50", default: Summary([])].append(percentile(idle, 0.5))
-                case "agent-fanout":
-                    let (submitted, direct) = try await workloads.agentFanout(n, workQueue: workQueue)
-                    values.append(submitted)
-                    result.workloads["agent-fanout-direct", default: Summary([])].append(direct)
-                case "blocking":
-                    // Rounds of workers × concurrency tasks, each 50 ms: 200 tasks on 2 × 16 is 7 rounds.
-                    let count = smoke ? 40 : 200
-                    let rounds = (count + workers * concurrency - 1) / (workers * concurrency)
-                    result.blockingIdealSeconds = Double(rounds) * 0.050
-                    values.append(try await workloads.blocking(count))
-                default:
-                    let count = smoke ? 20 : 200
-                    result.cpuIdealSeconds = Double(count) * 0.010 / Double(workers)
-                    values.append(try await workloads.cpu(count, iterations: iterations))
+            // Submitted flows run in the agents, which pack by their own setting: measured once.
+            let settings = ["flows", "agent-fanout"].contains(workload) ? [packings[0]] : packings
+            for packed in settings {
+                let key = ModeResult.key(workload, packed: packed)
+                let workloads = Workloads(client: client, queue: queue, persistent: persistent, packing: packed)
+                log("[\(label)] \(workload)\(packed ? "" : ", packing off") × \(repetitions)")
+                var values: [Double] = [], p99: [Double] = []
+                for _ in 0..<repetitions {
+                    switch workload {
+                    case "fanout": values.append(try await workloads.fanout(n))
+                    case "chain":
+                        let latencies = try await workloads.chain(chain)
+                        values.append(percentile(latencies, 0.5))
+                        p99.append(percentile(latencies, 0.99))
+                    case "mapreduce": values.append(try await workloads.mapReduce(smoke ? 200 : 2_000, chunk: smoke ? 20 : 100))
+                    case "retry": values.append(try await workloads.retry(smoke ? 200 : 2_000))
+                    case "flows":
+                        let (rate, latencies) = try await workloads.flows(flowRuns, workQueue: workQueue)
+                        values.append(rate)
+                        result.workloads["flows-p50", default: Summary([])].append(percentile(latencies, 0.5))
+                        result.workloads["flows-p99", default: Summary([])].append(percentile(latencies, 0.99))
+                        let idle = try await workloads.flowLatency(smoke ? 5 : 50, workQueue: workQueue)
+                        result.workloads["flow-idle-p50", default: Summary([])].append(percentile(idle, 0.5))
+                    case "agent-fanout":
+                        let (submitted, direct) = try await workloads.agentFanout(n, workQueue: workQueue)
+                        values.append(submitted)
+                        result.workloads["agent-fanout-direct", default: Summary([])].append(direct)
+                    case "blocking":
+                        // Rounds of workers × concurrency tasks, each 50 ms: 200 tasks on 2 × 16 is 7 rounds.
+                        let count = smoke ? 40 : 200
+                        let rounds = (count + workers * concurrency - 1) / (workers * concurrency)
+                        result.blockingIdealSeconds = Double(rounds) * 0.050
+                        values.append(try await workloads.blocking(count))
+                    default:
+                        let count = smoke ? 20 : 200
+                        result.cpuIdealSeconds = Double(count) * 0.010 / Double(workers)
+                        values.append(try await workloads.cpu(count, iterations: iterations))
+                    }
                 }
+                result.workloads[key] = Summary(values)
+                if !p99.isEmpty { result.workloads[ModeResult.key("chain-p99", packed: packed)] = Summary(p99) }
             }
-            result.workloads[workload] = Summary(values)
-            if !p99.isEmpty { result.workloads["chain-p99"] = Summary(p99) }
         }
         if scale {
             for size in [1_000, 10_000] {
                 log("[\(label)] scale: fanout N = \(size) × \(repetitions)")
                 var rates: [Double] = []
+                let workloads = Workloads(client: client, queue: queue, persistent: persistent, packing: packings[0])
                 for _ in 0..<repetitions { rates.append(try await workloads.fanout(size)) }
                 result.scale["\(size)"] = Summary(rates)
             }

@@ -46,31 +46,44 @@ struct Report: Codable {
         ]
         for mode in modes {
             let p = mode.persistence
-            if let fanout = mode.workloads["fanout"], let floor = mode.floorFanout {
-                lines.append("| fanout N=\(settings.n), tasks/s | \(p) | \(fanout.text()) | \(floor.text()) | "
-                    + "\(format(fanout.median / floor.median, 2)) × floor |")
+            // Each task workload with packing on, then off (when both were run), side by side.
+            for packed in [true, false] {
+                let w = { (name: String) in mode.workloads[ModeResult.key(name, packed: packed)] }
+                let off = packed ? "" : ", packing off"
+                if let fanout = w("fanout"), let floor = mode.floorFanout {
+                    lines.append("| fanout N=\(settings.n)\(off), tasks/s | \(p) | \(fanout.text()) | \(floor.text()) | "
+                        + "\(format(fanout.median / floor.median, 2)) × floor |")
+                }
             }
-            if let chain = mode.workloads["chain"], let floor = mode.floorChainP50 {
-                lines.append("| chain p50, µs | \(p) | \(chain.text()) | \(floor.text()) | "
-                    + "\(format(chain.median / floor.median, 2)) × floor |")
+            for packed in [true, false] {
+                let w = { (name: String) in mode.workloads[ModeResult.key(name, packed: packed)] }
+                let off = packed ? "" : ", packing off"
+                if let chain = w("chain"), let floor = mode.floorChainP50 {
+                    lines.append("| chain p50\(off), µs | \(p) | \(chain.text()) | \(floor.text()) | "
+                        + "\(format(chain.median / floor.median, 2)) × floor |")
+                }
+                if let chain = w("chain-p99"), let floor = mode.floorChainP99 {
+                    lines.append("| chain p99\(off), µs | \(p) | \(chain.text()) | \(floor.text()) | "
+                        + "\(format(chain.median / floor.median, 2)) × floor |")
+                }
             }
-            if let chain = mode.workloads["chain-p99"], let floor = mode.floorChainP99 {
-                lines.append("| chain p99, µs | \(p) | \(chain.text()) | \(floor.text()) | "
-                    + "\(format(chain.median / floor.median, 2)) × floor |")
-            }
-            if let value = mode.workloads["mapreduce"] {
-                lines.append("| mapreduce 2,000 + 20 + 1 tasks, s | \(p) | \(value.text(3)) | | |")
-            }
-            if let value = mode.workloads["retry"] {
-                lines.append("| retry 2,000 (all completed), tasks/s | \(p) | \(value.text()) | | |")
-            }
-            if let value = mode.workloads["cpu"], let ideal = mode.cpuIdealSeconds {
-                lines.append("| cpu 200 × 10 ms, s | \(p) | \(value.text(3)) | ideal \(format(ideal, 3)) | "
-                    + "\(format(value.median / ideal, 2)) × ideal |")
-            }
-            if let value = mode.workloads["blocking"], let ideal = mode.blockingIdealSeconds {
-                lines.append("| blocking \(settings.smoke ? 40 : 200) × 50 ms (usleep), s | \(p) | \(value.text(3)) | "
-                    + "ideal \(format(ideal, 3)) | \(format(value.median / ideal, 2)) × ideal |")
+            for packed in [true, false] {
+                let w = { (name: String) in mode.workloads[ModeResult.key(name, packed: packed)] }
+                let off = packed ? "" : ", packing off"
+                if let value = w("mapreduce") {
+                    lines.append("| mapreduce 2,000 + 20 + 1 tasks\(off), s | \(p) | \(value.text(3)) | | |")
+                }
+                if let value = w("retry") {
+                    lines.append("| retry 2,000 (all completed)\(off), tasks/s | \(p) | \(value.text()) | | |")
+                }
+                if let value = w("cpu"), let ideal = mode.cpuIdealSeconds {
+                    lines.append("| cpu 200 × 10 ms\(off), s | \(p) | \(value.text(3)) | ideal \(format(ideal, 3)) | "
+                        + "\(format(value.median / ideal, 2)) × ideal |")
+                }
+                if let value = w("blocking"), let ideal = mode.blockingIdealSeconds {
+                    lines.append("| blocking \(settings.smoke ? 40 : 200) × 50 ms (usleep)\(off), s | \(p) | \(value.text(3)) | "
+                        + "ideal \(format(ideal, 3)) | \(format(value.median / ideal, 2)) × ideal |")
+                }
             }
             if let value = mode.workloads["flows"] {
                 lines.append("| flows: \(settings.smoke ? 40 : 1_000) runs × 5 tasks at once, 2 agents, flow runs/s | \(p) | "
@@ -119,5 +132,10 @@ struct ModeResult: Codable {
 
     init(persistence: String) {
         self.persistence = persistence
+    }
+
+    /// The key of a workload's figures: its name, with `@unpacked` when packing was off.
+    static func key(_ workload: String, packed: Bool) -> String {
+        packed ? workload : "\(workload)@unpacked"
     }
 }

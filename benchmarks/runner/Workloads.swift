@@ -7,8 +7,10 @@ struct Workloads {
     let client: Tributary
     let queue: String
     let persistent: Bool
+    /// Whether tasks sent at the same time may travel in packs.
+    var packing = true
 
-    var options: TaskOptions { TaskOptions(queue: queue, persistent: persistent) }
+    var options: TaskOptions { TaskOptions(queue: queue, persistent: persistent, packing: packing) }
 
     /// N tasks `inc(i)`; returns tasks/s from first submit to last result.
     func fanout(_ n: Int) async throws -> Double {

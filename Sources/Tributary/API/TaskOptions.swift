@@ -14,6 +14,11 @@ public struct TaskOptions: Sendable {
     public var tags: Set<String>
     /// Persistent messages survive a broker restart; transient ones are faster.
     public var persistent: Bool
+    /// Runs of this task sent at the same time as others for its queue (a `map`, a burst of calls)
+    /// may travel in one message, a pack, when every worker of the queue reads packs; a lone run
+    /// is always sent at once. `false`: one message per run. (`TRIB_TASK_PACKING=off` turns packing
+    /// off for a whole client.)
+    public var packing: Bool
     /// Reuse a stored result instead of running, and store this run's result; nil: always run.
     public var cache: CachePolicy?
     /// A name for each run, from its input: `"train-{alpha}"` (a field of the input) or
@@ -28,7 +33,7 @@ public struct TaskOptions: Sendable {
 
     public init(retries: Int = 0, retryDelay: RetryDelay = .none, retryCondition: (@Sendable (RemoteError) -> Bool)? = nil,
                 timeout: Duration? = nil, queue: String = "default", tags: Set<String> = [], persistent: Bool = true,
-                cache: CachePolicy? = nil, runName: String? = nil, onCompletion: [TaskHook] = [],
+                packing: Bool = true, cache: CachePolicy? = nil, runName: String? = nil, onCompletion: [TaskHook] = [],
                 onFailure: [TaskHook] = [], onRetry: [TaskHook] = []) {
         self.cache = cache
         self.runName = runName
@@ -42,6 +47,7 @@ public struct TaskOptions: Sendable {
         self.queue = queue
         self.tags = tags
         self.persistent = persistent
+        self.packing = packing
     }
 
     /// Checks the options; returns a sentence naming what is wrong, or nil.

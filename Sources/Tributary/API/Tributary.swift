@@ -50,7 +50,7 @@ public final class Tributary: Sendable {
         return .seconds(86_400)
     }()
 
-    /// Duplicates and malformed replies this client absorbed, over every flow it ran.
+    /// Duplicates and malformed replies this client absorbed, and tasks it sent in packs, over every flow it ran.
     public var statistics: ClientStatistics { counters.snapshot }
 
     /// Whether this client sends its runs' events on: to the broker, for the server (see
@@ -311,8 +311,8 @@ public final class Tributary: Sendable {
             if let existing { return existing }
             let logger = self.logger
             let name = "tributary client \(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
-            let created = Task { [activeFlowRuns] in
-                let broker = try await AMQPBroker.connect(url: url, connectionName: name, logger: logger)
+            let created = Task { [activeFlowRuns, counters] in
+                let broker = try await AMQPBroker.connect(url: url, connectionName: name, statistics: counters, logger: logger)
                 do {
                     _ = try await broker.subscribeControl { message in
                         Self.hear(message, runs: activeFlowRuns, broker: broker)

@@ -177,7 +177,7 @@ final class Coordinator: Sendable {
             end(run, .crashed(run.failure("Crashed", error)), replayed: true)
         case .cancelled:
             end(run, .cancelled(run.failure("Cancelled", error)), replayed: true)
-        case .rejected, .running, .completed:
+        case .rejected, .running, .completed, .returned:
             end(run, .failed(run.failure("Failed", error)), replayed: true)
         }
         return nil
@@ -263,6 +263,15 @@ final class Coordinator: Sendable {
             releaseSlots(of: run)
             return
         }
+        let message = taskMessage(for: run, attempt: attempt)
+        await publishWindow.wait()
+        // Before the publish: a worker's report can arrive before the broker's confirm.
+        environment.queueWatch.sent(run.id, to: run.options.queue, via: broker)
+        publish(message, of: run, queued: run.options.packing ? environment.queueWatch.waiting(on: run.options.queue) : 0)
+    }
+
+    /// The message of `run`'s attempt `attempt`.
+    private func taskMessage(for run: TaskRun, attempt: Int) -> TaskMessage {
         var message = TaskMessage(taskRunID: run.id, flowRunID: flowRunID, taskName: run.taskName,
                                   queue: run.options.queue, attempt: attempt, timeout: run.options.timeout,
                                   replyTo: replyQueueName, persistent: run.options.persistent,
@@ -270,17 +279,32 @@ final class Coordinator: Sendable {
                                       || environment.rateLimiter.limits(run.options.tags),
                                   input: run.input)
         message.epoch = journal?.epoch
-        await publishWindow.wait()
-        // Before the publish: a worker's report can arrive before the broker's confirm.
-        environment.queueWatch.sent(run.id, to: run.options.queue, via: broker)
-        publish(message, of: run)
+        return message
+    }
+
+    /// An attempt came back unrun in a pack that was handed to a worker again (see
+    /// ``ResultStatus/returned``): if this flow still waits for it, it goes again alone, counted
+    /// as handed out once more, so a task that crashes its worker is isolated from its neighbours.
+    private func sendAgain(_ returned: ResultMessage) {
+        guard let run = runs.withLock({ $0[returned.taskRunID] }), !run.currentState.isFinal,
+              run.attempt == returned.attempt else { return }
+        statistics.tasksReturnedFromPacks.add(1, ordering: .relaxed)
+        logger.info("a pack holding this task was handed to a worker again; sending the task alone", metadata: [
+            "task-run": "\(run.id)", "attempt": "\(returned.attempt)", "deliveries": "\(returned.deliveries)",
+        ])
+        var message = taskMessage(for: run, attempt: returned.attempt)
+        message.deliveries = returned.deliveries + 1
+        inBackground { [message] in
+            await self.publishWindow.wait()
+            self.publish(message, of: run)
+        }
     }
 
     /// Publishes a task message. In a submitted run, one the connection dropped as it broke is sent
     /// again only once the agent has checked the run is still its own (another agent may have
     /// resumed it meanwhile).
-    private func publish(_ message: TaskMessage, of run: TaskRun) {
-        broker.publish(task: message) { [self] error in
+    private func publish(_ message: TaskMessage, of run: TaskRun, queued: Int = 0) {
+        broker.publish(task: message, queued: queued) { [self] error in
             publishWindow.signal()
             guard let error else { return }
             if let journal, let kind = (error as? AMQPError)?.kind, kind == .connectionLost || kind == .channelClosedByBroker {
@@ -314,6 +338,7 @@ final class Coordinator: Sendable {
     }
 
     func handle(_ result: ResultMessage) {
+        if result.status == .returned { return sendAgain(result) }
         let known = runs.withLock { $0[result.taskRunID] }
         if let replay, known.map({ $0.attempt == 0 && !$0.currentState.isFinal }) ?? true {
             // A call made before a takeover that this execution has not made (or sent) again yet.
@@ -350,6 +375,8 @@ final class Coordinator: Sendable {
             end(run, .failed(run.failure("Failed", remoteError(in: result))))
         case .crashed:
             end(run, .crashed(run.failure("Crashed", remoteError(in: result))))
+        case .returned:
+            return
         case .cancelled:
             // A worker heard of this flow run's cancellation (`trib cancel`, another client) first.
             let error = remoteError(in: result)

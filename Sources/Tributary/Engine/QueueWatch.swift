@@ -43,6 +43,11 @@ final class QueueWatch: Sendable {
         }
     }
 
+    /// How many task runs sent to `queue` no worker has reported on yet.
+    func waiting(on queue: String) -> Int {
+        state.withLock { $0.queues[queue]?.waiting.count ?? 0 }
+    }
+
     /// A worker reported on task run `runID` (or it ended).
     func heard(_ runID: String, on queue: String) {
         state.withLock { _ = $0.queues[queue]?.waiting.remove(runID) }

@@ -16,7 +16,7 @@ public final class AMQPBroker: Broker {
     public static func amqpQueue(for queue: String) -> String { "trib.q.\(queue)" }
 
     public let connection: AMQPConnection
-    private let logger: Logger
+    let logger: Logger
     private let preparedQueues = Mutex<Set<String>>([])
     /// Work queues and exchanges of submitted flow runs this connection has declared already.
     let preparedFlowRunTopology = Mutex<Set<String>>([])
@@ -27,9 +27,14 @@ public final class AMQPBroker: Broker {
     /// The type of the queues that hold work (the URL's `queue_type`).
     let queueType: QueueType
 
-    private init(connection: AMQPConnection, queueType: QueueType, renewHeldAfter: Duration?, logger: Logger) {
+    /// Whether tasks published at the same time may go as one pack, and how many at most.
+    let packing: TaskPacking
+
+    private init(connection: AMQPConnection, queueType: QueueType, renewHeldAfter: Duration?, packing: Bool,
+                 statistics: StatisticsCounters?, logger: Logger) {
         self.connection = connection
         self.queueType = queueType
+        self.packing = TaskPacking(enabled: packing, connection: connection, statistics: statistics)
         self.logger = logger
         self.holds = HeldDeliveries(connection: connection, renewAfter: renewHeldAfter, logger: logger)
     }
@@ -38,7 +43,15 @@ public final class AMQPBroker: Broker {
     /// the broker shows for the connection (rabbitmqctl, the management UI).
     public static func connect(url: String, connectionName: String? = nil,
                                logger: Logger = Logger(label: "tributary.broker")) async throws -> AMQPBroker {
+        try await connect(url: url, connectionName: connectionName, statistics: nil, logger: logger)
+    }
+
+    /// Connects as ``connect(url:connectionName:logger:)`` does; a client's broker counts the tasks
+    /// it sends in packs in its `statistics`.
+    static func connect(url: String, connectionName: String?, statistics: StatisticsCounters?,
+                        logger: Logger) async throws -> AMQPBroker {
         let renewHeldAfter = try HeldDeliveries.configuredRenewal()
+        let packing = try TaskPacking.configured()
         let (amqpURL, queueType) = try QueueType.split(brokerURL: url)
         var configuration = try AMQPConfiguration(url: amqpURL)
         configuration.connectionName = connectionName
@@ -53,26 +66,41 @@ public final class AMQPBroker: Broker {
             await connection.close()
             throw error
         }
-        return AMQPBroker(connection: connection, queueType: queueType, renewHeldAfter: renewHeldAfter, logger: logger)
+        return AMQPBroker(connection: connection, queueType: queueType, renewHeldAfter: renewHeldAfter, packing: packing,
+                          statistics: statistics, logger: logger)
     }
 
+    /// Declares the queue of `queue`'s tasks and the one of its packs; a sender then learns
+    /// whether every worker of the queue reads packs.
     public func prepareTaskQueue(_ queue: String) async throws {
         if preparedQueues.withLock({ $0.contains(queue) }) { return }
         let name = Self.amqpQueue(for: queue)
-        try await queueType.declare(QueueDeclaration(name: name, arguments: [
-            "x-dead-letter-exchange": .string(Self.deadLetterExchange),
-        ]), on: connection)
+        let arguments: AMQPTable = ["x-dead-letter-exchange": .string(Self.deadLetterExchange)]
+        try await queueType.declare(QueueDeclaration(name: name, arguments: arguments), on: connection)
         try await connection.bind(QueueBinding(queue: name, exchange: Self.taskExchange, routingKey: queue))
+        try await queueType.declare(QueueDeclaration(name: Self.packQueue(for: queue), arguments: arguments), on: connection)
+        if packing.isEnabled { await packing.refresh(queue) }
         preparedQueues.withLock { _ = $0.insert(queue) }
     }
 
     public func publish(task: TaskMessage, onConfirm: @escaping @Sendable ((any Error)?) -> Void) {
+        publish(task: task, queued: 0, onConfirm: onConfirm)
+    }
+
+    /// Publishes a task; when every worker of its queue reads packs and `queued` tasks (this one
+    /// included) wait for them, it may go in one message with tasks published at the same time.
+    public func publish(task: TaskMessage, queued: Int, onConfirm: @escaping @Sendable ((any Error)?) -> Void) {
         let message = WireFormat.encode(task, exchange: Self.taskExchange)
-        connection.publish(message) { result in
+        let handler: ConfirmHandler = { result in
             switch result {
             case .success: onConfirm(nil)
             case .failure(let error): onConfirm(error)
             }
+        }
+        if let packer = packing.packer(for: task.queue, queued: queued) {
+            connection.publish(message, packer: packer, onConfirm: handler)
+        } else {
+            connection.publish(message, onConfirm: handler)
         }
     }
 
@@ -208,6 +236,9 @@ public final class AMQPBroker: Broker {
         try await prepareTaskQueue(queue)
         let connection = self.connection
         let epoch = ChannelEpoch()
+        // Both consumers end (a drain, the queue deleted) before the worker hears the end.
+        let ends = Atomic<Int>(0)
+        let oneEnded: @Sendable () -> Void = { if ends.add(1, ordering: .acquiringAndReleasing).newValue == 2 { onEnd() } }
         let holds = self.holds, name = Self.amqpQueue(for: queue)
         let tag = try await connection.consume(queue: name,
                                                prefetch: UInt16(clamping: max(prefetch, 1)), onDelivery: { delivery in
@@ -217,11 +248,27 @@ public final class AMQPBroker: Broker {
                                     isHeld: { epoch.current == received }, claim: { held.claim() }) {
                 held.settle($0, on: connection)
             })
-        }, onEnd: onEnd, onDeliveriesLost: { error in
+        }, onEnd: oneEnded, onDeliveriesLost: { error in
+            // One report for the channel: the pack consumer shares it, and so this epoch.
             epoch.advance()
             onLost(DeliveriesLost(reason: error.description, deliveryTimeout: error.deliveryAcknowledgementTimeout))
         })
-        return AMQPTaskConsumer(connection: connection, tag: tag)
+        // A worker that holds only the task it runs (prefetch 1) reads no packs: its queue's tasks then go alone.
+        guard prefetch >= 2 else {
+            oneEnded()
+            return AMQPTaskConsumer(connection: connection, tags: [tag])
+        }
+        let packTag: String
+        do {
+            // About as many tasks in packs as it takes alone, and two packs at least, so that one
+            // pack's last task never leaves the worker waiting for the next pack.
+            packTag = try await consumePacks(of: queue, prefetch: max(2, prefetch / WireFormat.maxTasksPerPack),
+                                             epoch: epoch, onDelivery: onDelivery, onEnd: oneEnded)
+        } catch {
+            try? await connection.cancel(consumerTag: tag)
+            throw error
+        }
+        return AMQPTaskConsumer(connection: connection, tags: [tag, packTag])
     }
 
     public func consumerCount(of queue: String) async throws -> Int {
@@ -252,11 +299,17 @@ public final class AMQPBroker: Broker {
     /// `delivery` addressed to the dead-letter exchange, with why it is there and the queue it was
     /// taken from.
     private static func deadLetterCopy(of delivery: AMQPDelivery, from queue: String, reason: String) -> OutboundMessage {
-        var properties = HeldDeliveries.withoutRouting(delivery.properties)
+        deadLetter(HeldDeliveries.withoutRouting(delivery.properties), delivery.body, from: queue, reason: reason)
+    }
+
+    /// A message of `properties` and `body` addressed to the dead-letter exchange, with why it is
+    /// there and the queue it was taken from.
+    static func deadLetter(_ properties: AMQPProperties, _ body: [UInt8], from queue: String, reason: String) -> OutboundMessage {
+        var properties = properties
         properties.headers["x-trib-dead-reason"] = .string(reason)
         properties.headers["x-trib-original-queue"] = .string(queue)
         properties.persistent = true
-        return OutboundMessage(exchange: deadLetterExchange, routingKey: queue, properties: properties, body: delivery.body)
+        return OutboundMessage(exchange: deadLetterExchange, routingKey: queue, properties: properties, body: body)
     }
 
     public func publish(result: ResultMessage, to replyQueue: String,
@@ -311,7 +364,7 @@ public final class AMQPBroker: Broker {
 
 /// Counts the times the broker took back a consumer's deliveries; a delivery handed over in an
 /// earlier epoch is no longer held.
-private final class ChannelEpoch: Sendable {
+final class ChannelEpoch: Sendable {
     private let value = Atomic<Int>(0)
     var current: Int { value.load(ordering: .acquiring) }
     func advance() { value.add(1, ordering: .releasing) }
@@ -319,6 +372,8 @@ private final class ChannelEpoch: Sendable {
 
 private struct AMQPTaskConsumer: TaskConsumer {
     let connection: AMQPConnection
-    let tag: String
-    func stop() async { try? await connection.cancel(consumerTag: tag) }
+    let tags: [String]
+    func stop() async {
+        for tag in tags { try? await connection.cancel(consumerTag: tag) }
+    }
 }

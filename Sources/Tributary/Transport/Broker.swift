@@ -5,6 +5,10 @@ public protocol Broker: Sendable {
     func prepareTaskQueue(_ queue: String) async throws
     /// Publishes a task; `onConfirm` gets nil once the broker holds it, or the error.
     func publish(task: TaskMessage, onConfirm: @escaping @Sendable ((any Error)?) -> Void)
+    /// Publishes a task that may travel in one message with others published at the same time (a
+    /// pack), where the transport packs: `queued` is how many tasks of the sender (this one
+    /// included) wait for the queue's workers, which bounds a pack so a burst still spreads.
+    func publish(task: TaskMessage, queued: Int, onConfirm: @escaping @Sendable ((any Error)?) -> Void)
     /// Opens a queue of this process's own for results, named `name`; it goes away with the process.
     /// `onResult` is called for each result as it arrives (on the transport's thread: keep it short);
     /// `onMalformed` for each message (or result of a pack) that is not a valid result, after it was
@@ -21,7 +25,9 @@ public protocol Broker: Sendable {
                      onRead: @escaping @Sendable () -> Void) async throws -> (queue: ReplyQueue, held: Int)
     /// Deletes a journal and the results it holds (its run has ended).
     func deleteJournal(named name: String) async
-    /// Starts taking tasks from `queue`, at most `prefetch` unacknowledged at a time. Each is handed
+    /// Starts taking tasks from `queue`, at most `prefetch` unacknowledged at a time (and, where
+    /// tasks travel in packs, as many again in packs: each task of a pack is a delivery of its own,
+    /// settled on its own; a consumer with prefetch 1 takes no packs). Each is handed
     /// to `onDelivery` on the transport's thread (RabbitMQ's connection thread, or the publisher's
     /// in one process): keep it short, hand the work on. `onEnd` hears once that no more will come.
     /// `onLost` (on the transport's thread too) hears when the broker took back every delivery it
@@ -41,6 +47,13 @@ public protocol Broker: Sendable {
     func publish(control: ControlMessage, to queue: String?, onConfirm: @escaping @Sendable ((any Error)?) -> Void)
     /// Closes the broker's connection.
     func close() async
+}
+
+extension Broker {
+    /// A transport that does not pack sends each task alone.
+    public func publish(task: TaskMessage, queued: Int, onConfirm: @escaping @Sendable ((any Error)?) -> Void) {
+        publish(task: task, onConfirm: onConfirm)
+    }
 }
 
 /// An open reply queue.

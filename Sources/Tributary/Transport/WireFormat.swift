@@ -27,6 +27,11 @@ enum WireFormat {
         static let reportRunning: UInt8 = 5
         static let deliveries: UInt8 = 6
         static let epoch: UInt8 = 7
+        /// A task in a pack: its task-run id (a single task has it as its correlation id).
+        static let taskRun: UInt8 = 8
+        /// A pack of tasks: how many it holds (the only field of a pack's own envelope).
+        static let pack: UInt8 = 9
+        /// The fields of a single task message.
         static let all: ClosedRange<UInt8> = 1...7
     }
 
@@ -42,7 +47,9 @@ enum WireFormat {
         static let pack: UInt8 = 7
         /// A result in a pack: its task-run id (a single result has it as its correlation id).
         static let taskRun: UInt8 = 8
-        static let all: ClosedRange<UInt8> = 1...8
+        /// A returned attempt: how many times it was handed to workers without an outcome.
+        static let deliveries: UInt8 = 9
+        static let all: ClosedRange<UInt8> = 1...9
     }
 
     /// Packs results for one reply queue that a worker published at the same time (see
@@ -108,15 +115,29 @@ enum WireFormat {
     static func decodeTask(_ delivery: AMQPDelivery, queue: String) -> Result<TaskMessage, MalformedTask> {
         let p = delivery.properties
         let runID = p.correlationID ?? p.messageID
-        var attempt = 1
         func malformed(_ reason: String) -> Result<TaskMessage, MalformedTask> {
-            .failure(MalformedTask(reason: reason, replyTo: p.replyTo, taskRunID: runID, attempt: attempt))
+            .failure(MalformedTask(reason: reason, replyTo: p.replyTo, taskRunID: runID, attempt: 1))
         }
         if let problem = versionProblem(p, expected: taskVersion, what: "task message") { return malformed(problem) }
         guard let runID, !runID.isEmpty else { return malformed("missing correlation_id (the task-run id)") }
         guard let replyTo = p.replyTo, !replyTo.isEmpty else { return malformed("missing reply_to") }
         do throws(WireEnvelope.Problem) {
             let envelope = try WireEnvelope(parsing: delivery.body[...], known: TaskField.all)
+            return task(from: envelope, taskRunID: runID, replyTo: replyTo, persistent: p.persistent, queue: queue, where: "")
+        } catch {
+            return malformed("the body is not a task envelope: \(error.reason)")
+        }
+    }
+
+    /// The task in `envelope` (a single task message's, or a pack's entry); `place` starts a
+    /// refusal's reason (which task of a pack).
+    static func task(from envelope: WireEnvelope, taskRunID runID: String, replyTo: String, persistent: Bool,
+                     queue: String, where place: String) -> Result<TaskMessage, MalformedTask> {
+        var attempt = 1
+        func malformed(_ reason: String) -> Result<TaskMessage, MalformedTask> {
+            .failure(MalformedTask(reason: place + reason, replyTo: replyTo, taskRunID: runID, attempt: attempt))
+        }
+        do throws(WireEnvelope.Problem) {
             guard let number = try envelope.integer(TaskField.attempt, "the attempt"), (1...1_000_000).contains(number) else {
                 return malformed("the attempt (envelope field \(TaskField.attempt)) must be an integer from 1 to 1000000")
             }
@@ -144,7 +165,7 @@ enum WireFormat {
             }
             return .success(TaskMessage(taskRunID: runID, flowRunID: try envelope.text(TaskField.flowRun, "the flow-run id") ?? "",
                                         taskName: name, queue: queue, attempt: attempt,
-                                        timeout: timeout, replyTo: replyTo, persistent: p.persistent,
+                                        timeout: timeout, replyTo: replyTo, persistent: persistent,
                                         reportRunning: envelope.has(TaskField.reportRunning),
                                         deliveries: Int(deliveries), epoch: epoch, input: envelope.payload))
         } catch {
@@ -162,6 +183,7 @@ enum WireFormat {
         if !result.artifacts.isEmpty, let artifacts = try? WireJSON.encode(result.artifacts) {
             envelope.bytes(ResultField.artifacts, artifacts)
         }
+        if result.status == .returned { envelope.integer(ResultField.deliveries, UInt64(result.deliveries)) }
         let properties = AMQPProperties(correlationID: result.taskRunID, headers: versionHeader)
         return OutboundMessage(routingKey: replyTo, properties: properties, body: envelope.finish(payload: result.body))
     }
@@ -231,9 +253,14 @@ enum WireFormat {
             let artifacts = envelope.bytes(ResultField.artifacts)
                 .flatMap { try? WireJSON.decode([PublishedArtifact].self, from: $0) } ?? []
             let startedAt = try envelope.double(ResultField.started, "the start time").flatMap { $0.isFinite ? $0 : nil }
+            let deliveries = try envelope.integer(ResultField.deliveries, "the delivery count") ?? 1
+            guard (1...1_000_000).contains(deliveries) else {
+                return malformed("the delivery count (envelope field \(ResultField.deliveries)) must be an integer from 1 to 1000000")
+            }
             return .success(ResultMessage(taskRunID: runID, attempt: Int(attempt), status: status,
                                           workerID: try envelope.text(ResultField.worker, "the worker id") ?? "unknown",
-                                          body: envelope.payload, logs: logs, artifacts: artifacts, startedAt: startedAt))
+                                          body: envelope.payload, logs: logs, artifacts: artifacts, startedAt: startedAt,
+                                          deliveries: Int(deliveries)))
         } catch {
             return malformed("the body is not a result envelope: \(error.reason)")
         }
