@@ -31,11 +31,12 @@ bash deploy/rabbitmq.sh start
 # The server's store tests run on SQLite and on this PostgreSQL too.
 bash deploy/postgres.sh start
 export TRIB_TEST_POSTGRES=$(bash deploy/postgres.sh url)
-# Every test declares durable queues of its own (task queues trib.q.test-*, its servers' event
+# Every test declares durable queues of its own (task queues trib.q.test-* and their pack queues
+# trib.pack.test-*, its servers' event
 # queues trib.events.test-*, its work queues trib.flows.test-* and their slots trib.slots.test-*);
 # the broker deletes each once it has been unused for 10 minutes, so repeated runs do not pile up
 # queues for the next start to recover, nor event queues that every later event is routed to.
-rabbitmqctl -n rabbit@localhost -q set_policy --apply-to queues trib-test-queues '^trib\.(q|events|flows|slots)\.test-' \
+rabbitmqctl -n rabbit@localhost -q set_policy --apply-to queues trib-test-queues '^trib\.(q|pack|events|flows|slots)\.test-' \
     '{"expires": 600000}' >/dev/null
 # Each submitted flow run has queues of its own (its status board, its journal) kept for the
 # retention after its last change: 10 minutes in tests rather than a day.

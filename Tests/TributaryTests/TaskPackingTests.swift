@@ -136,12 +136,110 @@ struct TaskPackingTests {
     }
 }
 
+extension TaskPackingTests {
+    @Test("a task returned from packs twice is sent again once, and an attempt that already has its outcome never")
+    func returnsActedOnOnce() async throws {
+        let queue = TestBroker.uniqueQueue("returns")
+        try await withWorkers(1, queue: queue) { workers in
+            let client = Tributary(broker: TestBroker.url)
+            let (failed, nap) = try await client.run(flowNamed: "returns") { flow in
+                let failing = await flow.submit(AlwaysFails.self, "down", options: TaskOptions(
+                    retries: 1, retryDelay: .fixed(.seconds(5)), queue: queue, packing: false))
+                try await waitUntil("attempt 1 failed", within: .seconds(30)) { failing.currentState.name == "Retrying" }
+                // As if a pack had held attempt 1 and come back after its worker died.
+                try await PackBytes.publishReturned(flowRunID: flow.flowRunID, taskRunID: "\(flow.flowRunID).1", attempt: 1)
+                let napping = await flow.submit(Nap.self, Nap.Input(milliseconds: 1_500),
+                                                options: TaskOptions(queue: queue, packing: false))
+                for _ in 0..<2 {
+                    try await PackBytes.publishReturned(flowRunID: flow.flowRunID, taskRunID: "\(flow.flowRunID).2", attempt: 1)
+                }
+                return (await failing.state, try await napping.value)
+            }
+            // The nap's copy sent again runs too; its result comes second.
+            try await waitUntil("the copy's result", within: .seconds(30)) { client.statistics.duplicateResultsIgnored >= 1 }
+            try await Task.sleep(for: .seconds(1))
+            let statistics = client.statistics
+            await client.close()
+            #expect(failed.name == "Failed" && failed.failure?.attempts == 2)
+            #expect(workers[0].logLines(containing: "task attempt failed") == 2, "attempt 1 ran once, then attempt 2")
+            #expect(nap.deliveries == 1)
+            #expect(statistics.tasksReturnedFromPacks == 1, "the nap's two returns sent it again once")
+            #expect(statistics.duplicateResultsIgnored == 1, "the nap ran twice in all, not three times")
+        }
+    }
+
+    @Test("tasks of a pack waiting behind a long one past the renewal delay go back to their coordinator, uncounted, and another worker runs them")
+    func waitingPackTasksReturned() async throws {
+        let queue = TestBroker.uniqueQueue("packwait")
+        let quick = ["TRIB_RENEW_HELD_AFTER": "0.5", "TRIB_LOG_LEVEL": "debug"]
+        let client = Tributary(broker: TestBroker.url)
+        let flow = Task {
+            try await client.run(flowNamed: "pack-wait") { (flow: FlowContext) async throws -> [Nap.Report] in
+                let inputs = [Nap.Input(milliseconds: 8_000), Nap.Input(milliseconds: 100), Nap.Input(milliseconds: 100)]
+                let futures = await flow.map(Nap.self, over: inputs, options: TaskOptions(queue: queue, packing: false))
+                // Nobody serves the queue yet: its tasks are taken off it and sent again as one pack.
+                let connection = try await AMQPConnection.connect(url: TestBroker.url)
+                try await waitUntil("the three tasks are on the queue", within: .seconds(30)) {
+                    try await connection.inspect(queue: AMQPBroker.amqpQueue(for: queue)).messages == 3
+                }
+                _ = try await connection.purge(queue: AMQPBroker.amqpQueue(for: queue))
+                let entries = try zip(1..., inputs).map { index, input in
+                    PackBytes.entry(taskRunID: "\(flow.flowRunID).\(index)",
+                                    fields: [(1, Array("nap".utf8)), (3, [1])],
+                                    input: String(decoding: try JSONEncoder().encode(input), as: UTF8.self))
+                }
+                try await connection.publishConfirmed(OutboundMessage(
+                    routingKey: AMQPBroker.packQueue(for: queue),
+                    properties: AMQPProperties(replyTo: "trib.reply.\(flow.flowRunID)", headers: ["x-trib-wire": .int(3)]),
+                    body: PackBytes.pack(entries)))
+                await connection.close()
+                return try await futures.values()
+            }
+        }
+        let watch = try await AMQPConnection.connect(url: TestBroker.url)
+        try await waitUntil("the pack is on the pack queue", within: .seconds(30)) {
+            (try? await watch.inspect(queue: AMQPBroker.packQueue(for: queue)).messages) == 1
+        }
+        await watch.close()
+        let busy = try await WorkerProcess(id: "busy-\(queue.suffix(6))", queue: queue, concurrency: 1, prefetch: 4,
+                                           environment: quick)
+        var idle: WorkerProcess?
+        do {
+            try await waitUntil("the busy worker returned the waiting tasks", within: .seconds(20)) {
+                busy.logLines(containing: "returning to their coordinator the tasks of a pack") >= 1
+            }
+            idle = try await WorkerProcess(id: "idle-\(queue.suffix(6))", queue: queue, concurrency: 1, environment: quick)
+            let reports = try await value(of: flow, "the flow", within: .seconds(60))
+            #expect(reports[0].workerID == busy.id)
+            #expect(reports[1...].map(\.workerID) == [idle?.id, idle?.id], "the waiting tasks ran on the worker that was free")
+            #expect(reports[1...].map(\.deliveries) == [1, 1], "returning a task that waited is not counted as a redelivery")
+            #expect(client.statistics.tasksReturnedFromPacks == 2)
+        } catch {
+            Issue.record(error)
+        }
+        await client.close()
+        await busy.dispose()
+        await idle?.dispose()
+    }
+}
+
 /// Task packs built byte by byte, as another producer might send them (docs/wire-format.md).
 enum PackBytes {
     static func entry(taskRunID: String, fields: [(UInt8, [UInt8])], input: String) -> [UInt8] {
         var bytes = field(8, Array(taskRunID.utf8))
         for (tag, value) in fields { bytes += field(tag, value) }
         return bytes + [0] + Array(input.utf8)
+    }
+
+    /// Publishes to a flow's reply queue a `returned` result for `taskRunID`'s attempt `attempt`, as
+    /// a worker does for each task of a pack that comes back, with delivery count 2.
+    static func publishReturned(flowRunID: String, taskRunID: String, attempt: UInt8) async throws {
+        let connection = try await AMQPConnection.connect(url: TestBroker.url)
+        try await connection.publishConfirmed(OutboundMessage(
+            routingKey: "trib.reply.\(flowRunID)",
+            properties: AMQPProperties(correlationID: taskRunID, headers: ["x-trib-wire": .int(2)]),
+            body: field(1, Array("returned".utf8)) + field(2, [attempt]) + field(9, [2]) + [0]))
+        await connection.close()
     }
 
     static func pack(_ entries: [[UInt8]]) -> [UInt8] {

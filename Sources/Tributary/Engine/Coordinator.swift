@@ -282,18 +282,19 @@ final class Coordinator: Sendable {
         return message
     }
 
-    /// An attempt came back unrun in a pack that was handed to a worker again (see
-    /// ``ResultStatus/returned``): if this flow still waits for it, it goes again alone, counted
-    /// as handed out once more, so a task that crashes its worker is isolated from its neighbours.
+    /// An attempt came back unrun from a pack (see ``ResultStatus/returned``): if this flow still
+    /// waits for it, it goes again alone, once, with the delivery count the worker gave (raised
+    /// when its pack's worker was lost), so a task that crashes its worker is isolated from its
+    /// neighbours. One sent by an earlier take of a submitted run is left to the fence.
     private func sendAgain(_ returned: ResultMessage) {
-        guard let run = runs.withLock({ $0[returned.taskRunID] }), !run.currentState.isFinal,
-              run.attempt == returned.attempt else { return }
+        guard returned.epoch == journal?.epoch, let run = runs.withLock({ $0[returned.taskRunID] }),
+              run.takeReturn(of: returned.attempt) else { return }
         statistics.tasksReturnedFromPacks.add(1, ordering: .relaxed)
         logger.info("a pack holding this task was handed to a worker again; sending the task alone", metadata: [
             "task-run": "\(run.id)", "attempt": "\(returned.attempt)", "deliveries": "\(returned.deliveries)",
         ])
         var message = taskMessage(for: run, attempt: returned.attempt)
-        message.deliveries = returned.deliveries + 1
+        message.deliveries = returned.deliveries
         inBackground { [message] in
             await self.publishWindow.wait()
             self.publish(message, of: run)
@@ -424,6 +425,7 @@ final class Coordinator: Sendable {
 
     /// Retries the run if it has retries left and the error allows it; otherwise ends it.
     private func attemptFailed(_ run: TaskRun, attempt: Int, error: RemoteError, timedOut: Bool) {
+        run.recordOutcome(of: attempt)
         cancelTimer(run.id)
         releaseSlots(of: run)
         let retryAllowed = error.retryable && (run.options.retryCondition?(error) ?? true)

@@ -19,6 +19,10 @@ final class TaskRun: Sendable {
         var observed = false
         var worker: String?
         var startedAt: Double?
+        /// The latest attempt with an outcome (a result other than `running`, or a missed deadline).
+        var attemptWithOutcome = 0
+        /// The latest attempt sent again after a pack returned it.
+        var attemptSentAgain = 0
     }
 
     private let state = Mutex(State())
@@ -45,6 +49,23 @@ final class TaskRun: Sendable {
     var startedAt: Double? {
         get { state.withLock { $0.startedAt } }
         set { state.withLock { state in state.startedAt = [state.startedAt, newValue].compactMap { $0 }.min() } }
+    }
+
+    /// Records that attempt `attempt` has an outcome: a pack that returns it unrun is ignored.
+    func recordOutcome(of attempt: Int) {
+        state.withLock { $0.attemptWithOutcome = max($0.attemptWithOutcome, attempt) }
+    }
+
+    /// Whether attempt `attempt`, returned unrun from a pack, is to be sent again: the run waits
+    /// for it (it is the current attempt, with no outcome) and it was not sent again already (a
+    /// pack's tasks may be returned twice). True once per attempt.
+    func takeReturn(of attempt: Int) -> Bool {
+        state.withLock { state in
+            guard !state.taskState.isFinal, state.attempt == attempt, state.attemptWithOutcome < attempt,
+                  state.attemptSentAgain < attempt else { return false }
+            state.attemptSentAgain = attempt
+            return true
+        }
     }
 
     /// Starts attempt `attempt`; false if the run has already ended.

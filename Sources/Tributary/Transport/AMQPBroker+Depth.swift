@@ -5,7 +5,7 @@ import AMQPClient
 public struct QueueDepth: Codable, Sendable, Equatable {
     /// The task queue's or work queue's name, as workers and agents know it.
     public var name: String
-    /// Messages ready (tasks, or submitted flow runs), not those handed out.
+    /// Messages ready (tasks, or submitted flow runs), not those handed out; a task pack counts once.
     public var waiting: Int
     /// Workers or agents taking from it now.
     public var consumers: Int
@@ -18,9 +18,11 @@ public struct QueueDepth: Codable, Sendable, Equatable {
 }
 
 extension AMQPBroker {
-    /// The task queue's depth; nil if it does not exist.
+    /// The task queue's depth, its packs' queue included; nil if it does not exist.
     public func depth(ofTaskQueue queue: String) async throws -> QueueDepth? {
-        try await depth(of: Self.amqpQueue(for: queue), named: queue)
+        guard var depth = try await depth(of: Self.amqpQueue(for: queue), named: queue) else { return nil }
+        depth.waiting += try await self.depth(of: Self.packQueue(for: queue), named: queue)?.waiting ?? 0
+        return depth
     }
 
     /// The work queue's depth (submitted flow runs waiting for an agent); nil if it does not exist.

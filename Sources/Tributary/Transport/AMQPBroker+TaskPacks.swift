@@ -12,7 +12,7 @@ extension AMQPBroker {
     func consumePacks(of queue: String, prefetch: Int, epoch: ChannelEpoch,
                       onDelivery: @escaping @Sendable (TaskDelivery) -> Void,
                       onEnd: @escaping @Sendable () -> Void) async throws -> String {
-        let connection = self.connection, holds = self.holds, logger = self.logger
+        let connection = self.connection, holds = self.holds, logger = self.logger, publishes = packPublishes
         let name = Self.packQueue(for: queue)
         return try await connection.consume(queue: name, prefetch: UInt16(clamping: prefetch), onDelivery: { delivery in
             let received = epoch.current
@@ -31,14 +31,24 @@ extension AMQPBroker {
                 logger.info("returning a pack that was handed out before to its coordinator", metadata: [
                     "tasks": "\(pack.entries.count)", "queue": "\(name)",
                 ])
-                TaskPackDelivery.returnPack(pack, held: held, connection: connection)
+                TaskPackDelivery.returnPack(pack, held: held, connection: connection, publishes: publishes)
                 return
             }
-            let tasks = TaskPackDelivery(pack: pack, held: held, connection: connection)
-            for (index, entry) in pack.entries.enumerated() {
-                onDelivery(TaskDelivery(content: entry.content, redelivered: false,
-                                        isHeld: { epoch.current == received }) { tasks.settle(index, $0) })
+            let tasks = TaskPackDelivery(pack: pack, held: held, connection: connection, publishes: publishes)
+            // Held past the renewal delay: what no task thread has taken yet goes back for another worker.
+            held.onRenewalDue {
+                let returned = tasks.returnUnclaimed()
+                guard returned > 0 else { return }
+                logger.info("returning to their coordinator the tasks of a pack that waited here past the renewal delay",
+                            metadata: ["tasks": "\(returned)", "queue": "\(name)"])
             }
-        }, onEnd: onEnd)
+            for (index, entry) in pack.entries.enumerated() {
+                onDelivery(TaskDelivery(content: entry.content, redelivered: false, isHeld: { epoch.current == received },
+                                        claim: { tasks.claim(index) }) { tasks.settle(index, $0) })
+            }
+        }, onEnd: onEnd, onDeliveriesLost: { _ in
+            // The plain consumer reports the loss to the worker; this one's deliveries are gone too.
+            epoch.advance()
+        })
     }
 }

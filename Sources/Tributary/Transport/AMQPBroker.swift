@@ -29,6 +29,10 @@ public final class AMQPBroker: Broker {
 
     /// Whether tasks published at the same time may go as one pack, and how many at most.
     let packing: TaskPacking
+    /// What held task packs publish as their tasks are settled, until confirmed.
+    let packPublishes = InFlight()
+    /// How long closing waits for those publishes.
+    static let packPublishWait = Duration.seconds(5)
 
     private init(connection: AMQPConnection, queueType: QueueType, renewHeldAfter: Duration?, packing: Bool,
                  statistics: StatisticsCounters?, logger: Logger) {
@@ -271,8 +275,13 @@ public final class AMQPBroker: Broker {
         return AMQPTaskConsumer(connection: connection, tags: [tag, packTag])
     }
 
+    /// The consumers of the queue's single tasks; 0 while task packs wait on its pack queue and
+    /// nobody reads them (every worker that reads packs has left), so the queue is reported unserved.
     public func consumerCount(of queue: String) async throws -> Int {
-        try await connection.inspect(queue: Self.amqpQueue(for: queue)).consumers
+        let consumers = try await connection.inspect(queue: Self.amqpQueue(for: queue)).consumers
+        guard preparedQueues.withLock({ $0.contains(queue) }) else { return consumers }
+        let packs = try await connection.inspect(queue: Self.packQueue(for: queue))
+        return packs.messages > 0 && packs.consumers == 0 ? 0 : consumers
     }
 
     /// Settles `delivery`, taken from `queue`, or with `tag`, the delivery that holds its message
@@ -356,7 +365,13 @@ public final class AMQPBroker: Broker {
         }
     }
 
+    /// Closes the broker's connection, once what held task packs publish is confirmed (or after
+    /// ``packPublishWait``): a pack whose tasks went back to their coordinators is then acknowledged.
     public func close() async {
+        let deadline = ContinuousClock.now + Self.packPublishWait
+        while packPublishes.count > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
         holds.close()
         await connection.close()
     }

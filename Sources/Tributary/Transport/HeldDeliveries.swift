@@ -129,6 +129,7 @@ final class HeldDeliveries: Sendable {
             for held in renewals { held.renewalEnded() }
             return
         }
+        for held in renewals { held.renewalDue() }
         logger.debug("renewing held deliveries", metadata: ["count": "\(renewals.count)"])
         for start in stride(from: 0, to: renewals.count, by: Self.copiesInFlight) {
             let batch = renewals[start..<min(renewals.count, start + Self.copiesInFlight)]
@@ -235,6 +236,8 @@ final class HeldDelivery: Sendable {
     /// The queue it was taken from, where it goes back if this process lets go of it.
     let queue: String
     private let forget: @Sendable (UInt64) -> Void
+    /// Called each time it comes due for renewal (a pack returns what it has not started).
+    private let dueHook = Mutex<(@Sendable () -> Void)?>(nil)
 
     private struct State {
         var tag: DeliveryTag
@@ -258,6 +261,15 @@ final class HeldDelivery: Sendable {
     }
 
     var currentTag: DeliveryTag? { state.withLock { $0.settled ? nil : $0.tag } }
+
+    /// Calls `hook` each time the delivery comes due for renewal, before its copy is sent.
+    func onRenewalDue(_ hook: @escaping @Sendable () -> Void) {
+        dueHook.withLock { $0 = hook }
+    }
+
+    func renewalDue() {
+        dueHook.withLock { $0 }?()
+    }
 
     /// Claims it for its consumer to act on; false if it is going back to its queue.
     func claim() -> Bool {

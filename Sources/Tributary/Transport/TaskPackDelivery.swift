@@ -3,48 +3,102 @@ import Synchronization
 
 /// A task pack a worker holds: its tasks are handed out one by one, each settled on its own, and
 /// the pack's one delivery is acknowledged once every task is. AMQP cannot acknowledge part of a
-/// message, so a task put back or dead-lettered leaves the pack as a message of its own (a single
-/// task message on its queue, or a dead letter); if one of those cannot be published, the pack
-/// goes back whole, and whoever takes it next returns it to its coordinator (see ``returnPack``).
+/// message, so a task that leaves the pack otherwise goes as a message of its own: one put back
+/// (the worker drains, or it waited here past the renewal delay) is returned to its coordinator,
+/// which alone sends tasks again (see ``ResultStatus/returned``); one dead-lettered goes to the
+/// dead letters alone. If one of those cannot be published, the pack goes back whole, and whoever
+/// takes it next returns it to its coordinator (see ``returnPack(_:held:connection:publishes:)``).
 final class TaskPackDelivery: Sendable {
     private let pack: WireFormat.TaskPack
     private let held: HeldDelivery
     private let connection: AMQPConnection
+    /// The publishes this pack's settlements make, counted until confirmed (the connection waits
+    /// for them before it closes).
+    private let publishes: InFlight
+
+    private enum Entry {
+        case waiting, claimed, settled
+    }
 
     private struct State {
-        var settled: [Bool]
+        var entries: [Entry]
         var left: Int
         var failed = false
     }
     private let state: Mutex<State>
 
-    init(pack: WireFormat.TaskPack, held: HeldDelivery, connection: AMQPConnection) {
+    init(pack: WireFormat.TaskPack, held: HeldDelivery, connection: AMQPConnection, publishes: InFlight) {
         self.pack = pack
         self.held = held
         self.connection = connection
-        self.state = Mutex(State(settled: Array(repeating: false, count: pack.entries.count), left: pack.entries.count))
+        self.publishes = publishes
+        self.state = Mutex(State(entries: Array(repeating: .waiting, count: pack.entries.count), left: pack.entries.count))
+    }
+
+    /// Claims task `index` for the worker to act on; false if it was returned to its coordinator
+    /// meanwhile (it waited here past the renewal delay).
+    func claim(_ index: Int) -> Bool {
+        state.withLock { state in
+            guard case .waiting = state.entries[index] else { return false }
+            state.entries[index] = .claimed
+            return true
+        }
     }
 
     /// Settles task `index` of the pack (the first settlement counts).
     func settle(_ index: Int, _ settlement: Settlement) {
-        guard state.withLock({ state in
-            guard !state.settled[index] else { return false }
-            state.settled[index] = true
-            return true
-        }) else { return }
-        let entry = pack.entries[index]
-        switch (settlement, entry.content) {
-        case (.ack, _):
+        guard take(index) else { return }
+        switch settlement {
+        case .ack:
             finished(ok: true)
-        case (.requeue, .success(let task)):
-            // Counted as handed out before, as a put-back single task would be.
-            var message = WireFormat.encode(task, exchange: AMQPBroker.taskExchange)
-            message.properties.headers[HeldDeliveries.copyHeader] = .string("handed-back")
-            message.resendAfterReconnect = false
-            publish(message)
-        case (.requeue, .failure(let problem)):
-            publish(deadLetter(entry, reason: problem.reason))
-        case (.deadLetter(let reason), _):
+        case .requeue:
+            // Counted as handed out once more, as a single task put back is when the broker redelivers it.
+            returnToCoordinator(index, raisingCount: true)
+        case .deadLetter(let reason):
+            publish(deadLetter(pack.entries[index], reason: reason))
+        }
+    }
+
+    /// Returns to their coordinator the tasks no one has claimed yet: the pack has been held past
+    /// the renewal delay, and another worker may be idle. Their delivery count stays as it was.
+    /// Returns how many.
+    func returnUnclaimed() -> Int {
+        let unclaimed = state.withLock { state -> [Int] in
+            let indices = state.entries.indices.filter { if case .waiting = state.entries[$0] { true } else { false } }
+            for index in indices { state.entries[index] = .settled }
+            return indices
+        }
+        for index in unclaimed { returnToCoordinator(index, raisingCount: false) }
+        return unclaimed.count
+    }
+
+    /// Marks task `index` settled; false if it already was.
+    private func take(_ index: Int) -> Bool {
+        state.withLock { state in
+            if case .settled = state.entries[index] { return false }
+            state.entries[index] = .settled
+            return true
+        }
+    }
+
+    /// Sends task `index` back to its coordinator as a `returned` result: valid, with the delivery
+    /// count to send it again with; not valid, rejected (if its task-run id could be read) and dead-lettered.
+    private func returnToCoordinator(_ index: Int, raisingCount: Bool) {
+        let entry = pack.entries[index]
+        switch entry.content {
+        case .success(let task):
+            var returned = ResultMessage(taskRunID: task.taskRunID, attempt: task.attempt, status: .returned,
+                                         workerID: "", body: [], deliveries: task.deliveries + (raisingCount ? 1 : 0))
+            returned.epoch = task.epoch
+            publish(WireFormat.encode(returned, replyTo: pack.replyTo), packer: WireFormat.resultPacker)
+        case .failure(let problem):
+            let reason = "malformed task message: \(problem.reason)"
+            if let taskRunID = problem.taskRunID {
+                let error = RemoteError(type: "Rejected", message: reason, retryable: false)
+                let rejection = ResultMessage(taskRunID: taskRunID, attempt: problem.attempt, status: .rejected,
+                                              workerID: "", body: (try? WireJSON.encode(error)) ?? [])
+                connection.publish(WireFormat.encode(rejection, replyTo: pack.replyTo), packer: WireFormat.resultPacker)
+            }
             publish(deadLetter(entry, reason: reason))
         }
     }
@@ -64,9 +118,16 @@ final class TaskPackDelivery: Sendable {
         }
     }
 
-    private func publish(_ message: OutboundMessage) {
-        connection.publish(message) { [self] outcome in
+    private func publish(_ message: OutboundMessage, packer: MessagePacker? = nil) {
+        publishes.enter()
+        let confirmed: ConfirmHandler = { [self] outcome in
             if case .success = outcome { finished(ok: true) } else { finished(ok: false) }
+            publishes.leave()
+        }
+        if let packer {
+            connection.publish(message, packer: packer, onConfirm: confirmed)
+        } else {
+            connection.publish(message, onConfirm: confirmed)
         }
     }
 
@@ -83,29 +144,12 @@ final class TaskPackDelivery: Sendable {
     /// A pack handed out before (its worker died or lost its connection while holding it): its
     /// tasks are not run here, since some may have finished already and a task that crashes its
     /// worker must not take its neighbours down again. Each is returned to its coordinator, which
-    /// sends alone, with the delivery count raised, those it still waits for; a task that is not
-    /// valid is dead-lettered. The pack is acknowledged once all of that is confirmed.
-    static func returnPack(_ pack: WireFormat.TaskPack, held: HeldDelivery, connection: AMQPConnection) {
-        let delivery = TaskPackDelivery(pack: pack, held: held, connection: connection)
-        for (index, entry) in pack.entries.enumerated() {
-            let task: TaskMessage
-            switch entry.content {
-            case .success(let valid): task = valid
-            case .failure(let problem):
-                delivery.settle(index, .deadLetter(reason: "malformed task message: \(problem.reason)"))
-                continue
-            }
-            let returned = ResultMessage(taskRunID: task.taskRunID, attempt: task.attempt, status: .returned,
-                                         workerID: "", body: [], deliveries: task.deliveries)
-            delivery.claim(index)
-            connection.publish(WireFormat.encode(returned, replyTo: pack.replyTo), packer: WireFormat.resultPacker) { outcome in
-                if case .success = outcome { delivery.finished(ok: true) } else { delivery.finished(ok: false) }
-            }
-        }
-    }
-
-    /// Marks task `index` settled by the caller, who then calls ``finished(ok:)``.
-    private func claim(_ index: Int) {
-        state.withLock { $0.settled[index] = true }
+    /// sends alone, counted once more, those it still waits for (and only once: it may hear of a
+    /// task twice); a task that is not valid is rejected and dead-lettered. The pack is
+    /// acknowledged once all of that is confirmed.
+    static func returnPack(_ pack: WireFormat.TaskPack, held: HeldDelivery, connection: AMQPConnection,
+                           publishes: InFlight) {
+        let delivery = TaskPackDelivery(pack: pack, held: held, connection: connection, publishes: publishes)
+        for index in pack.entries.indices { delivery.settle(index, .requeue) }
     }
 }

@@ -47,9 +47,11 @@ enum WireFormat {
         static let pack: UInt8 = 7
         /// A result in a pack: its task-run id (a single result has it as its correlation id).
         static let taskRun: UInt8 = 8
-        /// A returned attempt: how many times it was handed to workers without an outcome.
+        /// A returned attempt: the delivery count to send it again with.
         static let deliveries: UInt8 = 9
-        static let all: ClosedRange<UInt8> = 1...9
+        /// A returned attempt of a submitted run: the take of the run that sent it.
+        static let epoch: UInt8 = 10
+        static let all: ClosedRange<UInt8> = 1...10
     }
 
     /// Packs results for one reply queue that a worker published at the same time (see
@@ -184,6 +186,7 @@ enum WireFormat {
             envelope.bytes(ResultField.artifacts, artifacts)
         }
         if result.status == .returned { envelope.integer(ResultField.deliveries, UInt64(result.deliveries)) }
+        if let epoch = result.epoch { envelope.integer(ResultField.epoch, UInt64(epoch)) }
         let properties = AMQPProperties(correlationID: result.taskRunID, headers: versionHeader)
         return OutboundMessage(routingKey: replyTo, properties: properties, body: envelope.finish(payload: result.body))
     }
@@ -257,10 +260,14 @@ enum WireFormat {
             guard (1...1_000_000).contains(deliveries) else {
                 return malformed("the delivery count (envelope field \(ResultField.deliveries)) must be an integer from 1 to 1000000")
             }
+            let epoch = try envelope.integer(ResultField.epoch, "the epoch")
+            guard epoch.map({ (1...UInt64(Int.max)).contains($0) }) ?? true else {
+                return malformed("the epoch (envelope field \(ResultField.epoch)) must be an integer from 1")
+            }
             return .success(ResultMessage(taskRunID: runID, attempt: Int(attempt), status: status,
                                           workerID: try envelope.text(ResultField.worker, "the worker id") ?? "unknown",
                                           body: envelope.payload, logs: logs, artifacts: artifacts, startedAt: startedAt,
-                                          deliveries: Int(deliveries)))
+                                          deliveries: Int(deliveries), epoch: epoch.map { Int($0) }))
         } catch {
             return malformed("the body is not a result envelope: \(error.reason)")
         }

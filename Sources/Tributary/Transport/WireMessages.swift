@@ -41,9 +41,9 @@ public enum ResultStatus: String, Sendable, Equatable {
     case crashed
     /// Its flow run was cancelled: the worker discarded the task or cancelled it while it ran.
     case cancelled
-    /// Not an outcome: the attempt came in a pack that was handed to a worker again (the worker
-    /// that held it died or lost its connection), and packs are never run twice. The coordinator
-    /// sends the attempt again alone if it still waits for it.
+    /// Not an outcome: the attempt came in a pack and leaves it unrun (the pack was handed to a
+    /// worker again after the one that held it died, or its worker put the task back), and a pack
+    /// is never run twice. The coordinator sends the attempt again alone if it still waits for it.
     case returned
 }
 
@@ -62,8 +62,10 @@ public struct ResultMessage: Sendable, Equatable {
     /// When the attempt's body started, in seconds since 1970 by the worker's clock (for display:
     /// a short task sends no `running` report, so this is how its start is known).
     public var startedAt: Double?
-    /// For a ``ResultStatus/returned`` attempt: how many times it was handed to workers without an outcome.
+    /// For a ``ResultStatus/returned`` attempt: the delivery count to send it again with.
     public var deliveries: Int = 1
+    /// For a ``ResultStatus/returned`` attempt of a submitted run: the take of the run that sent it.
+    public var epoch: Int? = nil
 }
 
 /// A message on a task queue that is not a valid task message, and why.

@@ -10,6 +10,9 @@ final class InFlight: Sendable {
 
     private let state = Mutex(State())
 
+    /// How much is in flight now.
+    var count: Int { state.withLock { $0.count } }
+
     func enter() {
         state.withLock { $0.count += 1 }
     }

@@ -61,7 +61,7 @@ struct WireFuzzer {
             case 2: properties.correlationID = Bool.random(using: &random) ? nil : ""
             case 3: fields[0].value = Bool.random(using: &random) ? Array(("done-" + randomText(length: 8)).utf8) : invalidUTF8()
             case 4: fields[1].value = invalidInteger(above: 1_000_000)
-            default: fields.append((UInt8.random(in: 9...255, using: &random), [1]))
+            default: fields.append((UInt8.random(in: 11...255, using: &random), [1]))
             }
         }
         addNoise(to: &properties)
