@@ -84,6 +84,11 @@ final class FlowRunCancellations: Sendable {
         state.epochs[flowRunID] = max(state.epochs[flowRunID] ?? 0, epoch)
     }
 
+    /// The flow runs that have tasks running here now (for the worker's heartbeat).
+    var runningFlowRuns: [String] {
+        state.withLock { Array($0.running.keys) }
+    }
+
     func unregister(_ execution: TaskExecution, flowRunID: String) {
         state.withLock { state in
             state.running[flowRunID]?.removeValue(forKey: ObjectIdentifier(execution))

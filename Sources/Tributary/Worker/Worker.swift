@@ -50,7 +50,7 @@ public final class Worker: Service {
         let c = counters.withLock { $0 }
         return Activity(running: processing.load(ordering: .relaxed), completed: c.completed,
                         failed: c.failed + c.rejected, durations: c.durations,
-                        flowRuns: workingFor.withLock { Array($0.keys) })
+                        flowRuns: cancellations.runningFlowRuns)
     }
 
     /// `host-pid`.
@@ -79,8 +79,6 @@ public final class Worker: Service {
     private let stuckTasks = Atomic<Int>(0)
     /// Deliveries it is acting on now (running, or about to).
     private let processing = Atomic<Int>(0)
-    /// The flow runs of the tasks it acts on now, with how many of each (for its heartbeat).
-    private let workingFor = Mutex<[String: Int]>([:])
     /// The threads task bodies run on: `concurrency` of them, plus one for each stuck task.
     private let taskThreads: TaskThreadPool
     /// Hands deliveries to the task threads while ``run()`` runs.
@@ -245,13 +243,6 @@ public final class Worker: Service {
         case .success(let decoded):
             message = decoded
         }
-        workingFor.withLock { $0[message.flowRunID, default: 0] += 1 }
-        defer {
-            workingFor.withLock { runs in
-                runs[message.flowRunID, default: 1] -= 1
-                if runs[message.flowRunID] == 0 { runs[message.flowRunID] = nil }
-            }
-        }
         // A message whose count is already past the limit (a copy re-queued by `recount`, or a
         // producer's own) is dead-lettered by the same path, without running.
         if message.deliveries > configuration.maxDeliveries {
@@ -309,29 +300,32 @@ public final class Worker: Service {
         // The broker took the delivery back (see `deliveriesLost`): another worker has the task.
         guard !held.remove(execution) else { return }
         let seconds = started.duration(to: .now).timeInterval
-        counters.withLock { $0.durations.observe(seconds) }
         var report: ResultMessage
         switch outcome {
         case .completed(let output) where output.count > configuration.maxPayloadBytes:
-            counters.withLock { $0.failed += 1 }
+            counters.withLock { $0.failed += 1; $0.durations.observe(seconds) }
             report = result(for: message, .failed, error: RemoteError(
                 type: "OversizedResult",
                 message: "the result of '\(message.taskName)' is \(output.count) bytes of JSON, over the worker's limit "
                     + "of \(configuration.maxPayloadBytes); return a reference (a path or URL) to large data",
                 retryable: false))
         case .completed(let output):
-            counters.withLock { $0.completed += 1 }
+            // One lock for both: every task thread takes it.
+            counters.withLock { counters in
+                counters.completed += 1
+                counters.durations.observe(seconds)
+            }
             report = result(for: message, .completed, body: output)
         case .failed(let error as UndecodableInput):
             await reject(delivery, reason: error.description, replyTo: message.replyTo,
                          taskRunID: message.taskRunID, attempt: message.attempt)
             return
         case .failed(let error):
-            counters.withLock { $0.failed += 1 }
+            counters.withLock { $0.failed += 1; $0.durations.observe(seconds) }
             context.logger.info("task attempt failed", metadata: ["error": "\(error)"])
             report = result(for: message, .failed, error: Self.remoteError(error))
         case .timedOut:
-            counters.withLock { $0.failed += 1 }
+            counters.withLock { $0.failed += 1; $0.durations.observe(seconds) }
             let timeout = message.timeout.map { "\($0)" } ?? "?"
             context.logger.warning("task attempt timed out", metadata: ["timeout": "\(timeout)"])
             report = result(for: message, .timedOut, error: RemoteError(
@@ -343,7 +337,7 @@ public final class Worker: Service {
             discardSilently(delivery, message)
             return
         case .cancelled:
-            counters.withLock { $0.cancelled += 1 }
+            counters.withLock { $0.cancelled += 1; $0.durations.observe(seconds) }
             context.logger.info("task attempt cancelled: its flow run was cancelled")
             report = result(for: message, .cancelled, error: RemoteError(
                 type: "FlowCancelled", message: cancellations.reason(forFlowRun: message.flowRunID)
