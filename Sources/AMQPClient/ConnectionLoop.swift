@@ -97,13 +97,13 @@ final class ConnectionLoop: @unchecked Sendable {
     /// Runs every queued command. Returns true when a close command ended the connection.
     private func drainCommands() throws(AMQPError) -> Bool {
         while true {
-            let batch = inbox.withLock { inbox -> Deque<ConnectionCommand> in
+            // Taken whole, so that popping from it never copies the batch.
+            var remaining = inbox.withLock { inbox -> Deque<ConnectionCommand> in
                 let batch = inbox.commands
-                inbox.commands.removeAll(keepingCapacity: true)
+                inbox.commands = Deque(minimumCapacity: batch.count)
                 return batch
             }
-            if batch.isEmpty { return false }
-            var remaining = batch
+            if remaining.isEmpty { return false }
             while var command = remaining.popFirst() {
                 if case .publishPacked(let message, let packer, let handler) = command {
                     command = packing(message, packer, handler, from: &remaining)
@@ -136,25 +136,23 @@ final class ConnectionLoop: @unchecked Sendable {
                          from remaining: inout Deque<ConnectionCommand>) -> ConnectionCommand {
         var messages = [first], handlers = [handler], bytes = first.body.count
         var passed: [ConnectionCommand] = []
-        var index = remaining.startIndex
-        scan: while index < remaining.endIndex, messages.count < packer.maxMessages {
-            switch remaining[index] {
-            case .publishPacked(let next, let nextPacker, let nextHandler)
-                where nextPacker === packer && packer.fits(next, with: first) && bytes + next.body.count <= packer.maxBytes:
-                messages.append(next)
+        // Taken off the front as it goes: the rest of a batch of thousands is never copied.
+        scan: while messages.count < packer.maxMessages, let next = remaining.first {
+            switch next {
+            case .publishPacked(let message, let nextPacker, let nextHandler)
+                where nextPacker === packer && packer.fits(message, with: first) && bytes + message.body.count <= packer.maxBytes:
+                messages.append(message)
                 handlers.append(nextHandler)
-                bytes += next.body.count
+                bytes += message.body.count
             case .ack, .nack, .reject:
-                passed.append(remaining[index])
+                passed.append(next)
             default:
                 break scan
             }
-            index += 1
+            remaining.removeFirst()
         }
+        remaining.prepend(contentsOf: passed)
         guard messages.count > 1 else { return .publish(first, handler) }
-        var rest = Deque(passed)
-        rest.append(contentsOf: remaining[index...])
-        remaining = rest
         let confirmHandlers = handlers
         return .publish(packer.merge(messages)) { result in
             for handler in confirmHandlers { handler?(result) }
