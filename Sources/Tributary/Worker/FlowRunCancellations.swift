@@ -40,7 +40,7 @@ final class FlowRunCancellations: Sendable {
         var epochOrder: Deque<String> = []
     }
 
-    private let state = Mutex(State())
+    private let state = ThreadLock(State())
 
     /// Records an execution of `message`; returns why not (and records nothing) if it must not start.
     func register(_ execution: TaskExecution, for message: TaskMessage) -> Refusal? {

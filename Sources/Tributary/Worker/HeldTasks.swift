@@ -21,7 +21,7 @@ final class HeldTasks: Sendable {
         var lost = false
     }
 
-    private let entries = Mutex<[ObjectIdentifier: Entry]>([:])
+    private let entries = ThreadLock<[ObjectIdentifier: Entry]>([:])
 
     func insert(_ execution: TaskExecution, delivery: TaskDelivery, message: TaskMessage) {
         entries.withLock { $0[ObjectIdentifier(execution)] = Entry(execution: execution, delivery: delivery, message: message) }

@@ -72,7 +72,7 @@ public final class Worker: Service {
     private let draining = Atomic<Bool>(false)
     private let interrupted = Atomic<Bool>(false)
     private let consumers = Mutex<[any TaskConsumer]>([])
-    private let counters = Mutex(Counters())
+    private let counters = ThreadLock(Counters())
     private let cancellations = FlowRunCancellations()
     private let unsettled = InFlight()
     private let held = HeldTasks()
