@@ -223,6 +223,93 @@ extension TaskPackingTests {
     }
 }
 
+extension TaskPackingTests {
+    @Test("retries, timeouts, states and run names hold for tasks sent in packs, and the packs spread over both workers")
+    func promisesInPacks() async throws {
+        let queue = TestBroker.uniqueQueue("promises")
+        try await withWorkers(2, queue: queue) { workers in
+            let names = Mutex<Set<String>>([])
+            let client = Tributary(broker: TestBroker.url, onEvent: { event in
+                if let name = event.runName { names.withLock { _ = $0.insert(name) } }
+            })
+            let (values, napStates, ranOn) = try await client.run(flowNamed: "pack-promises") { flow in
+                // Each fails its first attempt and is retried. A burst this large goes in packs.
+                let flaky = await flow.map(Flaky.self, over: (0..<1_000).map { Flaky.Input(succeedOnAttempt: 2, value: $0) },
+                                           options: TaskOptions(retries: 1, queue: queue, runName: "flaky-{value}"))
+                // Every other one sleeps past its timeout.
+                let naps = await flow.map(Nap.self, over: (0..<64).map { Nap.Input(milliseconds: $0 % 2 == 0 ? 1_500 : 10) },
+                                          options: TaskOptions(timeout: .milliseconds(400), queue: queue))
+                let values = try await flaky.values()
+                var states: [TaskState] = [], ranOn: Set<String> = []
+                for nap in naps {
+                    states.append(await nap.state)
+                    if let report = try? await nap.value { ranOn.insert(report.workerID) }
+                }
+                return (values, states, ranOn)
+            }
+            let statistics = client.statistics
+            await client.close()
+            #expect(statistics.tasksSentInPacks > 0, "the bursts went in packs")
+            #expect(values == Array(0..<1_000), "every flaky task completed on its retry")
+            #expect(napStates.enumerated().allSatisfy { index, state in
+                state.name == (index % 2 == 0 ? "TimedOut" : "Completed")
+            }, "\(napStates.map(\.name))")
+            #expect(names.withLock { $0 }.isSuperset(of: (0..<1_000).map { "flaky-\($0)" }), "each run kept its name")
+            #expect(ranOn == Set(workers.map(\.id)), "both workers ran naps")
+            #expect(statistics.duplicateResultsIgnored == 0)
+        }
+    }
+
+    @Test("cancelling a flow whose tasks wait in packs: the running ones are cancelled, the waiting ones discarded unrun")
+    func cancelledWithPacksHeld() async throws {
+        let queue = TestBroker.uniqueQueue("packcancel")
+        var workers: [WorkerProcess] = []
+        for index in 0..<2 {
+            workers.append(try await WorkerProcess(id: "pc\(index)-\(queue.suffix(6))", queue: queue, concurrency: 2,
+                                                   environment: ["TRIB_LOG_LEVEL": "debug"]))
+        }
+        try await withWorkers(workers) {
+            let client = Tributary(broker: TestBroker.url)
+            // Enough that the client publishes faster than its connection's thread sends: packs form.
+            let n = 1_000
+            let run = Task {
+                try await client.run(flowNamed: "pack-cancel") { flow in
+                    try await flow.map(Nap.self, over: Array(repeating: Nap.Input(milliseconds: 120_000), count: n),
+                                       options: TaskOptions(queue: queue)).values()
+                }
+            }
+            try await waitUntil("four tasks running", within: .seconds(30)) {
+                workers.map { $0.logLines(containing: "task attempt started") }.reduce(0, +) == 4
+            }
+            #expect(client.statistics.tasksSentInPacks > 0)
+            run.cancel()
+            await #expect(throws: CancellationError.self) { try await run.value }
+            try await waitUntil("the workers to cancel or discard every task", within: .seconds(30)) {
+                let queues = try await BrokerAdmin.queues().filter { $0.key.hasSuffix(queue) }
+                return workers.map { $0.logLines(containing: "task attempt cancelled") }.reduce(0, +) == 4
+                    && queues.values.allSatisfy { $0.messages == 0 }
+            }
+            await client.close()
+            var discarded = 0, completed = 0
+            for worker in workers {
+                await worker.stop()
+                let closing = worker.log.split(separator: "\n").last { $0.contains("worker stopped") }.map(String.init) ?? ""
+                discarded += Self.count("discarded", in: closing)
+                completed += Self.count("completed", in: closing)
+            }
+            #expect(completed == 0)
+            #expect(discarded == n - 4, "every task that waited in a pack was discarded unrun")
+            #expect(workers.map { $0.logLines(containing: "task attempt started") }.reduce(0, +) == 4, "none of them started")
+        }
+    }
+
+    /// The number after `name=` in a log line.
+    static func count(_ name: String, in line: String) -> Int {
+        guard let range = line.range(of: "\(name)=") else { return -1 }
+        return Int(line[range.upperBound...].prefix { $0.isNumber }) ?? -1
+    }
+}
+
 /// Task packs built byte by byte, as another producer might send them (docs/wire-format.md).
 enum PackBytes {
     static func entry(taskRunID: String, fields: [(UInt8, [UInt8])], input: String) -> [UInt8] {
