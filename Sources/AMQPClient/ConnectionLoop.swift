@@ -99,6 +99,7 @@ final class ConnectionLoop: @unchecked Sendable {
         while true {
             // Taken whole, so that popping from it never copies the batch.
             var remaining = inbox.withLock { inbox -> Deque<ConnectionCommand> in
+                guard !inbox.commands.isEmpty else { return [] }
                 let batch = inbox.commands
                 inbox.commands = Deque(minimumCapacity: batch.count)
                 return batch

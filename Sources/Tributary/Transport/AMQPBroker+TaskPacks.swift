@@ -36,8 +36,10 @@ extension AMQPBroker {
             }
             let tasks = TaskPackDelivery(pack: pack, held: held, connection: connection, publishes: publishes)
             // Held past the renewal delay: what no task thread has taken yet goes back for another worker.
-            held.onRenewalDue {
-                let returned = tasks.returnUnclaimed()
+            // Weak: the pack's deliveries hold `tasks` while any is unsettled; the hook must not
+            // keep it (and its held delivery) alive after that.
+            held.onRenewalDue { [weak tasks] in
+                guard let returned = tasks?.returnUnclaimed() else { return }
                 guard returned > 0 else { return }
                 logger.info("returning to their coordinator the tasks of a pack that waited here past the renewal delay",
                             metadata: ["tasks": "\(returned)", "queue": "\(name)"])

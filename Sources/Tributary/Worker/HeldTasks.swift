@@ -45,9 +45,11 @@ final class HeldTasks: Sendable {
     /// least nine tenths of it (the broker started counting when it sent the delivery, a little
     /// earlier than the worker got it); with the timeout unknown, the task held longest is.
     func loseUnheld(deliveryTimeout: Duration?, now: ContinuousClock.Instant = .now) -> [Lost] {
+        // Whether a delivery is held is asked outside the lock: it is the transport's code.
+        let unheld = entries.withLock { Array($0) }.filter { !$0.value.lost && !$0.value.delivery.isHeld }
         let lost = entries.withLock { entries -> [(TaskExecution, TaskMessage, Duration)] in
             var lost: [(TaskExecution, TaskMessage, Duration)] = []
-            for (key, entry) in entries where !entry.lost && !entry.delivery.isHeld {
+            for (key, entry) in unheld where entries[key]?.lost == false {
                 entries[key]!.lost = true
                 lost.append((entry.execution, entry.message, entry.delivery.receivedAt.duration(to: now)))
             }

@@ -317,6 +317,7 @@ public final class Worker: Service {
             }
             report = result(for: message, .completed, body: output)
         case .failed(let error as UndecodableInput):
+            counters.withLock { $0.durations.observe(seconds) }
             await reject(delivery, reason: error.description, replyTo: message.replyTo,
                          taskRunID: message.taskRunID, attempt: message.attempt)
             return
