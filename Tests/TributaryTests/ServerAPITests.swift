@@ -174,7 +174,7 @@ struct ServerAPITests {
         await server.dispose()
     }
 
-    @Test("the CLI against a running server: flow-run ls, inspect and task-run ls as tables and as JSON; an unknown id says so")
+    @Test("the CLI against a running server: flow-run ls, inspect and task-run ls as tables and as JSON; an unknown id, no server and the UI's address each say so")
     func commandLine() async throws {
         let server = try await ServerProcess(label: "cli", database: try await Self.filledStore(taskRuns: 20),
                                              broker: nil)
@@ -197,6 +197,9 @@ struct ServerAPITests {
         #expect(unknown.status != 0 && unknown.output.contains("no flow run 'missing-run' is recorded"), "\(unknown.output)")
         let noServer = try await Command.run(trib, ["flow-run", "ls", "--api-url", "http://127.0.0.1:1/api"])
         #expect(noServer.status != 0 && noServer.output.contains("trib server start"), "\(noServer.output)")
+        // The server's own address, without /api: its UI answers, with a page.
+        let page = try await Command.run(trib, ["flow-run", "ls", "--api-url", String(server.apiURL.dropLast("/api".count))])
+        #expect(page.status != 0 && page.output.contains("the API URL ends in /api"), "\(page.output)")
         await server.dispose()
     }
 }

@@ -50,6 +50,10 @@ struct APIClient {
         }
         do {
             return try JSONDecoder().decode(T.self, from: body)
+        } catch where body.first == UInt8(ascii: "<") {
+            // The UI's page: the URL names the server, not its API.
+            throw ServerFailure("\(baseURL + path) answered with a web page, not the API's JSON: the API URL ends in "
+                + "/api (for example \(baseURL)/api); give it with --api-url or TRIB_API_URL")
         } catch {
             throw ServerFailure("the server's answer to \(path) is not what this trib reads (\(error)); "
                 + "is the server the same version?")
