@@ -47,17 +47,18 @@ struct Report: Codable {
         for mode in modes {
             let p = mode.persistence
             // Each task workload with packing on, then off (when both were run), side by side.
-            for packed in [true, false] {
-                let w = { (name: String) in mode.workloads[ModeResult.key(name, packed: packed)] }
-                let off = packed ? "" : ", packing off"
+            let variants = [true, false].map { packed in
+                (off: packed ? "" : ", packing off", figures: { (name: String) in
+                    mode.workloads[ModeResult.key(name, packed: packed)]
+                })
+            }
+            for (off, w) in variants {
                 if let fanout = w("fanout"), let floor = mode.floorFanout {
                     lines.append("| fanout N=\(settings.n)\(off), tasks/s | \(p) | \(fanout.text()) | \(floor.text()) | "
                         + "\(format(fanout.median / floor.median, 2)) × floor |")
                 }
             }
-            for packed in [true, false] {
-                let w = { (name: String) in mode.workloads[ModeResult.key(name, packed: packed)] }
-                let off = packed ? "" : ", packing off"
+            for (off, w) in variants {
                 if let chain = w("chain"), let floor = mode.floorChainP50 {
                     lines.append("| chain p50\(off), µs | \(p) | \(chain.text()) | \(floor.text()) | "
                         + "\(format(chain.median / floor.median, 2)) × floor |")
@@ -67,9 +68,7 @@ struct Report: Codable {
                         + "\(format(chain.median / floor.median, 2)) × floor |")
                 }
             }
-            for packed in [true, false] {
-                let w = { (name: String) in mode.workloads[ModeResult.key(name, packed: packed)] }
-                let off = packed ? "" : ", packing off"
+            for (off, w) in variants {
                 if let value = w("mapreduce") {
                     lines.append("| mapreduce 2,000 + 20 + 1 tasks\(off), s | \(p) | \(value.text(3)) | | |")
                 }

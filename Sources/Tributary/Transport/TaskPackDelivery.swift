@@ -113,7 +113,7 @@ final class TaskPackDelivery: Sendable {
             return AMQPBroker.deadLetter(single.properties, single.body, from: queue, reason: reason)
         case .failure(let problem):
             let properties = AMQPProperties(correlationID: problem.taskRunID, replyTo: pack.replyTo,
-                                            headers: [WireFormat.Header.wire: .int(WireFormat.taskPackVersion)])
+                                            headers: WireFormat.taskPackHeader)
             return AMQPBroker.deadLetter(properties, Array(entry.body), from: queue, reason: reason)
         }
     }

@@ -13,21 +13,16 @@ extension WireFormat {
     /// one, sent straight to the queue's pack queue: a pack's envelope holds only the count, and
     /// its payload the tasks, each a length and a task's body with its task-run id added to its envelope.
     static func packTasks(_ messages: [OutboundMessage]) -> OutboundMessage {
-        var entries: [UInt8] = []
-        entries.reserveCapacity(messages.reduce(0) { $0 + $1.body.count + 64 })
-        for message in messages {
-            var entry = WireEnvelope.Writer(capacity: 48 + message.body.count)
-            entry.text(TaskField.taskRun, message.properties.correlationID ?? "")
-            WireEnvelope.appendEntry(entry.bytes, message.body, to: &entries)
-        }
-        var envelope = WireEnvelope.Writer(capacity: 8 + entries.count)
-        envelope.integer(TaskField.pack, UInt64(messages.count))
         let first = messages[0]
         let properties = AMQPProperties(replyTo: first.properties.replyTo, persistent: first.properties.persistent,
-                                        headers: [Header.wire: .int(taskPackVersion)])
+                                        headers: taskPackHeader)
         return OutboundMessage(routingKey: AMQPBroker.packQueue(for: first.routingKey), properties: properties,
-                               body: envelope.finish(payload: entries), resendAfterReconnect: first.resendAfterReconnect)
+                               body: packBody(messages, runField: TaskField.taskRun, countField: TaskField.pack),
+                               resendAfterReconnect: first.resendAfterReconnect)
     }
+
+    /// The one header of a task pack (and of a dead-lettered entry that is not a valid task).
+    static let taskPackHeader: AMQPTable = [Header.wire: .int(taskPackVersion)]
 
     /// A task pack as a worker reads it: where results go, and each task (or why it is not one).
     struct TaskPack {

@@ -62,18 +62,26 @@ enum WireFormat {
     /// envelope holds only the count, and its payload the results, each a length and a result's
     /// body with its task-run id added to its envelope.
     static func packResults(_ messages: [OutboundMessage]) -> OutboundMessage {
+        OutboundMessage(exchange: messages[0].exchange, routingKey: messages[0].routingKey,
+                        properties: AMQPProperties(persistent: messages[0].properties.persistent, headers: versionHeader),
+                        body: packBody(messages, runField: ResultField.taskRun, countField: ResultField.pack),
+                        resendAfterReconnect: messages[0].resendAfterReconnect)
+    }
+
+    /// The body of a pack of `messages` (task or result messages): an envelope with only
+    /// `countField`, then each message's body as an entry, with its task-run id (its correlation
+    /// id) added to its envelope as `runField`.
+    static func packBody(_ messages: [OutboundMessage], runField: UInt8, countField: UInt8) -> [UInt8] {
         var entries: [UInt8] = []
         entries.reserveCapacity(messages.reduce(0) { $0 + $1.body.count + 64 })
         for message in messages {
             var entry = WireEnvelope.Writer(capacity: 48 + message.body.count)
-            entry.text(ResultField.taskRun, message.properties.correlationID ?? "")
+            entry.text(runField, message.properties.correlationID ?? "")
             WireEnvelope.appendEntry(entry.bytes, message.body, to: &entries)
         }
         var envelope = WireEnvelope.Writer(capacity: 8 + entries.count)
-        envelope.integer(ResultField.pack, UInt64(messages.count))
-        return OutboundMessage(exchange: messages[0].exchange, routingKey: messages[0].routingKey,
-                               properties: AMQPProperties(persistent: messages[0].properties.persistent, headers: versionHeader),
-                               body: envelope.finish(payload: entries), resendAfterReconnect: messages[0].resendAfterReconnect)
+        envelope.integer(countField, UInt64(messages.count))
+        return envelope.finish(payload: entries)
     }
 
     /// The frame carries only what routing, results and dead letters need (the task-run id, where
