@@ -272,14 +272,19 @@ extension TaskPackingTests {
             let client = Tributary(broker: TestBroker.url)
             // Enough that the client publishes faster than its connection's thread sends: packs form.
             let n = 1_000
+            let submitted = Atomic<Bool>(false)
             let run = Task {
                 try await client.run(flowNamed: "pack-cancel") { flow in
-                    try await flow.map(Nap.self, over: Array(repeating: Nap.Input(milliseconds: 120_000), count: n),
-                                       options: TaskOptions(queue: queue)).values()
+                    let naps = await flow.map(Nap.self, over: Array(repeating: Nap.Input(milliseconds: 120_000), count: n),
+                                              options: TaskOptions(queue: queue))
+                    submitted.store(true, ordering: .relaxed)
+                    return try await naps.values()
                 }
             }
-            try await waitUntil("four tasks running", within: .seconds(30)) {
-                workers.map { $0.logLines(containing: "task attempt started") }.reduce(0, +) == 4
+            // Cancelled only once every task is sent: one submitted after the cancel is never sent at all.
+            try await waitUntil("every task submitted and four running", within: .seconds(30)) {
+                submitted.load(ordering: .relaxed)
+                    && workers.map { $0.logLines(containing: "task attempt started") }.reduce(0, +) == 4
             }
             #expect(client.statistics.tasksSentInPacks > 0)
             run.cancel()
