@@ -114,15 +114,22 @@ struct ScheduledPushTests {
     @Test("a run due in seconds reads Pending from its board before its time, and at its time runs once")
     func preparedAhead() async throws {
         let workQueue = TestBroker.uniqueQueue("ahead")
-        let setup = try await Setup.start(workQueue: workQueue, label: "ahead", firstPush: .confirmLost, dueIn: 6,
-                                          failFirstPush: false)
+        // The agent first: its start can take seconds on a busy machine, and the run's time counts from the setup.
         let agent = try await WorkerProcess.agent(id: "a-\(workQueue.suffix(6))", workQueue: workQueue)
+        let setup: Setup
+        do {
+            setup = try await Setup.start(workQueue: workQueue, label: "ahead", firstPush: .confirmLost, dueIn: 8,
+                                          failFirstPush: false)
+        } catch {
+            await agent.stop()
+            throw error
+        }
         try await disposing({ await setup.dispose() }) {
             try await withWorkers([agent]) { () async throws in
                 let scheduler = Task { try await setup.scheduler.run() }
                 defer { scheduler.cancel() }
                 let handle = setup.client.flowRun(id: setup.flowRunID, of: Checkpoint.self)
-                try await waitUntil("its board made ahead", within: .seconds(4)) { (try? await handle.state) == .pending }
+                try await waitUntil("its board made ahead", within: .seconds(6)) { (try? await handle.state) == .pending }
                 #expect(agent.logLines(containing: "flow run started") == 0, "not before its time")
                 #expect(try await handle.result() == Checkpoint.Output(label: "ahead", ok: true))
                 #expect(agent.logLines(containing: "flow run started") == 1)

@@ -22,7 +22,13 @@ public struct FlowContext: Sendable {
     /// unless that dependency was given as `future.allowingFailure()`.
     public func submit<T: TaskDefinition>(_ task: T.Type, _ input: T.Input, waitFor: [any TaskDependency] = [],
                                           options: TaskOptions? = nil) async -> TaskFuture<T.Output> {
-        let options = options ?? T.options
+        await submit(task, input, waitFor: waitFor, sharing: SharedTaskOptions(options ?? T.options))
+    }
+
+    /// Submits a task run whose options other runs may share.
+    private func submit<T: TaskDefinition>(_ task: T.Type, _ input: T.Input, waitFor: [any TaskDependency],
+                                           sharing shared: SharedTaskOptions) async -> TaskFuture<T.Output> {
+        let options = shared.value
         let bytes: [UInt8]
         var problem: String?
         do {
@@ -45,7 +51,7 @@ public struct FlowContext: Sendable {
             }
         }
         let id = coordinator.taskRunID(taskName: T.name, input: bytes)
-        let run = TaskRun(id: id, taskName: T.name, options: options, flowRunID: flowRunID, input: bytes, name: name)
+        let run = TaskRun(id: id, taskName: T.name, options: shared, flowRunID: flowRunID, input: bytes, name: name)
         if let problem {
             run.finish(.failed(run.failure("Failed", RemoteError(type: "InvalidTaskCall", message: problem,
                                                                  retryable: false), attempts: 0)))
@@ -60,7 +66,8 @@ public struct FlowContext: Sendable {
         async -> [TaskFuture<T.Output>] where S.Element == T.Input {
         var futures: [TaskFuture<T.Output>] = []
         futures.reserveCapacity(inputs.underestimatedCount)
-        for input in inputs { futures.append(await submit(task, input, options: options)) }
+        let shared = SharedTaskOptions(options ?? T.options)
+        for input in inputs { futures.append(await submit(task, input, waitFor: [], sharing: shared)) }
         return futures
     }
 

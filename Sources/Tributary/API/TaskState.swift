@@ -1,4 +1,5 @@
-/// The state of a task run, with Prefect's names.
+/// The state of a task run, with Prefect's names. A failure is held boxed (`indirect`), so a state
+/// takes one word in each of the coordinator's task runs.
 public enum TaskState: Sendable, Equatable, CustomStringConvertible {
     case pending
     case running
@@ -6,10 +7,10 @@ public enum TaskState: Sendable, Equatable, CustomStringConvertible {
     case completed
     /// Completed by reusing a stored result (a cache hit): it never reached a worker.
     case cached
-    case failed(TaskFailure)
-    case crashed(TaskFailure)
-    case cancelled(TaskFailure)
-    case timedOut(TaskFailure)
+    indirect case failed(TaskFailure)
+    indirect case crashed(TaskFailure)
+    indirect case cancelled(TaskFailure)
+    indirect case timedOut(TaskFailure)
 
     /// Prefect's name of the state: Pending, Running, Retrying, Completed, Failed, Crashed, Cancelled, TimedOut.
     public var name: String {

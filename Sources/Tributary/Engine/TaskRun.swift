@@ -4,7 +4,9 @@ import Synchronization
 final class TaskRun: Sendable {
     let id: String
     let taskName: String
-    let options: TaskOptions
+    /// Its options, shared with the other runs of the same `map`.
+    private let sharedOptions: SharedTaskOptions
+    var options: TaskOptions { _read { yield sharedOptions.value } }
     let flowRunID: String
     /// The JSON input, kept for retries.
     let input: [UInt8]
@@ -27,11 +29,12 @@ final class TaskRun: Sendable {
 
     private let state = Mutex(State())
 
-    init(id: String, taskName: String, options: TaskOptions, flowRunID: String, input: [UInt8], name: String? = nil) {
+    init(id: String, taskName: String, options: SharedTaskOptions, flowRunID: String, input: [UInt8],
+         name: String? = nil) {
         self.name = name
         self.id = id
         self.taskName = taskName
-        self.options = options
+        self.sharedOptions = options
         self.flowRunID = flowRunID
         self.input = input
     }
