@@ -116,13 +116,9 @@ struct ScheduledPushTests {
         let workQueue = TestBroker.uniqueQueue("ahead")
         // The agent first: its start can take seconds on a busy machine, and the run's time counts from the setup.
         let agent = try await WorkerProcess.agent(id: "a-\(workQueue.suffix(6))", workQueue: workQueue)
-        let setup: Setup
-        do {
-            setup = try await Setup.start(workQueue: workQueue, label: "ahead", firstPush: .confirmLost, dueIn: 8,
-                                          failFirstPush: false)
-        } catch {
-            await agent.stop()
-            throw error
+        let setup = try await disposingOnFailure({ await agent.stop() }) {
+            try await Setup.start(workQueue: workQueue, label: "ahead", firstPush: .confirmLost, dueIn: 8,
+                                  failFirstPush: false)
         }
         try await disposing({ await setup.dispose() }) {
             try await withWorkers([agent]) { () async throws in

@@ -281,6 +281,8 @@ extension TaskPackingTests {
                     return try await naps.values()
                 }
             }
+            // Whatever fails below, the flow and its 1,000 two-minute tasks do not outlive the test.
+            defer { run.cancel() }
             // Cancelled only once every task is sent: one submitted after the cancel is never sent at all.
             try await waitUntil("every task submitted and four running", within: .seconds(30)) {
                 submitted.load(ordering: .relaxed)
