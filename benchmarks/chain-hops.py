@@ -47,8 +47,8 @@ def round_trips(packets, client, workers):
         return index
     trips = []
     index = after(0, lambda p: p[1] == client and p[2])
-    while True:
-        sent = mine[index][0] if index < len(mine) else None
+    while index < len(mine):
+        sent = mine[index][0]
         delivered = after(index + 1, lambda p: p[1] in workers and not p[2])
         if delivered >= len(mine):
             break

@@ -333,9 +333,8 @@ final class Coordinator: Sendable {
     private func handleUnreadable(_ problem: MalformedTask) {
         guard problem.attempt >= 1, let id = problem.taskRunID,
               let run = runs.withLock({ $0[id] }), !run.currentState.isFinal, run.attempt == problem.attempt else { return }
-        let error = RemoteError(type: "UnreadableResult", message: problem.reason, retryable: false)
-        handle(ResultMessage(taskRunID: id, attempt: problem.attempt, status: .rejected, workerID: "unknown",
-                             body: (try? WireJSON.encode(error)) ?? []))
+        handle(.rejection(taskRunID: id, attempt: problem.attempt, workerID: "unknown", type: "UnreadableResult",
+                          reason: problem.reason))
     }
 
     func handle(_ result: ResultMessage) {

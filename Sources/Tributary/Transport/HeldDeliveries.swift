@@ -267,6 +267,7 @@ final class HeldDelivery: Sendable {
         dueHook.withLock { $0 = hook }
     }
 
+    /// Runs the hook given to ``onRenewalDue(_:)``, if any: the delivery is due for renewal now.
     func renewalDue() {
         dueHook.withLock { $0 }?()
     }

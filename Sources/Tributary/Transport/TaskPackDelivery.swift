@@ -94,9 +94,8 @@ final class TaskPackDelivery: Sendable {
         case .failure(let problem):
             let reason = "malformed task message: \(problem.reason)"
             if let taskRunID = problem.taskRunID {
-                let error = RemoteError(type: "Rejected", message: reason, retryable: false)
-                let rejection = ResultMessage(taskRunID: taskRunID, attempt: problem.attempt, status: .rejected,
-                                              workerID: "", body: (try? WireJSON.encode(error)) ?? [])
+                let rejection = ResultMessage.rejection(taskRunID: taskRunID, attempt: problem.attempt, workerID: "",
+                                                        reason: reason)
                 connection.publish(WireFormat.encode(rejection, replyTo: pack.replyTo), packer: WireFormat.resultPacker)
             }
             publish(deadLetter(entry, reason: reason))

@@ -68,6 +68,17 @@ public struct ResultMessage: Sendable, Equatable {
     public var epoch: Int? = nil
 }
 
+extension ResultMessage {
+    /// A `rejected` answer for an attempt that cannot run: its body is a non-retryable
+    /// ``RemoteError`` of `type` saying `reason`.
+    static func rejection(taskRunID: String, attempt: Int, workerID: String, type: String = "Rejected",
+                          reason: String) -> ResultMessage {
+        let error = RemoteError(type: type, message: reason, retryable: false)
+        return ResultMessage(taskRunID: taskRunID, attempt: attempt, status: .rejected, workerID: workerID,
+                             body: (try? WireJSON.encode(error)) ?? [])
+    }
+}
+
 /// A message on a task queue that is not a valid task message, and why.
 public struct MalformedTask: Error, Sendable, Equatable {
     public var reason: String

@@ -303,30 +303,26 @@ public final class Worker: Service {
         var report: ResultMessage
         switch outcome {
         case .completed(let output) where output.count > configuration.maxPayloadBytes:
-            counters.withLock { $0.failed += 1; $0.durations.observe(seconds) }
+            count(\.failed, took: seconds)
             report = result(for: message, .failed, error: RemoteError(
                 type: "OversizedResult",
                 message: "the result of '\(message.taskName)' is \(output.count) bytes of JSON, over the worker's limit "
                     + "of \(configuration.maxPayloadBytes); return a reference (a path or URL) to large data",
                 retryable: false))
         case .completed(let output):
-            // One lock for both: every task thread takes it.
-            counters.withLock { counters in
-                counters.completed += 1
-                counters.durations.observe(seconds)
-            }
+            count(\.completed, took: seconds)
             report = result(for: message, .completed, body: output)
         case .failed(let error as UndecodableInput):
-            counters.withLock { $0.durations.observe(seconds) }
+            count(nil, took: seconds)
             await reject(delivery, reason: error.description, replyTo: message.replyTo,
                          taskRunID: message.taskRunID, attempt: message.attempt)
             return
         case .failed(let error):
-            counters.withLock { $0.failed += 1; $0.durations.observe(seconds) }
+            count(\.failed, took: seconds)
             context.logger.info("task attempt failed", metadata: ["error": "\(error)"])
             report = result(for: message, .failed, error: Self.remoteError(error))
         case .timedOut:
-            counters.withLock { $0.failed += 1; $0.durations.observe(seconds) }
+            count(\.failed, took: seconds)
             let timeout = message.timeout.map { "\($0)" } ?? "?"
             context.logger.warning("task attempt timed out", metadata: ["timeout": "\(timeout)"])
             report = result(for: message, .timedOut, error: RemoteError(
@@ -338,7 +334,7 @@ public final class Worker: Service {
             discardSilently(delivery, message)
             return
         case .cancelled:
-            counters.withLock { $0.cancelled += 1; $0.durations.observe(seconds) }
+            count(\.cancelled, took: seconds)
             context.logger.info("task attempt cancelled: its flow run was cancelled")
             report = result(for: message, .cancelled, error: RemoteError(
                 type: "FlowCancelled", message: cancellations.reason(forFlowRun: message.flowRunID)
@@ -349,6 +345,15 @@ public final class Worker: Service {
         report.artifacts = context.artifacts.artifacts
         report.startedAt = startedAt
         settle(delivery, after: report, to: message.replyTo)
+    }
+
+    /// Counts an attempt that reached an outcome: `outcome`'s counter (if this counts it) and how
+    /// long it took, under one lock, since every task thread takes it.
+    private func count(_ outcome: WritableKeyPath<Counters, Int>?, took seconds: Double) {
+        counters.withLock { counters in
+            if let outcome { counters[keyPath: outcome] += 1 }
+            counters.durations.observe(seconds)
+        }
     }
 
     /// Publishes the report, then acknowledges the delivery once the broker holds it (at least
@@ -494,10 +499,8 @@ public final class Worker: Service {
         counters.withLock { $0.rejected += 1 }
         logger.error("rejected a task message", metadata: ["reason": "\(reason)"])
         if let replyTo, let taskRunID {
-            let rejection = ResultMessage(taskRunID: taskRunID, attempt: attempt, status: .rejected,
-                                          workerID: configuration.id,
-                                          body: (try? WireJSON.encode(RemoteError(type: "Rejected", message: reason,
-                                                                                  retryable: false))) ?? [])
+            let rejection = ResultMessage.rejection(taskRunID: taskRunID, attempt: attempt, workerID: configuration.id,
+                                                    reason: reason)
             broker.publish(result: rejection, to: replyTo) { _ in }
         }
         delivery.settle(.deadLetter(reason: reason))
