@@ -160,7 +160,8 @@ struct AgentResumeTests {
         let agent = try await WorkerProcess.agent(id: "a-\(workQueue.suffix(6))", workQueue: workQueue, concurrency: 2)
         let client = Tributary(broker: TestBroker.url)
         try await withWorkers([worker, agent]) {
-            let input = RecordedFanout.Input(count: 12, chunk: 2, milliseconds: 300, queue: queue, path: path)
+            // Six chunks of 800 ms: the run still goes when the copy arrives, however loaded the machine.
+            let input = RecordedFanout.Input(count: 12, chunk: 2, milliseconds: 800, queue: queue, path: path)
             let handle = try await client.submit(RecordedFanout.self, input, workQueue: workQueue)
             try await waitUntil("the agent runs it", within: .seconds(30)) { try await handle.state == .running }
             // A copy of take 1, as a submit re-sent after a reconnect leaves it.
