@@ -8,22 +8,30 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+usage="give --persistence on|off, --packing on|off or --chain N (round trips, at least 100)"
+persistence=off packing=on chain=3000
+while [ $# -gt 0 ]; do
+  case "$1" in --persistence | --packing | --chain) ;; *) echo "unknown option '$1': $usage" >&2; exit 2 ;; esac
+  [ $# -ge 2 ] || { echo "option '$1' needs a value: $usage" >&2; exit 2; }
+  case "$1" in
+    --persistence) persistence=$2 ;;
+    --packing) packing=$2 ;;
+    --chain) chain=$2 ;;
+  esac
+  shift 2
+done
+case "$persistence/$packing" in
+  on/on | on/off | off/on | off/off) ;;
+  *) echo "--persistence and --packing take on or off, not '$persistence' and '$packing'" >&2; exit 2 ;;
+esac
+[[ "$chain" =~ ^[0-9]+$ ]] && [ "$chain" -ge 100 ] || { echo "--chain is '$chain': $usage" >&2; exit 2; }
+
 for tool in tcpdump python3; do
   command -v "$tool" > /dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$tool" > /dev/null
 done
 bash deploy/rabbitmq.sh start
 for product in trib trib-floor trib-bench; do bash deploy/swift-build.sh -c release --product "$product"; done
 bin=$(bash deploy/swift-build.sh -c release --show-bin-path)
-
-persistence=off packing=on chain=3000
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --persistence) persistence=$2; shift 2 ;;
-    --packing) packing=$2; shift 2 ;;
-    --chain) chain=$2; shift 2 ;;
-    *) echo "unknown option '$1': give --persistence on|off, --packing on|off or --chain N" >&2; exit 2 ;;
-  esac
-done
 
 out=$(mktemp -d)
 tcpdump -i lo -s 128 -B 65536 -w "$out/chain.pcap" "tcp port 5672" > "$out/tcpdump.log" 2>&1 &
